@@ -1,0 +1,59 @@
+package io.github.sora4j;
+
+import java.util.List;
+
+/**
+ * What ran in a generation: timings per stage and per step, model calls and block loading.
+ *
+ * @param textEncodeNanos wall time of prompt tokenisation and T5
+ * @param denoiseNanos wall time of all sampling steps
+ * @param decodeNanos wall time of the VAE decoder
+ * @param totalNanos wall time of the whole call
+ * @param steps one report per step that ran
+ * @param plannedSteps steps K the scheduler planned
+ * @param blocksLoaded blocks read from disk during this generation
+ * @param peakLoadedBytes the most block parameter bytes loaded at once (loader's view)
+ * @param promptTokens valid prompt tokens L (including {@code </s>})
+ * @param latentShape shape of the latent [1, C, T, H', W']
+ */
+public record GenerationReport(
+        long textEncodeNanos,
+        long denoiseNanos,
+        long decodeNanos,
+        long totalNanos,
+        List<StepReport> steps,
+        int plannedSteps,
+        int blocksLoaded,
+        long peakLoadedBytes,
+        int promptTokens,
+        long[] latentShape) {
+
+    /** Copies the lists. */
+    public GenerationReport {
+        steps = List.copyOf(steps);
+        latentShape = latentShape.clone();
+    }
+
+    /**
+     * Denoiser (STDiT) calls made: one per step that ran.
+     *
+     * @return the number of steps that ran
+     */
+    public int modelCalls() {
+        return steps.size();
+    }
+
+    /**
+     * Model calls saved relative to the plan (e.g. by an LPL leap).
+     *
+     * @return planned minus run
+     */
+    public int modelCallsSaved() {
+        return plannedSteps - steps.size();
+    }
+
+    @Override
+    public long[] latentShape() {
+        return latentShape.clone();
+    }
+}

@@ -1,0 +1,225 @@
+package io.github.sora4j;
+
+/**
+ * What to generate. Immutable; build with {@link #builder(String)}. Values the record can check on
+ * its own are validated here; limits that depend on the model pack (size multiples, prompt length)
+ * are checked by {@link VideoPipeline#generate} before any work starts.
+ *
+ * <pre>{@code
+ * GenerationRequest request = GenerationRequest.builder("a red circle moving left")
+ *         .frames(68).size(256, 256).steps(30).seed(42).build();
+ * }</pre>
+ *
+ * @param prompt the text prompt (non-blank)
+ * @param frames pixel frames of the video (≥ 1)
+ * @param width pixel width
+ * @param height pixel height
+ * @param fps frame rate the model is conditioned on and the video is written at
+ * @param steps sampling steps K (≥ 1)
+ * @param guidanceScale classifier-free guidance scale (finite, ≥ 0; 1 = no guidance)
+ * @param seed seed of the initial noise ({@code torch.manual_seed(seed); torch.randn(shape)})
+ * @param aestheticScore value of the {@code " aesthetic score: X.X."} suffix appended to the
+ *     prompt as Open-Sora does, or NaN for no suffix
+ */
+public record GenerationRequest(
+        String prompt,
+        int frames,
+        int width,
+        int height,
+        int fps,
+        int steps,
+        double guidanceScale,
+        long seed,
+        double aestheticScore) {
+
+    /** Default frame count (Open-Sora's 68 frames, 4 temporal chunks). */
+    public static final int DEFAULT_FRAMES = 68;
+    /** Default width and height. */
+    public static final int DEFAULT_SIZE = 256;
+    /** Default frame rate. */
+    public static final int DEFAULT_FPS = 24;
+    /** Default sampling steps. */
+    public static final int DEFAULT_STEPS = 30;
+    /** Default CFG scale. */
+    public static final double DEFAULT_GUIDANCE = 7.0;
+    /** Default aesthetic score. */
+    public static final double DEFAULT_AESTHETIC_SCORE = 6.5;
+
+    /** Validates the values that do not depend on the model. */
+    public GenerationRequest {
+        if (prompt == null || prompt.isBlank()) {
+            throw new IllegalArgumentException("prompt must not be empty but was "
+                    + (prompt == null ? "null" : "'" + prompt + "'"));
+        }
+        if (frames < 1) {
+            throw new IllegalArgumentException("frames must be >= 1 but was " + frames);
+        }
+        if (width < 1 || height < 1) {
+            throw new IllegalArgumentException("width and height must be >= 1 but were "
+                    + width + "x" + height);
+        }
+        if (fps < 1 || fps > 240) {
+            throw new IllegalArgumentException("fps must be in 1..240 but was " + fps);
+        }
+        if (steps < 1) {
+            throw new IllegalArgumentException("steps must be >= 1 but was " + steps);
+        }
+        if (!Double.isFinite(guidanceScale) || guidanceScale < 0) {
+            throw new IllegalArgumentException(
+                    "guidanceScale must be finite and >= 0 but was " + guidanceScale);
+        }
+        if (Double.isInfinite(aestheticScore)) {
+            throw new IllegalArgumentException(
+                    "aestheticScore must be finite or NaN (off) but was " + aestheticScore);
+        }
+    }
+
+    /**
+     * Starts a request with Open-Sora's defaults (68 frames, 256×256, 24 fps, 30 steps, CFG 7.0,
+     * seed 42, aesthetic score 6.5).
+     *
+     * @param prompt the prompt
+     * @return a builder
+     */
+    public static Builder builder(String prompt) {
+        return new Builder(prompt);
+    }
+
+    /**
+     * A builder initialised from this request.
+     *
+     * @return a builder
+     */
+    public Builder toBuilder() {
+        return new Builder(prompt).frames(frames).size(width, height).fps(fps).steps(steps)
+                .guidanceScale(guidanceScale).seed(seed).aestheticScore(aestheticScore);
+    }
+
+    /** Builder of {@link GenerationRequest}; validation happens in {@link #build()}. */
+    public static final class Builder {
+        private String prompt;
+        private int frames = DEFAULT_FRAMES;
+        private int width = DEFAULT_SIZE;
+        private int height = DEFAULT_SIZE;
+        private int fps = DEFAULT_FPS;
+        private int steps = DEFAULT_STEPS;
+        private double guidanceScale = DEFAULT_GUIDANCE;
+        private long seed = 42;
+        private double aestheticScore = DEFAULT_AESTHETIC_SCORE;
+
+        private Builder(String prompt) {
+            this.prompt = prompt;
+        }
+
+        /**
+         * Sets the prompt.
+         *
+         * @param prompt the prompt
+         * @return this builder
+         */
+        public Builder prompt(String prompt) {
+            this.prompt = prompt;
+            return this;
+        }
+
+        /**
+         * Sets the pixel frame count.
+         *
+         * @param frames frames
+         * @return this builder
+         */
+        public Builder frames(int frames) {
+            this.frames = frames;
+            return this;
+        }
+
+        /**
+         * Sets the pixel size.
+         *
+         * @param width width
+         * @param height height
+         * @return this builder
+         */
+        public Builder size(int width, int height) {
+            this.width = width;
+            this.height = height;
+            return this;
+        }
+
+        /**
+         * Sets the frame rate.
+         *
+         * @param fps frames per second
+         * @return this builder
+         */
+        public Builder fps(int fps) {
+            this.fps = fps;
+            return this;
+        }
+
+        /**
+         * Sets the sampling steps.
+         *
+         * @param steps K
+         * @return this builder
+         */
+        public Builder steps(int steps) {
+            this.steps = steps;
+            return this;
+        }
+
+        /**
+         * Sets the CFG scale.
+         *
+         * @param guidanceScale scale
+         * @return this builder
+         */
+        public Builder guidanceScale(double guidanceScale) {
+            this.guidanceScale = guidanceScale;
+            return this;
+        }
+
+        /**
+         * Sets the noise seed.
+         *
+         * @param seed seed
+         * @return this builder
+         */
+        public Builder seed(long seed) {
+            this.seed = seed;
+            return this;
+        }
+
+        /**
+         * Sets the aesthetic score suffix value (NaN turns the suffix off).
+         *
+         * @param aestheticScore score
+         * @return this builder
+         */
+        public Builder aestheticScore(double aestheticScore) {
+            this.aestheticScore = aestheticScore;
+            return this;
+        }
+
+        /**
+         * Turns the aesthetic-score suffix off.
+         *
+         * @return this builder
+         */
+        public Builder noAestheticScore() {
+            this.aestheticScore = Double.NaN;
+            return this;
+        }
+
+        /**
+         * Builds the request.
+         *
+         * @return the validated request
+         * @throws IllegalArgumentException naming the bad value
+         */
+        public GenerationRequest build() {
+            return new GenerationRequest(prompt, frames, width, height, fps, steps, guidanceScale,
+                    seed, aestheticScore);
+        }
+    }
+}

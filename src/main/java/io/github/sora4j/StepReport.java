@@ -1,0 +1,22 @@
+package io.github.sora4j;
+
+/**
+ * What one sampling step did.
+ *
+ * @param index 0-based step index
+ * @param timestep the (transformed) timestep t' the model ran at, in 0..1000
+ * @param dt the Euler step size taken, in timestep units
+ * @param elapsedNanos wall time of the step
+ * @param merged whether tokens were merged along time (TDTM) at this step
+ * @param cosine cosine similarity of this step's velocity to the previous one, or NaN if the
+ *     scheduler did not measure it
+ * @param leap whether this step leapt straight to t = 0 (LPL)
+ */
+public record StepReport(
+        int index,
+        double timestep,
+        double dt,
+        long elapsedNanos,
+        boolean merged,
+        double cosine,
+        boolean leap) {}

@@ -1,0 +1,567 @@
+package io.github.sora4j;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.jni.JniUtils;
+import io.github.sora4j.internal.BlockCallback;
+import io.github.sora4j.internal.Denoiser;
+import io.github.sora4j.internal.Npy;
+import io.github.sora4j.internal.Prompts;
+import io.github.sora4j.internal.TextEncoder;
+import io.github.sora4j.internal.VaeDecoder;
+import io.github.sora4j.load.BlockLoader;
+import io.github.sora4j.load.BlockLoaders;
+import io.github.sora4j.load.LoaderStats;
+import io.github.sora4j.merge.FrameGroups;
+import io.github.sora4j.merge.TokenMerger;
+import io.github.sora4j.merge.TokenMergers;
+import io.github.sora4j.pack.BlockInfo;
+import io.github.sora4j.pack.ModelPack;
+import io.github.sora4j.pack.ModelPackException;
+import io.github.sora4j.pack.PackManifest;
+import io.github.sora4j.random.TorchGenerator;
+import io.github.sora4j.schedule.SamplingContext;
+import io.github.sora4j.schedule.StepDecision;
+import io.github.sora4j.schedule.StepScheduler;
+import io.github.sora4j.schedule.StepSchedulers;
+import io.github.sora4j.schedule.Timesteps;
+import io.github.sora4j.video.VideoFormat;
+import io.github.sora4j.video.VideoFrames;
+import io.github.sora4j.video.VideoWriter;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Text-to-video with Open-Sora v1.2 from a model pack: T5 → STDiT3 (rectified flow with CFG) →
+ * VAE → frames, with pluggable {@link StepScheduler}, {@link TokenMerger} and {@link BlockLoader}.
+ *
+ * <pre>{@code
+ * try (VideoPipeline pipeline = VideoPipeline.builder()
+ *         .pack(ModelPack.embeddedDefault())
+ *         .build()) {
+ *     GenerationResult result = pipeline.generate(
+ *             GenerationRequest.builder("a red circle moving left").frames(17).size(64, 64).build(),
+ *             ProgressListener.NONE, Path.of("out.mp4"));
+ * }
+ * }</pre>
+ *
+ * <p><b>Threads.</b> A pipeline may be shared between threads: {@code generate} calls are
+ * serialised (one runs at a time, the others wait in arrival order), so they never corrupt each
+ * other and the memory of one generation is never doubled. {@link #generateAsync} queues work on
+ * the pipeline's own thread.
+ *
+ * <p><b>Memory.</b> Each call owns one {@link NDManager}; every step and the decoder run in a
+ * sub-manager closed when they end, so no native tensor outlives a call. Model blocks belong to
+ * the {@link BlockLoader}, freed by {@link #close()}.
+ */
+public final class VideoPipeline implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(VideoPipeline.class);
+
+    private final ModelPack pack;
+    private final PackManifest manifest;
+    private final StepScheduler scheduler;
+    private final TokenMerger merger;
+    private final BlockLoader loader;
+    private final boolean recordTrace;
+    private final TextEncoder text;
+    private final Denoiser denoiser;
+    private final VaeDecoder vae;
+    private final float[] nullEmbedding;
+    private final NDManager root;
+    private final ReentrantLock lock = new ReentrantLock(true);
+    private final AtomicBoolean closed = new AtomicBoolean();
+    private volatile ExecutorService asyncExecutor;
+
+    private VideoPipeline(Builder b) {
+        this.pack = b.pack;
+        this.manifest = pack.manifest();
+        this.scheduler = b.scheduler;
+        this.merger = b.merger;
+        this.recordTrace = b.recordTrace;
+        this.nullEmbedding = readNullEmbedding(pack);
+        this.denoiser = new Denoiser(pack);
+        this.vae = new VaeDecoder(pack);
+        this.text = new TextEncoder(pack);
+        BlockLoader l = null;
+        NDManager r = null;
+        try {
+            l = Objects.requireNonNull(b.loaderFactory.apply(pack), "block loader factory result");
+            r = NDManager.newBaseManager("PyTorch");
+        } catch (RuntimeException e) {
+            text.close();
+            if (l != null) {
+                l.close();
+            }
+            throw e;
+        }
+        this.loader = l;
+        this.root = r;
+    }
+
+    private static float[] readNullEmbedding(ModelPack pack) {
+        PackManifest.Stdit s = pack.manifest().stdit();
+        Path file = pack.resolve(s.nullEmbedding());
+        try {
+            Npy.Array a = Npy.read(file);
+            long[] shape = a.shape();
+            if (shape.length != 2 || shape[0] < pack.manifest().text().modelMaxLength()
+                    || shape[1] != s.captionChannels()) {
+                throw new ModelPackException("null embedding " + file + " has shape "
+                        + java.util.Arrays.toString(shape) + ", expected ["
+                        + pack.manifest().text().modelMaxLength() + ", " + s.captionChannels()
+                        + "]");
+            }
+            return a.toFloats();
+        } catch (IOException e) {
+            throw new ModelPackException("cannot read null embedding " + file, e);
+        }
+    }
+
+    /**
+     * Starts a builder.
+     *
+     * @return a builder with the plain strategies (full-step Euler, no merging, all resident)
+     */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /**
+     * The model pack this pipeline runs.
+     *
+     * @return the pack
+     */
+    public ModelPack pack() {
+        return pack;
+    }
+
+    /**
+     * Checks a request against this pipeline's model without running anything.
+     *
+     * @param request the request
+     * @throws IllegalArgumentException naming the value the model cannot take
+     */
+    public void validate(GenerationRequest request) {
+        prepare(request);
+    }
+
+    /**
+     * Generates a video.
+     *
+     * @param request what to generate
+     * @return the frames and a report
+     * @throws IllegalArgumentException before any work if the model cannot take the request
+     */
+    public GenerationResult generate(GenerationRequest request) {
+        return generate(request, ProgressListener.NONE);
+    }
+
+    /**
+     * Generates a video, reporting progress.
+     *
+     * @param request what to generate
+     * @param listener told per block and per step; returning false cancels
+     * @return the frames and a report, or a cancelled result
+     * @throws IllegalArgumentException before any work if the model cannot take the request
+     */
+    public GenerationResult generate(GenerationRequest request, ProgressListener listener) {
+        return run(prepare(request), listener, new AtomicBoolean());
+    }
+
+    /**
+     * Generates a video and writes it (MP4, GIF or a folder of PNG frames, chosen by the path's
+     * extension) at the request's fps. The file is written under a temporary name and renamed
+     * into place; a cancelled or failed generation writes nothing.
+     *
+     * @param request what to generate
+     * @param listener told per block and per step; returning false cancels
+     * @param output where to write the video
+     * @return the frames and a report, or a cancelled result
+     * @throws IllegalArgumentException before any work if the request or output path is bad
+     * @throws UncheckedIOException if writing fails
+     */
+    public GenerationResult generate(GenerationRequest request, ProgressListener listener,
+            Path output) {
+        VideoFormat format = checkOutput(output);
+        GenerationResult result = generate(request, listener);
+        if (!result.cancelled()) {
+            try {
+                VideoWriter.write(result.frames(), output, format, request.fps());
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot write " + output, e);
+            }
+        }
+        return result;
+    }
+
+    /**
+     * Generates on the pipeline's own thread. Cancelling the future (e.g. a cancelled Kotlin
+     * coroutine awaiting it) stops the work at the next block boundary.
+     *
+     * @param request what to generate
+     * @param listener told per block and per step; returning false cancels
+     * @return a future of the result
+     * @throws IllegalArgumentException before any work if the model cannot take the request
+     */
+    public CompletableFuture<GenerationResult> generateAsync(GenerationRequest request,
+            ProgressListener listener) {
+        Prepared prepared = prepare(request);
+        AtomicBoolean cancel = new AtomicBoolean();
+        CancellableFuture future = new CancellableFuture(cancel);
+        executor().execute(() -> {
+            if (future.isDone()) {
+                return;
+            }
+            try {
+                future.complete(run(prepared, listener, cancel));
+            } catch (Throwable t) {
+                future.completeExceptionally(t);
+            }
+        });
+        return future;
+    }
+
+    private ExecutorService executor() {
+        ExecutorService e = asyncExecutor;
+        if (e == null) {
+            synchronized (this) {
+                e = asyncExecutor;
+                if (e == null) {
+                    e = Executors.newSingleThreadExecutor(r -> {
+                        Thread t = new Thread(r, "sora4j-generate");
+                        t.setDaemon(true);
+                        return t;
+                    });
+                    asyncExecutor = e;
+                }
+            }
+        }
+        return e;
+    }
+
+    private static VideoFormat checkOutput(Path output) {
+        if (output == null) {
+            throw new IllegalArgumentException("output path is null");
+        }
+        VideoFormat format = VideoFormat.fromPath(output);
+        Path parent = output.toAbsolutePath().getParent();
+        if (parent == null || !Files.isDirectory(parent)) {
+            throw new IllegalArgumentException("output directory does not exist: " + parent);
+        }
+        if (!Files.isWritable(parent)) {
+            throw new IllegalArgumentException("output directory is not writable: " + parent);
+        }
+        if (Files.isDirectory(output) && format != VideoFormat.PNG_FRAMES) {
+            throw new IllegalArgumentException("output path is a directory: " + output);
+        }
+        return format;
+    }
+
+    /** A request checked against the model, with its derived sizes and tokens. */
+    private record Prepared(GenerationRequest request, TextEncoder.Tokens tokens, int latentFrames,
+            int latentHeight, int latentWidth) {}
+
+    private Prepared prepare(GenerationRequest request) {
+        Objects.requireNonNull(request, "request");
+        if (closed.get()) {
+            throw new IllegalStateException("pipeline is closed");
+        }
+        PackManifest.Vae v = manifest.vae();
+        int sc = v.spatialCompression();
+        if (request.width() % sc != 0 || request.height() % sc != 0) {
+            throw new IllegalArgumentException("width and height must be multiples of " + sc
+                    + " for this model but were " + request.width() + "x" + request.height());
+        }
+        String prompt = Prompts.withAestheticScore(Prompts.clean(request.prompt()),
+                request.aestheticScore());
+        TextEncoder.Tokens tokens = text.tokenize(prompt);
+        return new Prepared(request, tokens, VaeDecoder.latentFrames(v, request.frames()),
+                request.height() / sc, request.width() / sc);
+    }
+
+    private static final class Cancelled extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        Cancelled() {
+            super(null, null, false, false);
+        }
+    }
+
+    private GenerationResult run(Prepared p, ProgressListener listener, AtomicBoolean cancel) {
+        lock.lock();
+        try {
+            if (closed.get()) {
+                throw new IllegalStateException("pipeline is closed");
+            }
+            return runLocked(p, listener, cancel);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private GenerationResult runLocked(Prepared p, ProgressListener listener,
+            AtomicBoolean cancel) {
+        JniUtils.setGradMode(false);
+        GenerationRequest r = p.request();
+        PackManifest.Sampling sampling = manifest.sampling();
+        long callStart = System.nanoTime();
+        LoaderStats before = loader.stats();
+        long[] latentShape = {1, manifest.stdit().inChannels(), p.latentFrames(),
+                p.latentHeight(), p.latentWidth()};
+        Shape zShape = new Shape(latentShape);
+        List<StepReport> steps = new ArrayList<>();
+        List<Double> traceTimesteps = new ArrayList<>();
+        List<float[]> traceVelocities = new ArrayList<>();
+        List<float[]> traceLatents = new ArrayList<>();
+        float[] traceEmbedding = null;
+        float[] noise = null;
+        float[] pixels = null;
+        long textNanos = 0;
+        long denoiseNanos = 0;
+        long decodeNanos = 0;
+        int planned = r.steps();
+        boolean cancelled = false;
+        VideoFrames frames = null;
+        try (NDManager call = root.newSubManager()) {
+            // 1. Encode the prompt.
+            emit(listener, cancel, new ProgressEvent.StageStarted(Stage.ENCODE_TEXT));
+            long t0 = System.nanoTime();
+            NDArray y = text.encode(p.tokens(), loader, call,
+                    blockEvents(listener, cancel, Stage.ENCODE_TEXT, -1));
+            int length = p.tokens().length();
+            int ccap = manifest.stdit().captionChannels();
+            float[] nullRows = java.util.Arrays.copyOf(nullEmbedding, length * ccap);
+            NDArray captions = NDArrays.concat(
+                    new NDList(y, call.create(nullRows, new Shape(1, length, ccap))), 0);
+            if (recordTrace) {
+                traceEmbedding = y.toFloatArray();
+            }
+            textNanos = System.nanoTime() - t0;
+
+            // 2. Denoise.
+            emit(listener, cancel, new ProgressEvent.StageStarted(Stage.DENOISE));
+            long t1 = System.nanoTime();
+            Denoiser.Conditioning cond = new Denoiser.Conditioning(captions,
+                    call.create(new float[] {r.fps()}, new Shape(1)),
+                    call.create(new float[] {r.height()}, new Shape(1)),
+                    call.create(new float[] {r.width()}, new Shape(1)),
+                    call.create((long) p.latentFrames()),
+                    call.create(new long[] {p.latentFrames(), p.latentHeight(), p.latentWidth()}),
+                    denoiser.spatialTokens(p.latentHeight(), p.latentWidth()));
+            float[] z = new TorchGenerator(r.seed()).randn(latentShape);
+            noise = z;
+            Timesteps ts = scheduler.timesteps(new SamplingContext(r.steps(),
+                    sampling.numTimesteps(), r.frames(), p.latentFrames(), r.height(), r.width(),
+                    sampling.timestepTransform(), sampling.transformScale()));
+            planned = ts.count();
+            StepScheduler.Session session = scheduler.start(ts);
+            for (int i = 0; i < ts.count(); i++) {
+                long stepStart = System.nanoTime();
+                FrameGroups groups = merger.groups(i, ts.count(), p.latentFrames());
+                StepDecision d;
+                try (NDManager step = call.newSubManager()) {
+                    NDArray zi = step.create(z, zShape);
+                    NDArray v = denoiser.velocity(zi, ts.get(i), r.guidanceScale(), cond, groups,
+                            merger, loader, step,
+                            blockEvents(listener, cancel, Stage.DENOISE, i));
+                    d = session.decide(i, v);
+                    z = zi.add(v.mul((float) (d.dt() / sampling.numTimesteps()))).toFloatArray();
+                    if (recordTrace) {
+                        traceTimesteps.add(ts.get(i));
+                        traceVelocities.add(v.toFloatArray());
+                        traceLatents.add(z);
+                    }
+                }
+                StepReport report = new StepReport(i, ts.get(i), d.dt(),
+                        System.nanoTime() - stepStart, !groups.isIdentity(), d.cosine(), d.leap());
+                steps.add(report);
+                emit(listener, cancel, new ProgressEvent.StepFinished(report, ts.count()));
+                if (d.last()) {
+                    break;
+                }
+            }
+            denoiseNanos = System.nanoTime() - t1;
+
+            // 3. Decode.
+            emit(listener, cancel, new ProgressEvent.StageStarted(Stage.DECODE));
+            long t2 = System.nanoTime();
+            try (NDManager dec = call.newSubManager()) {
+                pixels = vae.decode(dec.create(z, zShape), r.frames(), loader, dec,
+                        blockEvents(listener, cancel, Stage.DECODE, -1)).toFloatArray();
+            }
+            frames = VideoFrames.fromFloatPixels(pixels, r.frames(),
+                    p.latentHeight() * manifest.vae().spatialCompression(),
+                    p.latentWidth() * manifest.vae().spatialCompression());
+            decodeNanos = System.nanoTime() - t2;
+        } catch (Cancelled e) {
+            cancelled = true;
+            LOG.info("generation cancelled after {} steps", steps.size());
+        }
+        LoaderStats after = loader.stats();
+        GenerationReport report = new GenerationReport(textNanos, denoiseNanos, decodeNanos,
+                System.nanoTime() - callStart, steps, planned,
+                after.loadCount() - before.loadCount(), after.peakLoadedBytes(),
+                p.tokens().length(), latentShape);
+        GenerationTrace trace = recordTrace
+                ? new GenerationTrace(p.tokens().ids(), traceEmbedding, noise, traceTimesteps,
+                        traceVelocities, traceLatents, pixels)
+                : null;
+        return new GenerationResult(cancelled ? null : frames, report, cancelled, trace);
+    }
+
+    private static void emit(ProgressListener listener, AtomicBoolean cancel, ProgressEvent e) {
+        if (cancel.get() || !listener.onProgress(e) || cancel.get()) {
+            cancel.set(true);
+            throw new Cancelled();
+        }
+    }
+
+    private static BlockCallback blockEvents(ProgressListener listener, AtomicBoolean cancel,
+            Stage stage, int step) {
+        return (int index, int count, BlockInfo block, long nanos) -> emit(listener, cancel,
+                new ProgressEvent.BlockFinished(stage, step, block.name(), index, count, nanos));
+    }
+
+    /** Frees the model blocks, the tokenizer and the pipeline's thread; idempotent. */
+    @Override
+    public void close() {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        ExecutorService e = asyncExecutor;
+        if (e != null) {
+            e.shutdownNow();
+        }
+        lock.lock();
+        try {
+            loader.close();
+            text.close();
+            root.close();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** A future whose {@code cancel} stops the generation at the next block boundary. */
+    private static final class CancellableFuture extends CompletableFuture<GenerationResult> {
+        private final AtomicBoolean cancel;
+
+        CancellableFuture(AtomicBoolean cancel) {
+            this.cancel = cancel;
+        }
+
+        @Override
+        public boolean cancel(boolean mayInterruptIfRunning) {
+            cancel.set(true);
+            return super.cancel(mayInterruptIfRunning);
+        }
+    }
+
+    /** Builder of {@link VideoPipeline}. */
+    public static final class Builder {
+        private ModelPack pack;
+        private StepScheduler scheduler = StepSchedulers.rectifiedFlow();
+        private TokenMerger merger = TokenMergers.none();
+        private Function<ModelPack, BlockLoader> loaderFactory = BlockLoaders::resident;
+        private boolean recordTrace;
+
+        private Builder() {}
+
+        /**
+         * Sets the model pack (required).
+         *
+         * @param pack an opened pack, e.g. {@link ModelPack#embeddedDefault()}
+         * @return this builder
+         */
+        public Builder pack(ModelPack pack) {
+            this.pack = pack;
+            return this;
+        }
+
+        /**
+         * Opens and verifies a pack directory.
+         *
+         * @param directory the pack directory
+         * @return this builder
+         */
+        public Builder pack(Path directory) {
+            this.pack = ModelPack.open(directory);
+            return this;
+        }
+
+        /**
+         * Sets the step scheduler (default: full-step rectified-flow Euler).
+         *
+         * @param scheduler the scheduler
+         * @return this builder
+         */
+        public Builder scheduler(StepScheduler scheduler) {
+            this.scheduler = Objects.requireNonNull(scheduler, "scheduler");
+            return this;
+        }
+
+        /**
+         * Sets the token merger (default: no merging).
+         *
+         * @param merger the merger
+         * @return this builder
+         */
+        public Builder tokenMerger(TokenMerger merger) {
+            this.merger = Objects.requireNonNull(merger, "merger");
+            return this;
+        }
+
+        /**
+         * Sets how the block loader is made for the pack (default: everything resident). The
+         * pipeline owns the loader and closes it.
+         *
+         * @param factory makes a loader for the pack
+         * @return this builder
+         */
+        public Builder blockLoader(Function<ModelPack, BlockLoader> factory) {
+            this.loaderFactory = Objects.requireNonNull(factory, "factory");
+            return this;
+        }
+
+        /**
+         * Records intermediate tensors in each result's {@link GenerationTrace} (costs memory
+         * and copies; for parity checks and debugging).
+         *
+         * @param record whether to record
+         * @return this builder
+         */
+        public Builder recordTrace(boolean record) {
+            this.recordTrace = record;
+            return this;
+        }
+
+        /**
+         * Builds the pipeline: opens the tokenizer and makes the loader; blocks load on first use.
+         *
+         * @return the pipeline, owned by the caller
+         * @throws IllegalStateException if no pack was set
+         */
+        public VideoPipeline build() {
+            if (pack == null) {
+                throw new IllegalStateException("no model pack set: call pack(...)");
+            }
+            return new VideoPipeline(this);
+        }
+    }
+}

@@ -1,0 +1,153 @@
+package io.github.sora4j.internal;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.Shape;
+import io.github.sora4j.load.BlockLoader;
+import io.github.sora4j.load.LoadedBlock;
+import io.github.sora4j.merge.FrameGroups;
+import io.github.sora4j.merge.TokenMerger;
+import io.github.sora4j.pack.BlockInfo;
+import io.github.sora4j.pack.ModelPack;
+import io.github.sora4j.pack.ModelPackException;
+import io.github.sora4j.pack.PackManifest;
+import java.util.List;
+
+/**
+ * Runs the STDiT3 blocks for one sampling step with classifier-free guidance: embed, the block
+ * pairs (fused, or through their sub-stages with token merging), final layer, CFG combination.
+ */
+public final class Denoiser {
+    private static final String[] HALVES = {"spatial", "temporal"};
+
+    private final PackManifest.Stdit config;
+    private final BlockInfo embed;
+    private final List<BlockInfo> pairs;
+    private final BlockInfo fin;
+    private final List<BlockInfo> all;
+
+    /**
+     * Reads the STDiT blocks of a pack.
+     *
+     * @param pack the pack
+     */
+    public Denoiser(ModelPack pack) {
+        this.config = pack.manifest().stdit();
+        this.all = pack.manifest().blocks("stdit");
+        this.embed = single(all, "stdit-embed");
+        this.fin = single(all, "stdit-final");
+        this.pairs = all.stream().filter(b -> b.role().equals("stdit-block")).toList();
+    }
+
+    private static BlockInfo single(List<BlockInfo> blocks, String role) {
+        List<BlockInfo> found = blocks.stream().filter(b -> b.role().equals(role)).toList();
+        if (found.size() != 1) {
+            throw new ModelPackException("the stdit set needs exactly one '" + role + "' block, "
+                    + "found " + found.size());
+        }
+        return found.get(0);
+    }
+
+    /**
+     * Tokens per frame after padding the latent to multiples of the patch size.
+     *
+     * @param latentHeight H'
+     * @param latentWidth W'
+     * @return S = ceil(H'/p_h)·ceil(W'/p_w)
+     */
+    public int spatialTokens(int latentHeight, int latentWidth) {
+        int ph = config.patchSize()[1];
+        int pw = config.patchSize()[2];
+        return ((latentHeight + ph - 1) / ph) * ((latentWidth + pw - 1) / pw);
+    }
+
+    /**
+     * Per-generation inputs that do not change between steps.
+     *
+     * @param captions conditional and null caption rows, [2, L, Ccap]
+     * @param fps [1] frame rate
+     * @param height [1] pixel height
+     * @param width [1] pixel width
+     * @param numFrames int64 scalar T
+     * @param latentSize int64 [3] (T, H', W')
+     * @param spatialTokens S
+     */
+    public record Conditioning(NDArray captions, NDArray fps, NDArray height, NDArray width,
+            NDArray numFrames, NDArray latentSize, int spatialTokens) {}
+
+    /**
+     * Runs one step.
+     *
+     * @param z latent [1, C, T, H', W']
+     * @param timestep t' of this step
+     * @param guidance CFG scale
+     * @param cond the per-generation inputs
+     * @param groups frame grouping for token merging (identity: fused path)
+     * @param merger merges and unmerges tokens when {@code groups} is not the identity
+     * @param loader loads the blocks
+     * @param out manager of the returned velocity and of every intermediate
+     * @param afterBlock told after each block
+     * @return the CFG velocity [1, C, T, H', W'] attached to {@code out}
+     */
+    public NDArray velocity(NDArray z, double timestep, double guidance, Conditioning cond,
+            FrameGroups groups, TokenMerger merger, BlockLoader loader, NDManager out,
+            BlockCallback afterBlock) {
+        loader.beginSet(all);
+        int count = all.size();
+        int index = 0;
+        NDArray zIn = NDArrays.concat(new NDList(z, z), 0);
+        NDArray t = out.create(new float[] {(float) timestep, (float) timestep}, new Shape(2));
+        NDList e = run(loader, embed, out, index++, count, afterBlock, zIn, t, cond.captions(),
+                cond.fps(), cond.height(), cond.width());
+        NDArray x = e.get(0);
+        NDArray yTokens = e.get(1);
+        NDArray tMlp = e.get(2);
+        NDArray tEmb = e.get(3);
+        for (BlockInfo pair : pairs) {
+            long start = System.nanoTime();
+            try (LoadedBlock block = loader.acquire(pair)) {
+                x = groups.isIdentity()
+                        ? block.forward(out, x, yTokens, tMlp, cond.numFrames()).head()
+                        : mergedPair(block, x, yTokens, tMlp, groups, merger, cond, out);
+            }
+            afterBlock.done(index++, count, pair, System.nanoTime() - start);
+        }
+        NDArray o = run(loader, fin, out, index, count, afterBlock, x, tEmb, cond.latentSize())
+                .head();
+        long c = config.inChannels();
+        NDArray vCond = o.get(new NDIndex("0:1, 0:{}", c));
+        NDArray vUncond = o.get(new NDIndex("1:2, 0:{}", c));
+        return vUncond.add(vCond.sub(vUncond).mul((float) guidance));
+    }
+
+    private NDArray mergedPair(LoadedBlock block, NDArray x, NDArray yTokens, NDArray tMlp,
+            FrameGroups groups, TokenMerger merger, Conditioning cond, NDManager out) {
+        int s = cond.spatialTokens();
+        NDArray mergedFrames = out.create((long) groups.groupCount());
+        for (String half : HALVES) {
+            NDArray h = block.call(half + "_norm_msa", out, x, tMlp).head();
+            NDArray a = block.call(half + "_self_attn", out, merger.merge(h, groups, s),
+                    mergedFrames).head();
+            x = block.call(half + "_gate_msa", out, x, merger.unmerge(a, groups, s), tMlp).head();
+            NDArray c = block.call(half + "_cross_attn", out, merger.merge(x, groups, s), yTokens)
+                    .head();
+            x = x.add(merger.unmerge(c, groups, s));
+            x = block.call(half + "_mlp", out, x, tMlp).head();
+        }
+        return x;
+    }
+
+    private static NDList run(BlockLoader loader, BlockInfo info, NDManager out, int index,
+            int count, BlockCallback afterBlock, NDArray... inputs) {
+        long start = System.nanoTime();
+        NDList result;
+        try (LoadedBlock block = loader.acquire(info)) {
+            result = block.forward(out, inputs);
+        }
+        afterBlock.done(index, count, info, System.nanoTime() - start);
+        return result;
+    }
+}

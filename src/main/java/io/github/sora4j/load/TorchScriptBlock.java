@@ -1,0 +1,128 @@
+package io.github.sora4j.load;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.engine.PtNDManager;
+import ai.djl.pytorch.engine.PtSymbolBlock;
+import ai.djl.pytorch.jni.IValue;
+import ai.djl.pytorch.jni.IValueUtils;
+import ai.djl.pytorch.jni.JniUtils;
+import io.github.sora4j.Sora4jException;
+import io.github.sora4j.pack.BlockInfo;
+import io.github.sora4j.pack.ModelPack;
+import io.github.sora4j.pack.ModelPackException;
+import java.nio.file.Path;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * One TorchScript block of a model pack loaded into native memory. It owns the module and frees it
+ * on {@link #close()}; {@link BlockLoader}s create, keep and close these, and hand out {@link
+ * LoadedBlock} handles to the pipeline.
+ *
+ * <p>Calling a block is thread-safe (TorchScript inference does not mutate the module).
+ */
+public final class TorchScriptBlock implements AutoCloseable {
+    private final BlockInfo info;
+    private final NDManager manager;
+    private final PtSymbolBlock module;
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    private TorchScriptBlock(BlockInfo info, NDManager manager, PtSymbolBlock module) {
+        this.info = info;
+        this.manager = manager;
+        this.module = module;
+    }
+
+    /**
+     * Loads a block file of a pack.
+     *
+     * @param pack the pack
+     * @param info the block to load
+     * @return the loaded block, owned by the caller
+     * @throws ModelPackException if the file cannot be loaded as TorchScript
+     */
+    public static TorchScriptBlock load(ModelPack pack, BlockInfo info) {
+        Path file = pack.resolve(info.file());
+        NDManager manager = NDManager.newBaseManager("PyTorch");
+        try {
+            PtSymbolBlock module = JniUtils.loadModule(
+                    (PtNDManager) manager, file, true, new String[0], new String[0], false);
+            return new TorchScriptBlock(info, manager, module);
+        } catch (RuntimeException e) {
+            manager.close();
+            throw new ModelPackException("cannot load block " + info.name() + " from " + file
+                    + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * The block's manifest entry.
+     *
+     * @return the block info
+     */
+    public BlockInfo info() {
+        return info;
+    }
+
+    /**
+     * Runs a method of the block ({@code forward} or a sub-stage method).
+     *
+     * @param method TorchScript method name
+     * @param out manager the outputs are attached to
+     * @param inputs tensor arguments, in order (not closed)
+     * @return the outputs (a tuple is flattened into the list)
+     */
+    public NDList call(String method, NDManager out, NDArray... inputs) {
+        if (closed.get()) {
+            throw new IllegalStateException("block " + info.name() + " is closed");
+        }
+        IValue[] args = new IValue[inputs.length];
+        try {
+            for (int i = 0; i < inputs.length; i++) {
+                args[i] = IValue.from((PtNDArray) inputs[i]);
+            }
+            try (IValue result = IValueUtils.runMethod(module, method, args)) {
+                return result.toNDList((PtNDManager) out);
+            }
+        } catch (ClassCastException e) {
+            throw new IllegalArgumentException("block " + info.name()
+                    + " needs PyTorch-engine arrays: " + e.getMessage(), e);
+        } catch (Sora4jException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            throw new Sora4jException("block " + info.name() + "." + method + " failed: "
+                    + e.getMessage(), e);
+        } finally {
+            for (IValue a : args) {
+                if (a != null) {
+                    a.close();
+                }
+            }
+        }
+    }
+
+    /** Frees the module's native memory; idempotent. */
+    @Override
+    public void close() {
+        if (closed.compareAndSet(false, true)) {
+            module.close();
+            manager.close();
+        }
+    }
+
+    /**
+     * Whether {@link #close()} was called.
+     *
+     * @return true once closed
+     */
+    public boolean isClosed() {
+        return closed.get();
+    }
+
+    @Override
+    public String toString() {
+        return "TorchScriptBlock[" + info.name() + "]";
+    }
+}

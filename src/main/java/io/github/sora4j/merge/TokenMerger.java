@@ -1,0 +1,89 @@
+package io.github.sora4j.merge;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.Shape;
+
+/**
+ * Decides, per denoising step, whether and how STDiT tokens are merged along time before
+ * attention: the strategy behind TDTM (Temporal Dimension Token Merging).
+ *
+ * <p>When {@link #groups} returns a non-identity partition for a step, the denoiser runs each
+ * STDiT block pair through its sub-stages and, for both the spatial and the temporal half,
+ * {@link #merge merges} the normalised+modulated tokens before self-attention and the residual
+ * stream before cross-attention, and {@link #unmerge unmerges} the outputs before the gate or the
+ * residual add; the MLP stays at full resolution. An identity partition takes the fused fast path.
+ *
+ * <p>Tokens are laid out [B, T·S, C] in (t, row, col) order, S tokens per frame. The default
+ * {@code merge} averages each group's frames (summing in order, then dividing by the group
+ * size); {@code unmerge} repeats each group back to its frames, restoring exactly T frames.
+ *
+ * <pre>{@code
+ * TokenMerger none = TokenMergers.none();
+ * FrameGroups g = none.groups(0, 30, 20);   // identity: no merging
+ * }</pre>
+ */
+public interface TokenMerger {
+
+    /**
+     * The frame partition to use at a step.
+     *
+     * @param step 0-based step index
+     * @param stepCount steps K of the generation
+     * @param frames latent frames T
+     * @return the grouping; {@link FrameGroups#identity} means no merging at this step
+     */
+    FrameGroups groups(int step, int stepCount, int frames);
+
+    /**
+     * Merges tokens: [B, T·S, C] → [B, T'·S, C] by averaging each group's frames.
+     *
+     * @param tokens the tokens (not closed)
+     * @param groups the partition of T
+     * @param spatialTokens S, tokens per frame
+     * @return the merged tokens, attached to the input's manager
+     */
+    default NDArray merge(NDArray tokens, FrameGroups groups, int spatialTokens) {
+        Shape s = tokens.getShape();
+        long b = s.get(0);
+        long c = s.get(2);
+        NDArray frames = tokens.reshape(b, groups.frames(), spatialTokens, c);
+        NDList parts = new NDList(groups.groupCount());
+        int start = 0;
+        for (int g = 0; g < groups.groupCount(); g++) {
+            int size = groups.size(g);
+            NDArray sum = frames.get(new NDIndex(":, {}:{}", start, start + 1));
+            for (int f = 1; f < size; f++) {
+                sum = sum.add(frames.get(new NDIndex(":, {}:{}", start + f, start + f + 1)));
+            }
+            parts.add(size == 1 ? sum : sum.div((float) size));
+            start += size;
+        }
+        return NDArrays.concat(parts, 1).reshape(b, (long) groups.groupCount() * spatialTokens, c);
+    }
+
+    /**
+     * Unmerges tokens: [B, T'·S, C] → [B, T·S, C] by repeating each group for its frames.
+     *
+     * @param tokens merged tokens (not closed)
+     * @param groups the partition used to merge
+     * @param spatialTokens S, tokens per frame
+     * @return tokens at full frame count, attached to the input's manager
+     */
+    default NDArray unmerge(NDArray tokens, FrameGroups groups, int spatialTokens) {
+        Shape s = tokens.getShape();
+        long b = s.get(0);
+        long c = s.get(2);
+        NDArray merged = tokens.reshape(b, groups.groupCount(), spatialTokens, c);
+        NDList parts = new NDList(groups.frames());
+        for (int g = 0; g < groups.groupCount(); g++) {
+            NDArray frame = merged.get(new NDIndex(":, {}:{}", g, g + 1));
+            for (int f = 0; f < groups.size(g); f++) {
+                parts.add(frame);
+            }
+        }
+        return NDArrays.concat(parts, 1).reshape(b, (long) groups.frames() * spatialTokens, c);
+    }
+}

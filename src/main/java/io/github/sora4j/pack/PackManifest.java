@@ -1,0 +1,147 @@
+package io.github.sora4j.pack;
+
+import java.util.List;
+
+/**
+ * The parsed {@code manifest.json} of a model pack (format version 1, see docs/model-pack.md).
+ *
+ * @param format always {@code sora4j-pack}
+ * @param formatVersion the pack format version; this library reads version {@value
+ *     #FORMAT_VERSION}
+ * @param name the pack's name
+ * @param family the model family, e.g. {@code open-sora-v1.2}
+ * @param description free text
+ * @param weightDtype stored weight dtype of the blocks
+ * @param text the T5 text encoder's hyper-parameters
+ * @param stdit the STDiT3 denoiser's hyper-parameters
+ * @param vae the VAE decoder's hyper-parameters
+ * @param sampling the sampling defaults the model was trained for
+ * @param blocks every block, in set order
+ * @param files the other files with their integrity data
+ */
+public record PackManifest(
+        String format,
+        int formatVersion,
+        String name,
+        String family,
+        String description,
+        String weightDtype,
+        Text text,
+        Stdit stdit,
+        Vae vae,
+        Sampling sampling,
+        List<BlockInfo> blocks,
+        List<PackFile> files) {
+
+    /** The format version this library reads. */
+    public static final int FORMAT_VERSION = 1;
+
+    /** Copies the lists. */
+    public PackManifest {
+        blocks = blocks == null ? List.of() : List.copyOf(blocks);
+        files = files == null ? List.of() : List.copyOf(files);
+    }
+
+    /**
+     * The blocks of one set in execution order.
+     *
+     * @param set {@code t5}, {@code stdit} or {@code vae}
+     * @return the blocks of that set sorted by order (empty if none)
+     */
+    public List<BlockInfo> blocks(String set) {
+        return blocks.stream()
+                .filter(b -> b.set().equals(set))
+                .sorted(java.util.Comparator.comparingInt(BlockInfo::order))
+                .toList();
+    }
+
+    /**
+     * T5 encoder hyper-parameters.
+     *
+     * @param modelMaxLength tokens per prompt after padding (300 for Open-Sora)
+     * @param dModel hidden size
+     * @param numBlocks encoder blocks
+     * @param numHeads attention heads
+     * @param padTokenId id of {@code <pad>}
+     * @param eosTokenId id of {@code </s>}
+     * @param tokenizer tokenizer file name inside the pack
+     * @param int8 whether the T5 blocks are int8 dynamically quantised
+     */
+    public record Text(
+            int modelMaxLength,
+            int dModel,
+            int numBlocks,
+            int numHeads,
+            int padTokenId,
+            int eosTokenId,
+            String tokenizer,
+            boolean int8) {}
+
+    /**
+     * STDiT3 hyper-parameters.
+     *
+     * @param hiddenSize token width C
+     * @param depth number of spatial+temporal block pairs
+     * @param numHeads attention heads
+     * @param patchSize (t, h, w) patch size
+     * @param inChannels latent channels in
+     * @param outChannels channels out (8: velocity and the ignored sigma half)
+     * @param captionChannels width of the caption embedding (T5 d_model)
+     * @param inputSqSize reference size of the 2-D position embedding
+     * @param nullEmbedding file of the CFG null caption embedding (.npy)
+     */
+    public record Stdit(
+            int hiddenSize,
+            int depth,
+            int numHeads,
+            int[] patchSize,
+            int inChannels,
+            int outChannels,
+            int captionChannels,
+            int inputSqSize,
+            String nullEmbedding) {}
+
+    /**
+     * VAE decoder hyper-parameters.
+     *
+     * @param latentChannels latent channels
+     * @param scale per-channel scale applied before decoding ({@code z*scale+shift})
+     * @param shift per-channel shift applied before decoding
+     * @param temporalCompression pixel frames per latent frame
+     * @param spatialCompression pixels per latent pixel along height and width
+     * @param microFrameSize pixel frames decoded per temporal chunk
+     * @param microZFrameSize latent frames per temporal chunk
+     * @param spatialMicroBatch frames per spatial-decoder batch
+     * @param spatialScalingFactor the SD latent scaling factor (0.18215)
+     */
+    public record Vae(
+            int latentChannels,
+            double[] scale,
+            double[] shift,
+            int temporalCompression,
+            int spatialCompression,
+            int microFrameSize,
+            int microZFrameSize,
+            int spatialMicroBatch,
+            double spatialScalingFactor) {}
+
+    /**
+     * Sampling defaults.
+     *
+     * @param numTimesteps training timesteps (1000)
+     * @param steps default sampling steps
+     * @param guidanceScale default CFG scale
+     * @param timestepTransform whether the resolution/length timestep shift is applied
+     * @param transformScale extra scale of that shift
+     * @param fps frame rate the model is conditioned on
+     * @param aestheticScore default aesthetic-score suffix value
+     */
+    public record Sampling(
+            int numTimesteps,
+            int steps,
+            double guidanceScale,
+            boolean timestepTransform,
+            double transformScale,
+            int fps,
+            double aestheticScore) {}
+}

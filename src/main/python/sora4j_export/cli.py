@@ -1,0 +1,245 @@
+"""Command line: ``python3 -m sora4j_export {export,tiny,verify} …``.
+
+  export --t5 PATH --stdit PATH --vae PATH --tokenizer PATH --out DIR [--dtype float32|float16] [--t5-int8]
+         [--name N] [--description D] [--overwrite]
+      Real checkpoints (file, sharded index or directory). The T5 config comes from the Hugging Face config.json next
+      to the T5 weights when there is one, else T5Config.xxl(); STDiT uses STDiT3Config.xl2(), the VAE
+      VAEConfig.v1_2(). Every checkpoint is loaded strictly (VAE encoder keys and T5 decoder keys are ignored).
+
+  tiny --out DIR [--seed N] [--dtype float32|float16] [--t5-int8] [--overwrite]
+      A pack of seeded random tiny models with the project's word-level tokenizer.
+
+  verify DIR
+      Checks sizes and sha256 of every file a pack lists.
+
+Errors print one line (``sora4j_export: error: …``) and exit with status 2; nothing is left half-written.
+"""
+
+import argparse
+import json
+import math
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+
+from .checkpoint import CheckpointError, check_kind, read_state_dict, strict_load
+from .pack import WEIGHT_DTYPES, PackError, verify_pack, write_pack
+from .tokenizer import build_vocab, write_tokenizer_json
+
+PROG = "sora4j_export"
+# T5 checkpoints of a full encoder-decoder model carry these; the encoder does not use them
+T5_IGNORED_PREFIXES = ("decoder.", "lm_head.")
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2
+        raise UsageError(message)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog=PROG, description="Turns Open-Sora v1.2 checkpoints into sora4j model packs.")
+    sub = p.add_subparsers(dest="command", metavar="{export,tiny,verify}", parser_class=_Parser)
+    sub.required = True
+    dtypes = ", ".join(WEIGHT_DTYPES)
+
+    e = sub.add_parser("export", help="export real checkpoints as a pack")
+    e.add_argument("--t5", required=True, metavar="PATH", help="T5 encoder weights (file, index or directory)")
+    e.add_argument("--stdit", required=True, metavar="PATH", help="STDiT3 weights")
+    e.add_argument("--vae", required=True, metavar="PATH", help="VAE weights")
+    e.add_argument("--tokenizer", required=True, metavar="PATH", help="tokenizer.json (or a directory holding one)")
+    e.add_argument("--out", required=True, metavar="DIR", help="pack directory to create")
+    e.add_argument("--dtype", default="float32", metavar="DTYPE", help=f"stored weight dtype ({dtypes})")
+    e.add_argument("--t5-int8", action="store_true", help="int8 dynamic quantization of the T5 Linears")
+    e.add_argument("--name", default=None, help="pack name (default open-sora-v1.2-<dtype>[-t5int8])")
+    e.add_argument("--description", default=None, help="pack description")
+    e.add_argument("--overwrite", action="store_true", help="replace an existing non-empty output directory")
+
+    t = sub.add_parser("tiny", help="write a pack of seeded random tiny models")
+    t.add_argument("--out", required=True, metavar="DIR")
+    t.add_argument("--seed", default="0", metavar="N", help="random seed (default 0)")
+    t.add_argument("--dtype", default="float32", metavar="DTYPE", help=f"stored weight dtype ({dtypes})")
+    t.add_argument("--t5-int8", action="store_true")
+    t.add_argument("--name", default="tiny-random")
+    t.add_argument("--overwrite", action="store_true")
+
+    v = sub.add_parser("verify", help="check a pack's files against its manifest")
+    v.add_argument("dir", metavar="DIR")
+    return p
+
+
+def main(argv=None) -> int:
+    try:
+        args = _parser().parse_args(argv)
+        if args.command == "verify":
+            manifest = verify_pack(args.dir)
+            print(f"ok: {args.dir}: {manifest['name']}, {len(manifest['blocks'])} blocks, "
+                  f"{sum(b['bytes'] for b in manifest['blocks']):,} bytes of blocks")
+            return 0
+        if args.dtype not in WEIGHT_DTYPES:
+            raise UsageError(f"unsupported --dtype {args.dtype!r} (use one of {', '.join(WEIGHT_DTYPES)})")
+        if args.command == "tiny":
+            manifest = export_tiny(args)
+        else:
+            manifest = export_real(args)
+        print(f"wrote {args.out}: {len(manifest['blocks'])} blocks, "
+              f"{sum(b['bytes'] for b in manifest['blocks']):,} bytes of blocks")
+        return 0
+    except (UsageError, CheckpointError, PackError) as e:
+        msg = " ".join(str(e).split()) if isinstance(e, UsageError) else str(e)
+        lines = msg.splitlines() or [""]
+        print(f"{PROG}: error: {lines[0]}", file=sys.stderr)
+        for line in lines[1:]:  # detail lines (lists of keys, pack problems)
+            print(f"  {line.strip()}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+
+
+# ------------------------------------------------------------------------------------------------------------ tiny
+def randomize_parameters(model: torch.nn.Module, generator: torch.Generator) -> None:
+    """Re-initialises every floating parameter (buffers are left as the constructor made them) in name order:
+    matrices and kernels N(0, 1/fan_in), 1-D ``*weight`` (norm scales) 1 + N(0, 0.1²), other 1-D tensors
+    N(0, 0.02²). Unlike the upstream initialisers this leaves nothing at zero (adaLN, final layers), so every block of
+    a tiny pack does real work."""
+    with torch.no_grad():
+        for name, p in sorted(model.named_parameters(), key=lambda kv: kv[0]):
+            if not p.is_floating_point():
+                continue
+            noise = torch.randn(p.shape, generator=generator, dtype=torch.float32)
+            if p.dim() >= 2:
+                fan_in = p[0].numel()
+                if isinstance(_owner(model, name), torch.nn.Embedding):
+                    fan_in = 1
+                value = noise / math.sqrt(max(fan_in, 1))
+            elif name.endswith("weight"):
+                value = 1.0 + 0.1 * noise
+            else:
+                value = 0.02 * noise
+            p.copy_(value.to(p.dtype))
+
+
+def _owner(model, param_name):
+    mod = model
+    for part in param_name.split(".")[:-1]:
+        mod = getattr(mod, part)
+    return mod
+
+
+def build_tiny_models(seed: int):
+    """(t5, t5_config, stdit, stdit_config, vae, vae_config) at tiny widths, seeded and randomised."""
+    from .stdit3 import STDiT3, STDiT3Config
+    from .t5 import T5Config, T5Encoder
+    from .vae import VAEConfig, VideoVAEDecoder
+
+    vocab = build_vocab()
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    t5_config = T5Config.tiny(len(vocab))
+    t5 = T5Encoder(t5_config).eval()
+    randomize_parameters(t5, gen)
+    stdit_config = STDiT3Config.tiny(t5_config.d_model)
+    stdit = STDiT3(stdit_config).eval()
+    randomize_parameters(stdit, gen)
+    vae_config = VAEConfig.tiny()
+    vae = VideoVAEDecoder(vae_config).eval()
+    randomize_parameters(vae, gen)
+    return t5, t5_config, stdit, stdit_config, vae, vae_config
+
+
+def export_tiny(args) -> dict:
+    try:
+        seed = int(args.seed)
+    except ValueError:
+        raise UsageError(f"--seed must be an integer, got {args.seed!r}") from None
+    models = build_tiny_models(seed)
+    with tempfile.TemporaryDirectory(prefix="sora4j-tok-") as tmp:
+        tok = write_tokenizer_json(Path(tmp) / "tokenizer.json", build_vocab())
+        t5, t5c, stdit, stdc, vae, vaec = models
+        return write_pack(
+            args.out, name=args.name,
+            description=f"Random tiny Open-Sora v1.2 architecture (seed {seed}) with the sora4j word-level "
+                        f"tokenizer; for tests only, produces noise.",
+            t5_model=t5, t5_config=t5c, stdit_model=stdit, stdit_config=stdc, vae_model=vae, vae_config=vaec,
+            tokenizer_json_path=tok, weight_dtype=args.dtype, t5_int8=args.t5_int8, overwrite=args.overwrite)
+
+
+# ------------------------------------------------------------------------------------------------------------ export
+def _existing(path: str, flag: str) -> Path:
+    p = Path(path)
+    if not p.exists():
+        raise UsageError(f"{flag}: not found: {path}")
+    return p
+
+
+def _t5_config_for(t5_path: Path):
+    from .t5 import T5Config
+
+    cfg_path = (t5_path if t5_path.is_dir() else t5_path.parent) / "config.json"
+    if not cfg_path.is_file():
+        return T5Config.xxl()
+    try:
+        data = json.loads(cfg_path.read_text(encoding="utf-8"))
+        return T5Config.from_hf_config(data)
+    except (ValueError, TypeError, KeyError) as e:
+        raise UsageError(f"--t5: bad config {cfg_path}: {e}") from None
+
+
+def _tie_t5_embeddings(sd) -> None:
+    """HF T5 ties ``encoder.embed_tokens.weight`` to ``shared.weight``; safetensors exports keep only one."""
+    a, b = "shared.weight", "encoder.embed_tokens.weight"
+    if a in sd and b not in sd:
+        sd[b] = sd[a]
+    elif b in sd and a not in sd:
+        sd[a] = sd[b]
+
+
+def _load(flag: str, path: Path, kind: str, module, ignore=()):
+    try:
+        sd = read_state_dict(path)
+        check_kind(sd, kind)
+        if kind == "t5":
+            _tie_t5_embeddings(sd)
+        strict_load(module, sd, ignore_prefixes=ignore)
+    except CheckpointError as e:
+        raise CheckpointError(f"{flag}: {e}") from None
+    return module
+
+
+def export_real(args) -> dict:
+    from .stdit3 import STDiT3, STDiT3Config
+    from .t5 import T5Encoder
+    from .vae import IGNORED_CHECKPOINT_PREFIXES, VAEConfig, VideoVAEDecoder
+
+    t5_path = _existing(args.t5, "--t5")
+    stdit_path = _existing(args.stdit, "--stdit")
+    vae_path = _existing(args.vae, "--vae")
+    tok = _existing(args.tokenizer, "--tokenizer")
+    if tok.is_dir():
+        tok = tok / "tokenizer.json"
+        if not tok.is_file():
+            raise UsageError(f"--tokenizer: no tokenizer.json in {args.tokenizer}")
+    out = Path(args.out)
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not args.overwrite)):
+        raise UsageError(f"--out: {args.out} exists and is not an empty directory (pass --overwrite to replace it)")
+
+    t5_config = _t5_config_for(t5_path)
+    stdit_config, vae_config = STDiT3Config.xl2(), VAEConfig.v1_2()
+    # smallest first, so that a wrong file fails before the big loads
+    vae = _load("--vae", vae_path, "vae", VideoVAEDecoder(vae_config).eval(), IGNORED_CHECKPOINT_PREFIXES)
+    stdit = _load("--stdit", stdit_path, "stdit", STDiT3(stdit_config).eval())
+    t5 = _load("--t5", t5_path, "t5", T5Encoder(t5_config).eval(), T5_IGNORED_PREFIXES)
+    name = args.name or f"open-sora-v1.2-{args.dtype}" + ("-t5int8" if args.t5_int8 else "")
+    description = args.description or (
+        f"Open-Sora v1.2 (T5 {'int8' if args.t5_int8 else args.dtype}, STDiT3-XL/2 and VAE {args.dtype}) "
+        f"exported by sora4j_export from {t5_path.name}, {stdit_path.name}, {vae_path.name}")
+    return write_pack(out, name=name, description=description, t5_model=t5, t5_config=t5_config,
+                      stdit_model=stdit, stdit_config=stdit_config, vae_model=vae, vae_config=vae_config,
+                      tokenizer_json_path=tok, weight_dtype=args.dtype, t5_int8=args.t5_int8,
+                      overwrite=args.overwrite, log=lambda s: print(s, file=sys.stderr))

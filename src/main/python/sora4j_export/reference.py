@@ -1,0 +1,362 @@
+"""Eager PyTorch reference sampler: the ground truth the Java side must reproduce.
+
+Uses the same modules that the exporter scripts into pack blocks, but runs them eagerly (no TorchScript). It implements
+Open-Sora v1.2's rectified-flow sampler with classifier-free guidance (docs: /work/shared/research/algorithms.md §2.5) and
+the On-device Sora techniques LPL (§3.4) and TDTM (§4).
+
+Numerical conventions (the Java port follows them):
+
+* The timestep schedule is computed in float64 (:func:`timesteps`). The value passed to the STDiT embed block is that
+  float64 cast to float32; ``dt/num_timesteps`` is computed in float64 and cast to float32 once, then
+  ``z = z + v * dt32`` in float32.
+* CFG: ``v = v_u + guidance * (v_c - v_u)`` in float32, on output channels 0..3 (the sigma half is ignored).
+* Cosines for dynamic LPL are computed in float64.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import List, Optional, Sequence
+
+import numpy as np
+import torch
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Timestep schedule (§2.5)
+
+
+def transform_latent_frames(num_frames: int) -> int:
+    """Latent frame count that upstream's ``timestep_transform`` uses: 1 for an image, else ``(num_frames // 17) * 5``.
+
+    This is upstream's formula verbatim. It equals the VAE's latent T only when ``num_frames`` is a multiple of 17 (or 1);
+    otherwise it ignores the remainder chunk, e.g. 34 frames → 10 (= T) but 20 frames → 5 while T = 5 + ceil(3/4) = 6,
+    and 16 frames → 0 (the transform then collapses every timestep to 0 — upstream behaves the same way). We follow
+    upstream so that schedules match Open-Sora.
+    """
+    return 1 if num_frames == 1 else (num_frames // 17) * 5
+
+
+def discrete_timesteps(steps: int, num_timesteps: int = 1000) -> List[int]:
+    """``t_i = round((1 - i/K) * num_timesteps)`` for i = 0..K-1, Python (banker's) rounding of the float64 product."""
+    return [int(round((1.0 - i / steps) * num_timesteps)) for i in range(steps)]
+
+
+def timesteps(steps: int, num_frames: int, height: int, width: int, *, transform: bool = True, scale: float = 1.0,
+              num_timesteps: int = 1000) -> List[float]:
+    """The K float64 timesteps t'_0..t'_{K-1} (on the 0..num_timesteps scale) of the rectified-flow sampler.
+
+    ``height``/``width`` are pixels, ``num_frames`` the pixel frame count (see :func:`transform_latent_frames`).
+    With ``transform``: ``tau = t/N; ratio = sqrt(H*W/512^2) * sqrt(nf) * scale; t' = N * ratio*tau / (1 + (ratio-1)*tau)``.
+    """
+    if steps <= 0:
+        raise ValueError("steps must be positive")
+    ts = [float(t) for t in discrete_timesteps(steps, num_timesteps)]
+    if not transform:
+        return ts
+    nf = transform_latent_frames(num_frames)
+    ratio = math.sqrt(float(height) * float(width) / (512.0 * 512.0)) * math.sqrt(float(nf)) * float(scale)
+    out = []
+    for t in ts:
+        tau = t / num_timesteps
+        out.append(ratio * tau / (1.0 + (ratio - 1.0) * tau) * num_timesteps)
+    return out
+
+
+def step_dt(ts: Sequence[float], i: int, leap: bool = False) -> float:
+    """Euler step size of step i: ``t'_i - t'_{i+1}``, or ``t'_i`` at the last step or when leaping (float64)."""
+    if leap or i == len(ts) - 1:
+        return float(ts[i])
+    return float(ts[i]) - float(ts[i + 1])
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Prompt encoding (§2.1)
+
+
+def prepare_prompt(prompt: str, aesthetic_score: Optional[float] = 6.5) -> str:
+    """``with_aesthetic_score(clean_prompt(prompt), aesthetic_score)`` (the project's order: clean first, then append)."""
+    from . import tokenizer as tok
+
+    text = tok.clean_prompt(prompt)
+    if aesthetic_score is not None:
+        text = tok.with_aesthetic_score(text, aesthetic_score)
+    return text
+
+
+@torch.no_grad()
+def encode_prompt(t5, tokenizer, prompt: str, max_length: int, aesthetic_score: Optional[float] = 6.5):
+    """Tokenize and encode a prompt with the eager T5 encoder.
+
+    Returns ``(y [1, Lt, D] float32, mask [1, Lt] int64, ids [1, Lt] int64)`` with ``Lt = max_length``.
+    """
+    text = prepare_prompt(prompt, aesthetic_score)
+    ids, mask = tokenizer.encode(text, max_length)
+    ids = torch.as_tensor(np.asarray(ids), dtype=torch.int64).reshape(1, -1)
+    mask = torch.as_tensor(np.asarray(mask), dtype=torch.int64).reshape(1, -1)
+    y = t5(ids, mask)
+    if isinstance(y, (tuple, list)):
+        y = y[0]
+    return y.float(), mask, ids
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# TDTM token merging (§4)
+
+
+def merge_frames(x: torch.Tensor, T: int, S: int) -> torch.Tensor:
+    """Average temporally adjacent frame pairs (2i, 2i+1) of tokens ordered (t, s).
+
+    ``x`` [B, T*S, C] → [B, ceil(T/2)*S, C]. With odd T the last frame is its own group and is kept unchanged.
+    The average is ``(a + b) / 2`` in the input dtype.
+    """
+    B, N, C = x.shape
+    if N != T * S:
+        raise ValueError(f"token count {N} != T*S = {T}*{S}")
+    x4 = x.reshape(B, T, S, C)
+    te = T - (T % 2)
+    merged = (x4[:, 0:te:2] + x4[:, 1:te:2]) / 2
+    if T % 2 == 1:
+        merged = torch.cat([merged, x4[:, T - 1:T]], dim=1)
+    return merged.reshape(B, ((T + 1) // 2) * S, C)
+
+
+def unmerge_frames(x: torch.Tensor, T: int, S: int) -> torch.Tensor:
+    """Inverse layout of :func:`merge_frames`: repeat each group for both of its frames and keep exactly T frames.
+
+    ``x`` [B, ceil(T/2)*S, C] → [B, T*S, C].
+    """
+    B, N, C = x.shape
+    tm = (T + 1) // 2
+    if N != tm * S:
+        raise ValueError(f"token count {N} != ceil(T/2)*S = {tm}*{S}")
+    x4 = x.reshape(B, tm, S, C)
+    return torch.repeat_interleave(x4, 2, dim=1)[:, :T].reshape(B, T * S, C)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# LPL (§3.4)
+
+LPL_OFF = "off"
+LPL_FIXED = "fixed"
+LPL_DYNAMIC = "dynamic"
+COS_FULL_TENSOR = "full_tensor"
+COS_SLICE_B0_C0_F0_ROWWISE = "slice_b0_c0_f0_rowwise"
+COS_EPS = 1e-8
+
+
+@dataclass
+class LplConfig:
+    """Linear Proportional Leap settings.
+
+    mode:               ``"off"``, ``"fixed"`` or ``"dynamic"``.
+    target_step:        FIXED: 0-based index n of the leaping step. Step n uses ``dt = t'_n`` and sampling stops, so the
+                        model runs n+1 times (n=15 → 16 calls). n ≥ K-1 is the plain run.
+    min_step_fraction:  DYNAMIC: first measured step index ``m = max(1, ceil(min_step_fraction*K) - 1)`` (14 for K=30).
+    cos_tolerance:      DYNAMIC: an improvement must exceed the best cosine by more than this (paper 1e-4; upstream 1e-3).
+    patience:           DYNAMIC: number of consecutive non-improving measurements that trigger the leap (upstream 3).
+    cosine_scope:       ``"full_tensor"`` (cosine of the flattened CFG velocities [1,4,T,H',W']) or
+                        ``"slice_b0_c0_f0_rowwise"`` (upstream: v[0,0,0] is [H',W'], cosine of each row over W', mean over rows).
+    """
+
+    mode: str = LPL_DYNAMIC
+    target_step: int = 15
+    min_step_fraction: float = 0.5
+    cos_tolerance: float = 1e-4
+    patience: int = 3
+    cosine_scope: str = COS_FULL_TENSOR
+
+    @staticmethod
+    def fixed(target_step: int = 15) -> "LplConfig":
+        return LplConfig(mode=LPL_FIXED, target_step=target_step)
+
+    @staticmethod
+    def dynamic(**kw) -> "LplConfig":
+        return LplConfig(mode=LPL_DYNAMIC, **kw)
+
+    def first_measured_step(self, steps: int) -> int:
+        return max(1, int(math.ceil(self.min_step_fraction * steps)) - 1)
+
+
+def velocity_cosine(v_prev: torch.Tensor, v: torch.Tensor, scope: str = COS_FULL_TENSOR) -> float:
+    """Cosine similarity of two CFG velocities [1, 4, T, H', W'] in float64.
+
+    full_tensor: ``dot(a, b) / max(|a|*|b|, 1e-8)`` over all elements.
+    slice_b0_c0_f0_rowwise: a = v[0,0,0] [H', W']; per row r: ``dot(a_r, b_r) / max(|a_r|*|b_r|, 1e-8)``; mean over rows.
+    """
+    a = v.detach().to(torch.float64)
+    b = v_prev.detach().to(torch.float64)
+    if scope == COS_FULL_TENSOR:
+        a = a.reshape(-1)
+        b = b.reshape(-1)
+        den = max(float(torch.linalg.vector_norm(a)) * float(torch.linalg.vector_norm(b)), COS_EPS)
+        return float(torch.dot(a, b)) / den
+    if scope == COS_SLICE_B0_C0_F0_ROWWISE:
+        a = a[0, 0, 0]
+        b = b[0, 0, 0]
+        num = (a * b).sum(dim=1)
+        den = torch.clamp(torch.linalg.vector_norm(a, dim=1) * torch.linalg.vector_norm(b, dim=1), min=COS_EPS)
+        return float((num / den).mean())
+    raise ValueError(f"unknown cosine scope {scope!r}")
+
+
+class LplState:
+    """Per-generation LPL state machine. Call :meth:`update` once per step i (0-based), after CFG, with that step's v.
+
+    DYNAMIC rule: a cosine needs the previous velocity, so the measurement at step i is ``cos(v_{i-1}, v_i)``; steps are
+    measured from ``m = first_measured_step(K)`` on (m ≥ 1, 14 for K=30; the velocity of step m-1 is kept for it).
+    ``best`` starts at -inf, ``count`` at ``patience``. At each measured step:
+    ``if cos > best + tol: best = cos; count = patience  else: count -= 1``; when ``count`` reaches 0 the current step
+    leaps (its update uses ``dt = t'_i``) and sampling stops. The first measurement always improves, so the earliest leap
+    is step ``m + patience`` (17 for K=30, patience 3 → 18 model calls). ``update`` returns True when step i leaps.
+    FIXED: step ``target_step`` leaps. OFF: never.
+    """
+
+    def __init__(self, config: Optional[LplConfig], steps: int):
+        self.config = config
+        self.steps = steps
+        self.prev_v: Optional[torch.Tensor] = None
+        self.best = -math.inf
+        self.count = config.patience if config is not None else 0
+        self.cosines: List[float] = []  # one per step; NaN where not measured
+
+    @property
+    def mode(self) -> str:
+        return LPL_OFF if self.config is None else self.config.mode
+
+    def update(self, i: int, v: torch.Tensor) -> bool:
+        cfg = self.config
+        cos = math.nan
+        leap = False
+        if self.mode == LPL_FIXED:
+            leap = i == cfg.target_step
+        elif self.mode == LPL_DYNAMIC:
+            if i >= cfg.first_measured_step(self.steps) and self.prev_v is not None:
+                cos = velocity_cosine(self.prev_v, v, cfg.cosine_scope)
+                if cos > self.best + cfg.cos_tolerance:
+                    self.best = cos
+                    self.count = cfg.patience
+                else:
+                    self.count -= 1
+                leap = self.count <= 0
+            self.prev_v = v.detach().clone()
+        elif self.mode != LPL_OFF:
+            raise ValueError(f"unknown LPL mode {self.mode!r}")
+        self.cosines.append(cos)
+        return leap
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Sampler (§2.5, §9)
+
+
+@dataclass
+class SampleResult:
+    """Output of :meth:`Sampler.sample`. Lists hold one entry per executed step (= model calls)."""
+
+    z: torch.Tensor                                   # final latent [1, 4, T, H', W'] float32
+    timesteps: List[float]                            # t'_i of each executed step (float64)
+    dts: List[float]                                  # dt of each executed step (float64, 0..1000 scale)
+    velocities: List[torch.Tensor] = field(default_factory=list)  # CFG velocity v_i [1, 4, T, H', W']
+    latents: List[torch.Tensor] = field(default_factory=list)     # z after step i's update
+    cosines: List[float] = field(default_factory=list)            # LPL cosine per step (NaN where not measured)
+    leap_step: Optional[int] = None                   # index of the leaping step, None if no leap
+    schedule: List[float] = field(default_factory=list)  # the full K-entry schedule
+
+    @property
+    def calls(self) -> int:
+        return len(self.timesteps)
+
+
+def _find(obj, *names):
+    for n in names:
+        if hasattr(obj, n):
+            return getattr(obj, n)
+    raise AttributeError(f"{type(obj).__name__} has none of {names}")
+
+
+class Sampler:
+    """Rectified-flow CFG sampler over an eager STDiT3 split into its pack pieces (embed, block pairs, final)."""
+
+    def __init__(self, stdit):
+        self.stdit = stdit
+        self.embed = _find(stdit, "embed", "embedder")
+        self.blocks = list(_find(stdit, "blocks", "block_pairs", "pairs"))
+        self.final = _find(stdit, "final", "final_layer")
+
+    # -- one model evaluation --------------------------------------------------------------------------------------
+    def block_forward(self, block, x, y_tokens, t_mlp, T: int, S: int, merged: bool) -> torch.Tensor:
+        nf = torch.tensor(T, dtype=torch.int64)
+        if not merged:
+            return block(x, y_tokens, t_mlp, nf)
+        tm = torch.tensor((T + 1) // 2, dtype=torch.int64)
+        for half in ("spatial", "temporal"):
+            h = getattr(block, half + "_norm_msa")(x, t_mlp)
+            a = getattr(block, half + "_self_attn")(merge_frames(h, T, S), tm)
+            x = getattr(block, half + "_gate_msa")(x, unmerge_frames(a, T, S), t_mlp)
+            c = getattr(block, half + "_cross_attn")(merge_frames(x, T, S), y_tokens)
+            x = x + unmerge_frames(c, T, S)
+            x = getattr(block, half + "_mlp")(x, t_mlp)
+        return x
+
+    @torch.no_grad()
+    def model_output(self, z_in, t_in, y, fps, height, width, merged: bool = False) -> torch.Tensor:
+        """One STDiT3 evaluation through the pieces: returns [B, 8, T, H', W']."""
+        B, _, T, Hl, Wl = z_in.shape
+        f32 = torch.float32
+        x, y_tokens, t_mlp, t_emb = self.embed(z_in, t_in, y, torch.tensor([float(fps)], dtype=f32),
+                                               torch.tensor([float(height)], dtype=f32),
+                                               torch.tensor([float(width)], dtype=f32))
+        S = x.shape[1] // T
+        for block in self.blocks:
+            x = self.block_forward(block, x, y_tokens, t_mlp, T, S, merged)
+        return self.final(x, t_emb, torch.tensor([T, Hl, Wl], dtype=torch.int64))
+
+    # -- the sampling loop ------------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def sample(self, z0: torch.Tensor, y_cond: torch.Tensor, mask: torch.Tensor, null_emb: torch.Tensor, *,
+               height: int, width: int, num_frames: int, steps: int = 30, guidance: float = 7.0, fps: float = 24,
+               lpl: Optional[LplConfig] = None, tdtm_steps: int = 0, record: bool = True, transform: bool = True,
+               scale: float = 1.0, num_timesteps: int = 1000) -> SampleResult:
+        """Sample a latent from ``z0`` [1, 4, T, H', W'] (the initial noise).
+
+        ``y_cond`` [1, Lt, D] and ``mask`` [1, Lt] from :func:`encode_prompt`; ``null_emb`` [Lt, D] the STDiT null
+        caption. With L = sum(mask), the CFG caption batch is ``cat(y_cond[:, :L], null_emb[None, :L])`` [2, L, D].
+        Step i: ``t_in = [t'_i, t'_i]``, model on ``[z, z]``, ``v = v_u + guidance*(v_c - v_u)`` on channels 0..3,
+        ``z = z + v * float32(dt/num_timesteps)``. Steps i < ``tdtm_steps`` run the blocks with TDTM merging.
+        ``lpl``: None/off, FIXED or DYNAMIC (see :class:`LplState`).
+        """
+        ts = timesteps(steps, num_frames, height, width, transform=transform, scale=scale, num_timesteps=num_timesteps)
+        z = z0.detach().to(torch.float32).clone()
+        L = int(mask.reshape(-1).sum())
+        y = torch.cat([y_cond.reshape(1, -1, y_cond.shape[-1])[:, :L],
+                       null_emb.reshape(1, -1, null_emb.shape[-1])[:, :L]], dim=0).to(torch.float32)
+        if lpl is not None and lpl.mode == LPL_OFF:
+            lpl = None
+        state = LplState(lpl, steps)
+        res = SampleResult(z=z, timesteps=[], dts=[], schedule=list(ts))
+        for i in range(steps):
+            t_in = torch.tensor([ts[i], ts[i]], dtype=torch.float32)
+            out = self.model_output(torch.cat([z, z], 0), t_in, y, fps, height, width, merged=i < tdtm_steps)
+            v_c, v_u = out[:, :4].chunk(2, dim=0)
+            v = v_u + guidance * (v_c - v_u)
+            leap = state.update(i, v)
+            dt = step_dt(ts, i, leap)
+            z = z + v * torch.tensor(dt / num_timesteps, dtype=torch.float32)
+            res.timesteps.append(ts[i])
+            res.dts.append(dt)
+            if record:
+                res.velocities.append(v.clone())
+                res.latents.append(z.clone())
+            if leap:
+                res.leap_step = i
+                break
+        res.z = z
+        res.cosines = list(state.cosines)
+        return res
+
+
+@torch.no_grad()
+def decode(vae, z: torch.Tensor, num_frames: int) -> torch.Tensor:
+    """Eager VAE decode of a latent [1, 4, T, H', W'] to frames [1, 3, F, H, W] float32."""
+    return vae.decode(z, num_frames).float()
