@@ -200,12 +200,34 @@ def _tie_t5_embeddings(sd) -> None:
         sd[a] = sd[b]
 
 
+def _prepare_vae_state_dict(sd, module):
+    """Legacy diffusers attention names renamed; the checkpoint's scale/shift buffers must match the config (the
+    manifest, from which Java de-normalises latents, is written from the config)."""
+    from .vae import checkpoint_normalization, rename_legacy_attention_keys
+
+    norm = checkpoint_normalization(sd)
+    if norm is not None:
+        cfg = module.config
+        for label, got, want in (("scale", norm[0], cfg.scale), ("shift", norm[1], cfg.shift)):
+            if len(got) != len(want) or any(abs(a - b) > 1e-5 for a, b in zip(got, want)):
+                raise CheckpointError(f"checkpoint {getattr(sd, 'source', '')} has VAE {label} {got}, "
+                                      f"the v1.2 config says {list(want)}")
+    try:
+        renamed = rename_legacy_attention_keys(sd)
+    except ValueError as e:
+        raise CheckpointError(f"checkpoint {getattr(sd, 'source', '')}: {e}") from None
+    out = type(sd)(renamed, source=getattr(sd, "source", None)) if hasattr(sd, "source") else renamed
+    return out
+
+
 def _load(flag: str, path: Path, kind: str, module, ignore=()):
     try:
         sd = read_state_dict(path)
         check_kind(sd, kind)
         if kind == "t5":
             _tie_t5_embeddings(sd)
+        if kind == "vae":
+            sd = _prepare_vae_state_dict(sd, module)
         strict_load(module, sd, ignore_prefixes=ignore)
     except CheckpointError as e:
         raise CheckpointError(f"{flag}: {e}") from None

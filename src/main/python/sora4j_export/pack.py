@@ -151,6 +151,10 @@ def _vae_scale_shift(vae_model, vae_config):
 
 
 def _vae_section(vae_model, vae_config) -> dict:
+    if hasattr(vae_config, "manifest_dict"):
+        d = dict(vae_config.manifest_dict())
+        d["scale"], d["shift"] = _vae_scale_shift(vae_model, vae_config)
+        return d
     scale, shift = _vae_scale_shift(vae_model, vae_config)
     return {
         "latentChannels": int(_get(vae_config, "latent_channels", "out_channels", "z_channels", default=4)),
