@@ -2,9 +2,11 @@
 
   export --t5 PATH --stdit PATH --vae PATH --tokenizer PATH --out DIR [--dtype float32|float16] [--t5-int8]
          [--name N] [--description D] [--overwrite]
-      Real checkpoints (file, sharded index or directory). The T5 config comes from the Hugging Face config.json next
-      to the T5 weights when there is one, else T5Config.xxl(); STDiT uses STDiT3Config.xl2(), the VAE
-      VAEConfig.v1_2(). Every checkpoint is loaded strictly (VAE encoder keys and T5 decoder keys are ignored).
+      [--t5-config JSON] [--stdit-config JSON] [--vae-config JSON]
+      Real checkpoints (file, sharded index or directory). The T5 config comes from --t5-config, else the Hugging
+      Face config.json next to the T5 weights, else T5Config.xxl(); STDiT uses --stdit-config or
+      STDiT3Config.xl2(), the VAE --vae-config or VAEConfig.v1_2(). Every checkpoint is loaded strictly (VAE encoder
+      keys, the VAE scale/shift buffers and T5 decoder keys are ignored).
 
   tiny --out DIR [--seed N] [--dtype float32|float16] [--t5-int8] [--overwrite]
       A pack of seeded random tiny models with the project's word-level tokenizer.
@@ -56,6 +58,10 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--out", required=True, metavar="DIR", help="pack directory to create")
     e.add_argument("--dtype", default="float32", metavar="DTYPE", help=f"stored weight dtype ({dtypes})")
     e.add_argument("--t5-int8", action="store_true", help="int8 dynamic quantization of the T5 Linears")
+    e.add_argument("--t5-config", metavar="JSON", help="T5 config (HF config.json keys); default: the config.json "
+                                                       "next to the T5 weights, else T5-v1.1-XXL")
+    e.add_argument("--stdit-config", metavar="JSON", help="STDiT3 config (STDiT3Config keys); default XL/2")
+    e.add_argument("--vae-config", metavar="JSON", help="VAE config (VAEConfig.to_dict keys); default v1.2")
     e.add_argument("--name", default=None, help="pack name (default open-sora-v1.2-<dtype>[-t5int8])")
     e.add_argument("--description", default=None, help="pack description")
     e.add_argument("--overwrite", action="store_true", help="replace an existing non-empty output directory")
@@ -178,17 +184,31 @@ def _existing(path: str, flag: str) -> Path:
     return p
 
 
-def _t5_config_for(t5_path: Path):
-    from .t5 import T5Config
-
-    cfg_path = (t5_path if t5_path.is_dir() else t5_path.parent) / "config.json"
-    if not cfg_path.is_file():
-        return T5Config.xxl()
+def _config_json(flag: str, path: Path, factory):
     try:
-        data = json.loads(cfg_path.read_text(encoding="utf-8"))
-        return T5Config.from_hf_config(data)
-    except (ValueError, TypeError, KeyError) as e:
-        raise UsageError(f"--t5: bad config {cfg_path}: {e}") from None
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        return factory(data)
+    except (OSError, ValueError, TypeError, KeyError) as e:
+        raise UsageError(f"{flag}: bad config {path}: {e}") from None
+
+
+def _configs(args, t5_path: Path):
+    from .stdit3 import STDiT3Config
+    from .t5 import T5Config
+    from .vae import VAEConfig
+
+    if args.t5_config:
+        t5 = _config_json("--t5-config", _existing(args.t5_config, "--t5-config"), T5Config.from_hf_config)
+    else:
+        beside = (t5_path if t5_path.is_dir() else t5_path.parent) / "config.json"
+        t5 = _config_json("--t5", beside, T5Config.from_hf_config) if beside.is_file() else T5Config.xxl()
+    stdit = (_config_json("--stdit-config", _existing(args.stdit_config, "--stdit-config"), STDiT3Config.from_dict)
+             if args.stdit_config else STDiT3Config.xl2())
+    vae = (_config_json("--vae-config", _existing(args.vae_config, "--vae-config"), VAEConfig.from_dict)
+           if args.vae_config else VAEConfig.v1_2())
+    return t5, stdit, vae
 
 
 def _tie_t5_embeddings(sd) -> None:
@@ -235,9 +255,9 @@ def _load(flag: str, path: Path, kind: str, module, ignore=()):
 
 
 def export_real(args) -> dict:
-    from .stdit3 import STDiT3, STDiT3Config
+    from .stdit3 import STDiT3
     from .t5 import T5Encoder
-    from .vae import IGNORED_CHECKPOINT_PREFIXES, VAEConfig, VideoVAEDecoder
+    from .vae import IGNORED_CHECKPOINT_PREFIXES, VideoVAEDecoder
 
     t5_path = _existing(args.t5, "--t5")
     stdit_path = _existing(args.stdit, "--stdit")
@@ -251,8 +271,7 @@ def export_real(args) -> dict:
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not args.overwrite)):
         raise UsageError(f"--out: {args.out} exists and is not an empty directory (pass --overwrite to replace it)")
 
-    t5_config = _t5_config_for(t5_path)
-    stdit_config, vae_config = STDiT3Config.xl2(), VAEConfig.v1_2()
+    t5_config, stdit_config, vae_config = _configs(args, t5_path)
     # smallest first, so that a wrong file fails before the big loads
     vae = _load("--vae", vae_path, "vae", VideoVAEDecoder(vae_config).eval(), IGNORED_CHECKPOINT_PREFIXES)
     stdit = _load("--stdit", stdit_path, "stdit", STDiT3(stdit_config).eval())

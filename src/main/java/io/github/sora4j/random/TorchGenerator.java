@@ -354,7 +354,7 @@ public final class TorchGenerator {
       yc = Math.fma(yc, z, COS_P2);
       float halfZ = z * HALF;
       yc = z * yc;
-      yc = yc * z - halfZ;
+      yc = Math.fma(yc, z, -halfZ);
       yc = yc + ONE;
 
       float ys = Math.fma(SIN_P0, z, SIN_P1);
