@@ -361,6 +361,7 @@ class BlocksTest(unittest.TestCase):
         for k in range(6):
             h = parts[f"vae.temporal.{k:02d}"](h, n)
             shapes.append(tuple(h.shape))
+            self.assertTrue(h.is_contiguous() and h.dtype == torch.float32)
         self.assertEqual(shapes, [(1, 32, 5, 6, 9), (1, 32, 10, 6, 9), (1, 16, 20, 6, 9), (1, 16, 20, 6, 9),
                                   (1, 8, 20, 6, 9), (1, 4, 17, 6, 9)])
         x = torch.randn(3, 4, 6, 9)
@@ -368,6 +369,7 @@ class BlocksTest(unittest.TestCase):
         for k in range(6):
             x = parts[f"vae.spatial.{k:02d}"](x)
             shapes.append(tuple(x.shape))
+            self.assertTrue(x.is_contiguous() and x.dtype == torch.float32)
         self.assertEqual(shapes, [(3, 32, 6, 9), (3, 32, 12, 18), (3, 32, 24, 36), (3, 16, 48, 72), (3, 16, 48, 72),
                                   (3, 3, 48, 72)])
         self.assertEqual(cfg.out_channels, 3)

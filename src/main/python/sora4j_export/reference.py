@@ -268,11 +268,17 @@ class SampleResult:
         return len(self.timesteps)
 
 
-def _find(obj, *names):
-    for n in names:
-        if hasattr(obj, n):
-            return getattr(obj, n)
-    raise AttributeError(f"{type(obj).__name__} has none of {names}")
+def stdit_pieces(stdit):
+    """(embed, [block pairs], final) of an STDiT3: the eager modules that the pack's stdit blocks are scripted from.
+
+    Anything that already has ``embed``, ``blocks`` and ``final`` attributes (e.g. a test double) is used as is.
+    """
+    if all(hasattr(stdit, n) for n in ("embed", "blocks", "final")):
+        return stdit.embed, list(stdit.blocks), stdit.final
+    from .stdit3 import stdit_block_pair, stdit_embed, stdit_final
+
+    return (stdit_embed(stdit), [stdit_block_pair(stdit, j) for j in range(len(stdit.spatial_blocks))],
+            stdit_final(stdit))
 
 
 class Sampler:
@@ -280,9 +286,7 @@ class Sampler:
 
     def __init__(self, stdit):
         self.stdit = stdit
-        self.embed = _find(stdit, "embed", "embedder")
-        self.blocks = list(_find(stdit, "blocks", "block_pairs", "pairs"))
-        self.final = _find(stdit, "final", "final_layer")
+        self.embed, self.blocks, self.final = stdit_pieces(stdit)
 
     # -- one model evaluation --------------------------------------------------------------------------------------
     def block_forward(self, block, x, y_tokens, t_mlp, T: int, S: int, merged: bool) -> torch.Tensor:

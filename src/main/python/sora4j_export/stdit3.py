@@ -95,7 +95,7 @@ class STDiT3Config:
 
 
 def timestep_embedding(t: Tensor, dim: int = 256, max_period: float = 10000.0) -> Tensor:
-    """[cos(t*f_k), sin(t*f_k)] with f_k = exp(-ln(max_period) * k / (dim/2)), k < dim/2 (cos first). float32 [N, dim]."""
+    """[cos(t*f_k), sin(t*f_k)], f_k = exp(-ln(max_period) * k / (dim/2)), k < dim/2 (cos first); float32 [N, dim]."""
     half = dim // 2
     freqs = torch.exp(-math.log(max_period) * torch.arange(0, half, dtype=torch.float32, device=t.device) / half)
     args = t[:, None].float() * freqs[None]

@@ -399,7 +399,9 @@ class SpatialAttention(nn.Module):
         a = plain_attention(q, k, v, self.scale, self.max_score_elements).to(x.dtype)
         for proj in self.to_out:
             a = proj(a)
-        return a.transpose(1, 2).reshape(b, c, hh, ww) + x
+        # contiguous: the reshape of the transposed tensor would be a channels-last view (as in diffusers), which every
+        # later op would inherit; the values are the same, the layout stays plain NCHW for the next parts and for Java
+        return a.transpose(1, 2).contiguous().reshape(b, c, hh, ww) + x
 
 
 class SpatialMidBlock(nn.Module):
@@ -607,7 +609,8 @@ class VideoVAEDecoder(nn.Module):
 
 
 # ---------------------------------------------------------------------------------------------------------------------
-# Pack blocks (docs/model-pack.md, VAE). Every part casts its float32 input to its weight dtype and returns float32.
+# Pack blocks (docs/model-pack.md, VAE). Every part casts its float32 input to its weight dtype and returns a contiguous
+# float32 tensor.
 
 
 class TemporalMidPart(nn.Module):
@@ -624,7 +627,7 @@ class TemporalMidPart(nn.Module):
         h = self.conv1(self.post_quant_conv(h))
         for blk in self.res_blocks:
             h = blk(h)
-        return h.float()
+        return h.float().contiguous()
 
 
 class TemporalUpPart(nn.Module):
@@ -642,7 +645,7 @@ class TemporalUpPart(nn.Module):
             h = blk(h)
         if self.t_stride > 1:
             h = depth_to_time(self.up(h), self.t_stride)
-        return h.float()
+        return h.float().contiguous()
 
 
 class TemporalOutPart(nn.Module):
@@ -661,7 +664,7 @@ class TemporalOutPart(nn.Module):
         h = self.conv_out(self.activate(self.norm1(h)))
         n = int(num_frames)
         time_padding = (self.compression - n % self.compression) % self.compression
-        return h[:, :, time_padding:].float()
+        return h[:, :, time_padding:].float().contiguous()
 
 
 class SpatialMidPart(nn.Module):
@@ -675,7 +678,7 @@ class SpatialMidPart(nn.Module):
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         h = h.to(self.conv_in.weight.dtype)
-        return self.mid_block(self.conv_in(self.post_quant_conv(h))).float()
+        return self.mid_block(self.conv_in(self.post_quant_conv(h))).float().contiguous()
 
 
 class SpatialUpPart(nn.Module):
@@ -687,7 +690,7 @@ class SpatialUpPart(nn.Module):
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         h = h.to(self.block.resnets[0].conv1.weight.dtype)
-        return self.block(h).float()
+        return self.block(h).float().contiguous()
 
 
 class SpatialOutPart(nn.Module):
@@ -701,7 +704,7 @@ class SpatialOutPart(nn.Module):
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         h = h.to(self.conv_out.weight.dtype)
-        return self.conv_out(self.conv_act(self.conv_norm_out(h))).float()
+        return self.conv_out(self.conv_act(self.conv_norm_out(h))).float().contiguous()
 
 
 def vae_blocks(model: VideoVAEDecoder) -> List[BlockSpec]:
@@ -775,4 +778,4 @@ def decode_with_blocks(blocks: BlocksArg, z: torch.Tensor, num_frames: int, cfg:
             h = part(h)
         outs.append(h)
     frames = torch.cat(outs, dim=0)  # [F, 3, H, W]
-    return frames.permute(1, 0, 2, 3).unsqueeze(0)
+    return frames.permute(1, 0, 2, 3).unsqueeze(0).contiguous()

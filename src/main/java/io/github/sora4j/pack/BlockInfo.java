@@ -7,7 +7,7 @@ package io.github.sora4j.pack;
  * @param name unique dotted name, e.g. {@code stdit.block.03}
  * @param set the block set it belongs to ({@code t5}, {@code stdit} or {@code vae})
  * @param role what the block computes, e.g. {@code stdit-block} (see docs/model-pack.md)
- * @param order position within its set, from 0
+ * @param order position among the blocks of the same role, from 0
  * @param file path of the TorchScript file, relative to the pack directory
  * @param bytes size of the file in bytes
  * @param parameterBytes bytes of parameters and buffers once loaded (what it costs resident)
@@ -37,6 +37,9 @@ public record BlockInfo(
             throw new ModelPackException(
                     "manifest block " + name + " has bad sizes: bytes=" + bytes
                             + ", parameterBytes=" + parameterBytes);
+        }
+        if (!PackManifest.ROLES.contains(role)) {
+            throw new ModelPackException("manifest block " + name + " has an unknown role: " + role);
         }
         if (sha256 == null || !sha256.matches("[0-9a-f]{64}")) {
             throw new ModelPackException("manifest block " + name + " has a bad sha256: " + sha256);

@@ -36,6 +36,10 @@ public record PackManifest(
     /** The format version this library reads. */
     public static final int FORMAT_VERSION = 1;
 
+    /** Block roles in pipeline order; blocks run by role in this order, then by {@code order}. */
+    public static final List<String> ROLES = List.of("t5-embed", "t5-block", "t5-final-norm",
+            "stdit-embed", "stdit-block", "stdit-final", "vae-temporal", "vae-spatial");
+
     /** Copies the lists. */
     public PackManifest {
         blocks = blocks == null ? List.of() : List.copyOf(blocks);
@@ -43,16 +47,29 @@ public record PackManifest(
     }
 
     /**
-     * The blocks of one set in execution order.
+     * The blocks of one set in pipeline order: by role (see {@link #ROLES}), then by {@code
+     * order}, which counts per role.
      *
      * @param set {@code t5}, {@code stdit} or {@code vae}
-     * @return the blocks of that set sorted by order (empty if none)
+     * @return the blocks of that set (empty if none)
      */
     public List<BlockInfo> blocks(String set) {
         return blocks.stream()
                 .filter(b -> b.set().equals(set))
-                .sorted(java.util.Comparator.comparingInt(BlockInfo::order))
+                .sorted(java.util.Comparator.<BlockInfo>comparingInt(b -> ROLES.indexOf(b.role()))
+                        .thenComparingInt(BlockInfo::order))
                 .toList();
+    }
+
+    /**
+     * The blocks of one role in order.
+     *
+     * @param role a role from {@link #ROLES}
+     * @return the blocks with that role, by {@code order}
+     */
+    public List<BlockInfo> blocksWithRole(String role) {
+        return blocks.stream().filter(b -> b.role().equals(role))
+                .sorted(java.util.Comparator.comparingInt(BlockInfo::order)).toList();
     }
 
     /**

@@ -139,6 +139,27 @@ final class ImageIoWriters {
                 writer.getDefaultImageMetadata(
                         ImageTypeSpecifier.createFromRenderedImage(image), null);
         IIOMetadataNode root = (IIOMetadataNode) metadata.getAsTree(GIF_METADATA_FORMAT);
+        child(root, "ImageDescriptor").setAttribute("interlaceFlag", "FALSE");
+        if (image.getColorModel() instanceof IndexColorModel palette) {
+            // Without an explicit local table, ImageIO's sequence writer maps the indices through
+            // its default global palette instead of this image's colours.
+            int size = 2;
+            while (size < palette.getMapSize()) {
+                size <<= 1;
+            }
+            IIOMetadataNode table = child(root, "LocalColorTable");
+            table.setAttribute("sizeOfLocalColorTable", Integer.toString(size));
+            table.setAttribute("sortFlag", "FALSE");
+            for (int i = 0; i < size; i++) {
+                int argb = i < palette.getMapSize() ? palette.getRGB(i) : 0;
+                IIOMetadataNode entry = new IIOMetadataNode("ColorTableEntry");
+                entry.setAttribute("index", Integer.toString(i));
+                entry.setAttribute("red", Integer.toString(argb >> 16 & 0xFF));
+                entry.setAttribute("green", Integer.toString(argb >> 8 & 0xFF));
+                entry.setAttribute("blue", Integer.toString(argb & 0xFF));
+                table.appendChild(entry);
+            }
+        }
         IIOMetadataNode control = child(root, "GraphicControlExtension");
         control.setAttribute("disposalMethod", "none");
         control.setAttribute("userInputFlag", "FALSE");

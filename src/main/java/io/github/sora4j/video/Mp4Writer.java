@@ -19,6 +19,7 @@ import org.jcodec.common.io.NIOUtils;
 import org.jcodec.common.model.ColorSpace;
 import org.jcodec.common.model.Packet;
 import org.jcodec.common.model.Picture;
+import org.jcodec.common.model.Rect;
 import org.jcodec.common.model.Size;
 import org.jcodec.containers.mp4.muxer.MP4Muxer;
 
@@ -38,6 +39,16 @@ final class Mp4Writer {
     /** VUI video_format "unspecified". */
     private static final int VIDEO_FORMAT_UNSPECIFIED = 5;
 
+    /** How many times taller than the frame the encoder's input picture is; see {@link #write}. */
+    private static final int SLICE_BUFFER_FACTOR = 4;
+
+    /**
+     * Largest macroblock accepted before re-encoding it at a higher QP: 128 + 3072 bits is H.264's
+     * per-macroblock limit (A.3.1) for 8-bit 4:2:0, less a margin for the macroblock type, which
+     * JCodec writes before the part it measures.
+     */
+    static final int MAX_MACROBLOCK_BITS = 3150;
+
     private Mp4Writer() {}
 
     /** Encodes all frames into a new file at {@code temp} (which must not exist). */
@@ -48,6 +59,8 @@ final class Mp4Writer {
         int height = frames.height();
         int evenWidth = width + (width & 1);
         int evenHeight = height + (height & 1);
+        int alignedWidth = (evenWidth + 15) & ~15;
+        int alignedHeight = (evenHeight + 15) & ~15;
         try (FileChannel channel =
                 FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
             MP4Muxer muxer = MP4Muxer.createMP4MuxerToChannel(new FileChannelWrapper(channel));
@@ -57,14 +70,24 @@ final class Mp4Writer {
                             Codec.H264,
                             VideoCodecMeta.createSimpleVideoCodecMeta(
                                     new Size(evenWidth, evenHeight), ColorSpace.YUV420));
-            // JCodec's encoder only accepts pictures tagged YUV420J; the samples are limited range.
-            Picture picture = Picture.create(evenWidth, evenHeight, ColorSpace.YUV420J);
-            // Generous: constant-QP intra frames of noise can exceed the raw 4:2:0 size.
+            // JCodec 0.2.5 sizes its slice buffer as picture width x height bytes (256 bytes per
+            // macroblock), which detailed content overflows at low QP (noise needs ~700 bytes per
+            // macroblock at QP 0, ~490 at QP 12). The picture is therefore allocated
+            // SLICE_BUFFER_FACTOR times taller than the macroblock-aligned frame; only the cropped
+            // top (evenWidth x evenHeight, declared in the SPS) is encoded.
+            // The encoder only accepts pictures tagged YUV420J; the samples are limited range.
+            Picture picture =
+                    Picture.createCropped(
+                            alignedWidth,
+                            alignedHeight * SLICE_BUFFER_FACTOR,
+                            ColorSpace.YUV420J,
+                            new Rect(0, 0, evenWidth, evenHeight));
+            // Escaped slice data (at most 3/2 of the slice buffer) plus parameter sets.
             ByteBuffer buffer =
-                    ByteBuffer.allocate(Math.max(1 << 16, evenWidth * evenHeight * 4));
+                    ByteBuffer.allocate(alignedWidth * alignedHeight * SLICE_BUFFER_FACTOR * 2 + (1 << 16));
             for (int f = 0; f < frames.frameCount(); f++) {
                 observer.beforeFrame(f);
-                rgbToYuv420(frames.rgbView(f), width, height, picture);
+                rgbToYuv420(frames.rgbView(f), width, height, alignedWidth, alignedHeight, picture);
                 buffer.clear();
                 VideoEncoder.EncodedFrame encoded = encoder.encodeFrame(picture, buffer);
                 Packet packet =
@@ -84,19 +107,20 @@ final class Mp4Writer {
     }
 
     /**
-     * Converts interleaved RGB to BT.601 limited-range 4:2:0 planes (Y 16..235, Cb/Cr 16..240),
-     * padding odd sizes by repeating the last column/row; chroma is the rounded mean of each 2×2
-     * block. JCodec stores samples as {@code value - 128} in signed bytes.
+     * Converts interleaved RGB to BT.601 limited-range 4:2:0 planes (Y 16..235, Cb/Cr 16..240)
+     * covering the top-left {@code fillWidth × fillHeight} of {@code out}, padding beyond the
+     * source by repeating its last column/row; chroma is the rounded mean of each 2×2 block. JCodec
+     * stores samples as {@code value - 128} in signed bytes.
      */
-    static void rgbToYuv420(byte[] rgb, int width, int height, Picture out) {
-        int evenWidth = out.getWidth();
-        int evenHeight = out.getHeight();
+    static void rgbToYuv420(
+            byte[] rgb, int width, int height, int fillWidth, int fillHeight, Picture out) {
+        int lumaStride = out.getPlaneWidth(0);
+        int chromaStride = out.getPlaneWidth(1);
         byte[] luma = out.getPlaneData(0);
         byte[] cb = out.getPlaneData(1);
         byte[] cr = out.getPlaneData(2);
-        int chromaWidth = evenWidth >> 1;
-        for (int cy = 0; cy < evenHeight >> 1; cy++) {
-            for (int cx = 0; cx < chromaWidth; cx++) {
+        for (int cy = 0; cy < fillHeight >> 1; cy++) {
+            for (int cx = 0; cx < fillWidth >> 1; cx++) {
                 int rSum = 0;
                 int gSum = 0;
                 int bSum = 0;
@@ -113,14 +137,14 @@ final class Mp4Writer {
                         gSum += g;
                         bSum += b;
                         int yValue = ((66 * r + 129 * g + 25 * b + 128) >> 8) + 16;
-                        luma[y * evenWidth + x] = (byte) (yValue - 128);
+                        luma[y * lumaStride + x] = (byte) (yValue - 128);
                     }
                 }
                 // Sums of four pixels: >> 10 is the /256 of the BT.601 formula and the /4 mean.
                 int cbValue = ((-38 * rSum - 74 * gSum + 112 * bSum + 512) >> 10) + 128;
                 int crValue = ((112 * rSum - 94 * gSum - 18 * bSum + 512) >> 10) + 128;
-                cb[cy * chromaWidth + cx] = (byte) (cbValue - 128);
-                cr[cy * chromaWidth + cx] = (byte) (crValue - 128);
+                cb[cy * chromaStride + cx] = (byte) (cbValue - 128);
+                cr[cy * chromaStride + cx] = (byte) (crValue - 128);
             }
         }
     }
@@ -147,9 +171,15 @@ final class Mp4Writer {
         }
     }
 
-    /** Rate control that encodes every macroblock at one QP (P frames too). */
-    private static final class ConstantQp implements RateControl {
+    /**
+     * Rate control that starts every macroblock (I and P frames alike) at one QP, raising it only
+     * for a macroblock that would exceed {@link #MAX_MACROBLOCK_BITS}. Keeps each {@code
+     * mb_qp_delta} within H.264's -26..25.
+     */
+    static final class ConstantQp implements RateControl {
         private final int qp;
+        private int current;
+        private int macroblockStart;
 
         ConstantQp(int qp) {
             this.qp = qp;
@@ -157,16 +187,25 @@ final class Mp4Writer {
 
         @Override
         public int startPicture(Size size, int maxSize, SliceType sliceType) {
+            current = qp;
+            macroblockStart = qp;
             return qp;
         }
 
         @Override
         public int initialQpDelta() {
-            return 0;
+            int delta = Math.max(-26, qp - current);
+            current += delta;
+            macroblockStart = current - delta;
+            return delta;
         }
 
         @Override
         public int accept(int bits) {
+            if (bits > MAX_MACROBLOCK_BITS && current < 51 && current - macroblockStart < 25) {
+                current++;
+                return 1;
+            }
             return 0;
         }
     }
