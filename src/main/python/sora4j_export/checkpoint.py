@@ -66,7 +66,8 @@ _MAX_HEADER = 100 * 1024 * 1024
 
 KIND_NAMES = {"t5": "T5 text encoder", "stdit": "STDiT3", "vae": "VAE"}
 # key fragments that identify each kind of checkpoint (see detect_kind)
-_KIND_MARKERS = (("t5", "encoder.block."), ("stdit", "spatial_blocks."), ("vae", "temporal_vae."))
+# (most specific first: a VAE or STDiT checkpoint never holds "encoder.block.", a T5 one never the others)
+_KIND_MARKERS = (("vae", "temporal_vae."), ("stdit", "spatial_blocks."), ("t5", "encoder.block."))
 
 
 # ----------------------------------------------------------------------------------------------------------- reading

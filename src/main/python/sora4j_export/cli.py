@@ -104,6 +104,9 @@ def main(argv=None) -> int:
         for line in lines[1:]:  # detail lines (lists of keys, pack problems)
             print(f"  {line.strip()}", file=sys.stderr)
         return 2
+    except OSError as e:  # permissions, full disk, …: still one line, nothing half-written (write_pack cleans up)
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130

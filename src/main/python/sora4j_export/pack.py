@@ -375,6 +375,8 @@ def verify_pack(pack_dir, check_hashes: bool = True) -> dict:
         st, role = b.get("set"), b.get("role")
         if st not in ROLES or role not in ROLES[st]:
             problems.append(f"block {label}: unknown set/role {st!r}/{role!r}")
+        if b.get("dtype") not in ("float32", "float16", "int8"):
+            problems.append(f"block {label}: unknown dtype {b.get('dtype')!r}")
         if b.get("name") in seen_names:
             problems.append(f"block {label}: duplicate name")
         seen_names.add(b.get("name"))

@@ -27,7 +27,7 @@ import java.util.Arrays;
  *       logarithm, sine and cosine are the Cephes-style polynomials of {@code avx_mathfun.h} ({@code log256_ps},
  *       {@code sincos256_ps}), evaluated here lane by lane in float arithmetic with exactly the fused multiply-adds
  *       that GCC emitted for the AVX2 build of {@code libtorch_cpu} (it contracted most multiply/add pairs of those
- *       intrinsics into FMA instructions; see {@link #normalFill16}).
+ *       intrinsics into FMA instructions).
  *   <li><b>{@link #randn(long...)}</b> with fewer than 16 elements follows the scalar path:
  *       {@code at::normal_distribution<double>}, i.e. double Box-Muller from two 53-bit uniforms (four words), whose
  *       sine half is cached in the generator and returned by the next scalar draw; the result is rounded to float.
@@ -36,14 +36,17 @@ import java.util.Arrays;
  *
  * <h2>Which torch kernel this matches</h2>
  *
- * <p>Checked against Debian's torch 1.13.1 on an x86-64 CPU with AVX2/AVX-512, where ATen dispatches to its AVX2 kernel
- * (also when {@code ATEN_CPU_CAPABILITY=avx512} is forced: that kernel gives identical bits). It does <em>not</em>
- * match torch running with {@code ATEN_CPU_CAPABILITY=default} (or on a CPU without AVX2), whose scalar
+ * <p>Checked against Debian's torch 1.13.1 (the Python reference) on an x86-64 CPU with AVX2 and AVX-512, where ATen
+ * runs its AVX2 kernel; forcing {@code ATEN_CPU_CAPABILITY=avx512} gives identical bits, and so does DJL's libtorch
+ * 2.7.1 on the same machine (default, {@code avx2} and {@code avx512} capabilities). The float logarithm and the
+ * sine/cosine were compared with torch for all 2^24 possible uniforms each, without a single differing bit. It does
+ * <em>not</em> match torch running with {@code ATEN_CPU_CAPABILITY=default} (or on a CPU without AVX2): that scalar
  * {@code normal_fill} uses the C library's {@code logf}/{@code cosf}/{@code sinf} and differs in the last bits of about
- * 40% of the values, nor necessarily other torch builds (another compiler may fuse different operations).
+ * 39% of the values. Another torch build may also differ if its compiler fused other operations.
  *
  * <p>The double-precision scalar path uses {@link StrictMath}; it could differ from glibc's {@code log}/{@code sin}/
- * {@code cos} by an ulp of a double in rare cases, which after rounding to float almost never shows.
+ * {@code cos} by an ulp of a double in rare cases, which after rounding to float almost never shows (none did in
+ * 800,000 values compared).
  */
 public final class TorchGenerator {
 
