@@ -20,7 +20,6 @@ Errors print one line (``sora4j_export: error: …``) and exit with status 2; no
 import argparse
 import contextlib
 import json
-import math
 import sys
 import tempfile
 from pathlib import Path
@@ -72,7 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", default="0", metavar="N", help="random seed (default 0)")
     t.add_argument("--dtype", default="float32", metavar="DTYPE", help=f"stored weight dtype ({dtypes})")
     t.add_argument("--t5-int8", action="store_true")
-    t.add_argument("--name", default="tiny-random")
+    t.add_argument("--name", default=None, help="pack name (default tiny-random)")
     t.add_argument("--overwrite", action="store_true")
 
     v = sub.add_parser("verify", help="check a pack's files against its manifest")
@@ -113,54 +112,13 @@ def main(argv=None) -> int:
 
 
 # ------------------------------------------------------------------------------------------------------------ tiny
-def randomize_parameters(model: torch.nn.Module, generator: torch.Generator) -> None:
-    """Re-initialises every floating parameter (buffers are left as the constructor made them) in name order:
-    matrices and kernels N(0, 1/fan_in), 1-D ``*weight`` (norm scales) 1 + N(0, 0.1²), other 1-D tensors
-    N(0, 0.02²). Unlike the upstream initialisers this leaves nothing at zero (adaLN, final layers), so every block of
-    a tiny pack does real work."""
-    with torch.no_grad():
-        for name, p in sorted(model.named_parameters(), key=lambda kv: kv[0]):
-            if not p.is_floating_point():
-                continue
-            noise = torch.randn(p.shape, generator=generator, dtype=torch.float32)
-            if p.dim() >= 2:
-                fan_in = p[0].numel()
-                if isinstance(_owner(model, name), torch.nn.Embedding):
-                    fan_in = 1
-                value = noise / math.sqrt(max(fan_in, 1))
-            elif name.endswith("weight"):
-                value = 1.0 + 0.1 * noise
-            else:
-                value = 0.02 * noise
-            p.copy_(value.to(p.dtype))
-
-
-def _owner(model, param_name):
-    mod = model
-    for part in param_name.split(".")[:-1]:
-        mod = getattr(mod, part)
-    return mod
-
-
 def build_tiny_models(seed: int):
-    """(t5, t5_config, stdit, stdit_config, vae, vae_config) at tiny widths, seeded and randomised."""
-    from .stdit3 import STDiT3, STDiT3Config
-    from .t5 import T5Config, T5Encoder
-    from .vae import VAEConfig, VideoVAEDecoder
+    """(t5, t5_config, stdit, stdit_config, vae, vae_config): the seeded random tiny models of tiny.py (the same
+    models as the committed tiny-random pack for the same seed)."""
+    from .tiny import build_tiny_models as build
 
-    vocab = build_vocab()
-    torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(seed)
-    t5_config = T5Config.tiny(len(vocab))
-    t5 = T5Encoder(t5_config).eval()
-    randomize_parameters(t5, gen)
-    stdit_config = STDiT3Config.tiny(t5_config.d_model)
-    stdit = STDiT3(stdit_config).eval()
-    randomize_parameters(stdit, gen)
-    vae_config = VAEConfig.tiny()
-    vae = VideoVAEDecoder(vae_config).eval()
-    randomize_parameters(vae, gen)
-    return t5, t5_config, stdit, stdit_config, vae, vae_config
+    m = build(seed)
+    return m.t5, m.t5_config, m.stdit, m.stdit_config, m.vae, m.vae_config
 
 
 def export_tiny(args) -> dict:
@@ -173,7 +131,7 @@ def export_tiny(args) -> dict:
         tok = write_tokenizer_json(Path(tmp) / "tokenizer.json", build_vocab())
         t5, t5c, stdit, stdc, vae, vaec = models
         return write_pack(
-            args.out, name=args.name,
+            args.out, name=args.name or "tiny-random",
             description=f"Random tiny Open-Sora v1.2 architecture (seed {seed}) with the sora4j word-level "
                         f"tokenizer; for tests only, produces noise.",
             t5_model=t5, t5_config=t5c, stdit_model=stdit, stdit_config=stdc, vae_model=vae, vae_config=vaec,

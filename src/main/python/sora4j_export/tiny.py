@@ -276,6 +276,7 @@ def generate_t5(m: TinyModels) -> "OrderedDict[str, np.ndarray]":
 BLOCK_FRAMES, BLOCK_HEIGHT, BLOCK_WIDTH = 17, 32, 40  # latent [4, 5, 4, 5]: odd T, W' padded 5 -> 6, S = 2*3
 BLOCK_SEED = 5
 BLOCK_STEP = 3  # the timestep is schedule[BLOCK_STEP] of a 30-step schedule at that size
+BLOCK_SPATIAL_FRAMES = 2  # frames of the spatial micro-batch stored in blocks.npz (the parts take any count)
 
 
 @torch.no_grad()
@@ -401,7 +402,7 @@ def generate_blocks(m: TinyModels) -> "OrderedDict[str, np.ndarray]":
         d[f"vae.temporal.{k:02d}.in.h"] = _np(hv)
         hv = part(hv, nv)
     d["vae.temporal.out.h"] = _np(hv)
-    hs = (hv / cfg.scaling_factor)[0].permute(1, 0, 2, 3).contiguous()[: cfg.spatial_micro_batch]
+    hs = (hv / cfg.scaling_factor)[0].permute(1, 0, 2, 3).contiguous()[:BLOCK_SPATIAL_FRAMES]
     for k, part in enumerate(spatial):
         d[f"vae.spatial.{k:02d}.in.h"] = _np(hs)
         hs = part(hs)
@@ -502,23 +503,35 @@ def readme_text(files, sizes: Dict[str, int], seed: int) -> str:
         lines.append(f"- p{k}: `{p if len(p) < 80 else p[:60] + '…'}`")
     lines += [
         "",
-        f"`blocks.npz`: one input/output set per block at {BLOCK_FRAMES}×{BLOCK_HEIGHT}×{BLOCK_WIDTH} "
-        f"(latent [4, 5, 4, 5], patch grid 2×3 after padding W' to 6), CFG batch 2, prompt `{RUN_PROMPT}`, "
-        f"timestep = schedule[{BLOCK_STEP}], noise seed {BLOCK_SEED}. Inputs not stored under a block's own name are "
-        "outputs of an earlier block: T5 block k ≥ 1 takes `t5.block.{k-1}.out.hidden` and "
-        "`t5.block.00.out.position_bias` (passed through unchanged); every STDiT pair takes `stdit.embed.out.y_tokens`, "
-        "`stdit.embed.out.t_mlp` and `stdit.num_frames` (T) and its `in.x`; `stdit.final` takes the last pair's "
-        "`out.x` and `stdit.embed.out.t_emb`. Sub-stages: `{half}.norm_msa.out = norm_msa(in.x)`, "
-        "`self_attn.out = self_attn(norm_msa.out, T)`, `gate_msa.out = gate_msa(x, self_attn.out)`, "
-        "`cross_attn.out = cross_attn(gate_msa.out, y_tokens)`, `mlp.in = gate_msa.out + cross_attn.out`, "
-        "`mlp.out = mlp(mlp.in)` (spatial's `mlp.out` is temporal's x; temporal's `mlp.out` = `out.x`). "
-        "TDTM (`tdtm.*`): `merged_h = merge(norm_msa(x))`, `self_attn.out = self_attn(merged_h, T' = "
-        "stdit.num_frames_merged)`, `gate_msa.out = gate_msa(x, unmerge(self_attn.out))`, `merged_x = "
-        "merge(gate_msa.out)`, `cross_attn.out = cross_attn(merged_x, y_tokens)`, `mlp.in = gate_msa.out + "
-        "unmerge(cross_attn.out)`, `mlp.out = mlp(mlp.in)`; `tdtm.out.x` is the merged pair's output. VAE: "
-        "`vae.temporal.00.in.h = (z*scale + shift)` (one chunk of 5 latent frames → 17 frames), each temporal part "
-        "takes `vae.temporal.num_frames`; `vae.spatial.00.in.h` = the first micro-batch (4 frames) of "
-        "`vae.temporal.out.h / 0.18215` as [F, 4, H', W']; `vae.out.frames` is the full eager decode of `vae.in.z`.",
+        f"`blocks.npz`: inputs and outputs of every block, from the eager block modules, at {BLOCK_FRAMES}×"
+        f"{BLOCK_HEIGHT}×{BLOCK_WIDTH} pixels (latent [4, 5, 4, 5]: odd T, W' padded 5 → 6, patch grid 2×3, S = 6), "
+        f"CFG batch 2, prompt `{RUN_PROMPT}`, timestep = 30-step schedule[{BLOCK_STEP}] at that size, latent "
+        f"`torch.manual_seed({BLOCK_SEED}); torch.randn([1, 4, 5, 4, 5])`. An input that is not stored under a block's "
+        "own name is an earlier block's output:",
+        "",
+        "- T5 (batch 1, Lt = 300): `t5.embed` → `t5.block.00` (takes `t5.block.00.in.attention_mask`, returns "
+        "`out.hidden` and `out.position_bias`) → `t5.block.01` (takes `t5.block.00.out.hidden` and "
+        "`t5.block.00.out.position_bias`, passes the bias through unchanged) → `t5.final_norm` (takes the last "
+        "block's `out.hidden`).",
+        "- STDiT: `stdit.embed.in.*` → `stdit.embed.out.*`. Pair j takes `stdit.block.jj.in.x`, "
+        "`stdit.embed.out.y_tokens`, `stdit.embed.out.t_mlp` and `stdit.num_frames` (T, int64 0-d); fused output "
+        "`stdit.block.jj.out.x` (= the next pair's `in.x`). `stdit.final` takes the last `out.x`, "
+        "`stdit.embed.out.t_emb` and `stdit.final.in.latent_size`.",
+        "- Sub-stages, per half (`spatial` then `temporal`) with x = the half's input (pair `in.x`, or spatial's "
+        "`mlp.out` for temporal): `norm_msa.out = norm_msa(x, t_mlp)`; `self_attn.out = self_attn(norm_msa.out, T)`; "
+        "`gate_msa.out = gate_msa(x, self_attn.out, t_mlp)`; `cross_attn.out = cross_attn(gate_msa.out, y_tokens)`; "
+        "`mlp.in = gate_msa.out + cross_attn.out`; `mlp.out = mlp(mlp.in, t_mlp)`. Temporal `mlp.out` == `out.x`.",
+        "- TDTM (`stdit.block.jj.tdtm.{half}.*`, starting again from `in.x`): `merged_h = merge(norm_msa(x))`; "
+        "`self_attn.out = self_attn(merged_h, T')` with T' = `stdit.num_frames_merged` = ceil(T/2); "
+        "`gate_msa.out = gate_msa(x, unmerge(self_attn.out))`; `merged_x = merge(gate_msa.out)`; "
+        "`cross_attn.out = cross_attn(merged_x, y_tokens)`; `mlp.in = gate_msa.out + unmerge(cross_attn.out)`; "
+        "`mlp.out = mlp(mlp.in)`; `tdtm.out.x` = temporal `mlp.out`. merge averages frame pairs (2g, 2g+1) as "
+        "`(a + b) / 2`, the odd last frame stays alone; unmerge repeats each group back to its frames.",
+        "- VAE: `vae.temporal.00.in.h = vae.in.z * scale + shift` (one chunk: 5 latent frames → 17 frames); every "
+        "temporal part also takes `vae.temporal.num_frames`; part k's output is part k+1's `in.h`, the last one's "
+        f"is `vae.temporal.out.h`. `vae.spatial.00.in.h` = the first {BLOCK_SPATIAL_FRAMES} frames of "
+        "`vae.temporal.out.h / 0.18215` as [F, 4, H', W']; the last spatial output is `vae.spatial.out.h`. "
+        "`vae.out.frames` is the whole eager decode of `vae.in.z` (17 frames).",
         "",
         "## Files and keys",
         "",

@@ -139,7 +139,8 @@ final class ImageIoWriters {
                 writer.getDefaultImageMetadata(
                         ImageTypeSpecifier.createFromRenderedImage(image), null);
         IIOMetadataNode root = (IIOMetadataNode) metadata.getAsTree(GIF_METADATA_FORMAT);
-        child(root, "ImageDescriptor").setAttribute("interlaceFlag", "FALSE");
+        IIOMetadataNode descriptor = child(root, "ImageDescriptor");
+        descriptor.setAttribute("interlaceFlag", "FALSE");
         if (image.getColorModel() instanceof IndexColorModel palette) {
             // Without an explicit local table, ImageIO's sequence writer maps the indices through
             // its default global palette instead of this image's colours.
@@ -147,7 +148,9 @@ final class ImageIoWriters {
             while (size < palette.getMapSize()) {
                 size <<= 1;
             }
-            IIOMetadataNode table = child(root, "LocalColorTable");
+            root.removeChild(child(root, "LocalColorTable"));
+            IIOMetadataNode table = new IIOMetadataNode("LocalColorTable");
+            root.insertBefore(table, descriptor.getNextSibling());
             table.setAttribute("sizeOfLocalColorTable", Integer.toString(size));
             table.setAttribute("sortFlag", "FALSE");
             for (int i = 0; i < size; i++) {

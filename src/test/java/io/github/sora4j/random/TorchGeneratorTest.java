@@ -2,6 +2,7 @@ package io.github.sora4j.random;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
 
 import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
@@ -17,6 +18,7 @@ import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.List;
 import org.junit.jupiter.api.BeforeAll;
@@ -68,9 +70,9 @@ class TorchGeneratorTest {
   void randnMatchesTheSimplestTorchValues() {
     // torch.manual_seed(0); torch.randn(16)[:3] -> tensor([-1.1258, -1.1524, -0.2506])
     float[] v = new TorchGenerator(0).randn(16);
-    assertThat(v[0]).isCloseTo(-1.1258f, org.assertj.core.data.Offset.offset(1e-4f));
-    assertThat(v[1]).isCloseTo(-1.1524f, org.assertj.core.data.Offset.offset(1e-4f));
-    assertThat(v[2]).isCloseTo(-0.2506f, org.assertj.core.data.Offset.offset(1e-4f));
+    assertThat(v[0]).isCloseTo(-1.1258f, within(1e-4f));
+    assertThat(v[1]).isCloseTo(-1.1524f, within(1e-4f));
+    assertThat(v[2]).isCloseTo(-0.2506f, within(1e-4f));
   }
 
   @Test
@@ -100,7 +102,7 @@ class TorchGeneratorTest {
           .normalInto(actual, 1, n, c.get("mean").getAsDouble(), c.get("std").getAsDouble());
       assertThat(actual[0]).isZero();
       assertThat(actual[n + 1]).isZero();
-      float[] inside = java.util.Arrays.copyOfRange(actual, 1, n + 1);
+      float[] inside = Arrays.copyOfRange(actual, 1, n + 1);
       assertBitIdentical(inside, readFloats(c.get("file").getAsString()), "normal_ with " + n + " values");
     }
   }
