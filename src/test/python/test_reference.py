@@ -211,3 +211,267 @@ class ConstantVelocityTest(unittest.TestCase):
         torch.testing.assert_close(fixed.z, full.z, rtol=0, atol=1e-5)
         torch.testing.assert_close(dyn.z, full.z, rtol=0, atol=1e-5)
         torch.testing.assert_close(full.z, z0 + v, rtol=0, atol=1e-5)  # sum of dt = 1000
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# (b) the tiny models, rebuilt from the seed in memory
+
+
+_MODELS = None
+
+
+def tiny_models():
+    global _MODELS
+    if _MODELS is None:
+        from sora4j_export import tiny
+        _MODELS = tiny.build_tiny_models(tiny.SEED)
+    return _MODELS
+
+
+class TinyModelTest(unittest.TestCase):
+    """Properties of the reference sampler on the real tiny STDiT3 (no files involved)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.m = tiny_models()
+        from sora4j_export import tiny
+        cls.tiny = tiny
+        m = cls.m
+        cls.y, cls.mask, _ = ref.encode_prompt(m.t5, m.tokenizer, tiny.ODD_PROMPT, m.max_length)
+        T, H, W = m.vae.latent_size(17, 48, 72)
+        cls.z0 = tiny.initial_noise(7, (1, 4, T, H, W))
+        cls.kw = dict(height=48, width=72, num_frames=17, steps=6)
+
+    def test_deterministic_build(self):
+        other = self.tiny.build_tiny_models(self.tiny.SEED)
+        for (k, a), (k2, b) in zip(self.m.stdit.state_dict().items(), other.stdit.state_dict().items()):
+            self.assertEqual(k, k2)
+            self.assertTrue(torch.equal(a, b), k)
+        self.assertTrue(torch.equal(self.m.null_embedding, other.null_embedding))
+
+    def test_nothing_degenerate(self):
+        st = self.m.stdit
+        for b in list(st.spatial_blocks) + list(st.temporal_blocks):
+            self.assertGreater(float(b.scale_shift_table.abs().min()), 0.0)
+        self.assertGreater(float(st.final_layer.linear.weight.abs().mean()), 0.0)
+        # the RoPE frequencies are constants, not random
+        head = st.config.hidden_size // st.config.num_heads
+        want = 1.0 / (10000 ** (torch.arange(0, head, 2).float() / head))
+        torch.testing.assert_close(st.rope.freqs.detach(), want)
+
+    def test_tdtm_zero_equals_baseline_bitwise(self):
+        null = self.m.null_embedding
+        s = ref.Sampler(self.m.stdit)
+        a = s.sample(self.z0, self.y, self.mask, null, **self.kw)
+        b = s.sample(self.z0, self.y, self.mask, null, tdtm_steps=0, **self.kw)
+        self.assertTrue(torch.equal(a.z, b.z))
+        c = s.sample(self.z0, self.y, self.mask, null, tdtm_steps=2, **self.kw)
+        self.assertFalse(torch.equal(a.z, c.z))
+        for va, vb in zip(a.velocities, b.velocities):
+            self.assertTrue(torch.equal(va, vb))
+
+    def test_substage_chain_equals_fused_forward(self):
+        # the fused pair forward is exactly the unmerged chain of its sub-stage methods
+        s = ref.Sampler(self.m.stdit)
+        L = int(self.mask.sum())
+        y = torch.cat([self.y[:, :L], self.m.null_embedding[None, :L]], 0)
+        f32 = torch.float32
+        x, yt, tm, te = s.embed(torch.cat([self.z0] * 2), torch.tensor([900.0, 900.0]), y, torch.tensor([24.0]),
+                                torch.tensor([48.0], dtype=f32), torch.tensor([72.0], dtype=f32))
+        T = self.z0.shape[2]
+        nf = torch.tensor(T)
+        for blk in s.blocks:
+            fused = blk(x, yt, tm, nf)
+            chain = x
+            for half in ("spatial", "temporal"):
+                chain = getattr(blk, half + "_gate_msa")(
+                    chain, getattr(blk, half + "_self_attn")(getattr(blk, half + "_norm_msa")(chain, tm), nf), tm)
+                chain = chain + getattr(blk, half + "_cross_attn")(chain, yt)
+                chain = getattr(blk, half + "_mlp")(chain, tm)
+            self.assertTrue(torch.equal(fused, chain))
+            x = fused
+
+    def test_pieces_match_upstream_forward(self):
+        # embed + pairs + final on valid caption rows == STDiT3.forward with the packed, masked upstream formulation
+        s = ref.Sampler(self.m.stdit)
+        L = int(self.mask.sum())
+        null = self.m.null_embedding
+        y = torch.cat([self.y[:, :L], null[None, :L]], 0)
+        z = torch.cat([self.z0] * 2)
+        t = torch.tensor([812.5, 812.5])
+        got = s.model_output(z, t, y, 24, 48, 72)
+        with torch.no_grad():
+            want = self.m.stdit(z, t, torch.cat([self.y, null[None]], 0)[:, None], self.mask, torch.tensor([24.0]),
+                                torch.tensor([48.0]), torch.tensor([72.0]))
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+
+    def test_t5_blocks_match_encoder(self):
+        from sora4j_export.t5 import t5_blocks
+        m = self.m
+        y, mask, ids = ref.encode_prompt(m.t5, m.tokenizer, self.tiny.RUN_PROMPT, m.max_length)
+        specs = t5_blocks(m.t5)
+        with torch.no_grad():
+            h = specs[0].module(ids)
+            h, bias = specs[1].module(h, mask)
+            for sp in specs[2:-1]:
+                h, bias = sp.module(h, bias)
+            h = specs[-1].module(h)
+        L = int(mask.sum())
+        torch.testing.assert_close(h[:, :L], y[:, :L], rtol=0, atol=1e-6)
+
+    def test_vae_blocks_match_decode(self):
+        from sora4j_export.vae import decode_with_blocks, vae_blocks
+        z = self.tiny.initial_noise(3, (1, 4, 5, 6, 9))
+        got = decode_with_blocks(vae_blocks(self.m.vae), z, 17, self.m.vae_config)
+        want = ref.decode(self.m.vae, z, 17)
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+
+
+def _assert_arrays_match(test, got, want, label, rel=1e-6):
+    test.assertEqual(list(got.keys()), list(want.keys()), label)
+    for k in want:
+        a, b = got[k], want[k]
+        test.assertEqual(a.dtype, b.dtype, f"{label}:{k}")
+        test.assertEqual(a.shape, b.shape, f"{label}:{k}")
+        if a.dtype.kind in "fc":
+            finite = np.abs(b[np.isfinite(b)])
+            scale = max(1.0, float(finite.max()) if finite.size else 1.0)
+            np.testing.assert_allclose(a, b, rtol=0, atol=rel * scale, equal_nan=True, err_msg=f"{label}:{k}")
+        else:
+            np.testing.assert_array_equal(a, b, err_msg=f"{label}:{k}")
+
+
+@unittest.skipUnless(os.path.isdir(REF_DIR), "no committed references")
+class ReferenceFilesTest(unittest.TestCase):
+    """The committed references still match what the code produces now.
+
+    Recomputed in memory and compared: blocks.npz, t5.npz, and all run files (about 10 s on 2 cores), plus the
+    committed TorchScript pack checked against blocks.npz and against one full run (run_baseline_odd_pad, sampled
+    through the pack's scripted blocks as the Java side does).
+    """
+
+    @classmethod
+    def setUpClass(cls):
+        from sora4j_export import tiny
+        cls.tiny = tiny
+        cls.m = tiny_models()
+
+    def load(self, name):
+        return self.tiny.load_npz(os.path.join(REF_DIR, name))
+
+    def test_blocks(self):
+        _assert_arrays_match(self, self.tiny.generate_blocks(self.m), self.load("blocks.npz"), "blocks.npz")
+
+    def test_t5(self):
+        want = self.load("t5.npz")
+        _assert_arrays_match(self, self.tiny.generate_t5(self.m), want, "t5.npz")
+        self.assertEqual(int(want["p2.mask"].sum()), int(want["max_length"]))  # the long prompt is truncated
+        self.assertEqual(int(want["p2.ids"][0, -1]), 1)  # and ends with </s>
+
+    def test_runs(self):
+        for spec in self.tiny.RUNS:
+            with self.subTest(run=spec.name):
+                want = self.load(spec.name + ".npz")
+                # tolerance relative to the largest magnitude; exact on the generating machine
+                _assert_arrays_match(self, self.tiny.generate_run(self.m, spec), want, spec.name, rel=1e-5)
+
+    def test_run_invariants(self):
+        lpl_f = self.load("run_lpl_fixed.npz")
+        self.assertEqual(int(lpl_f["calls"]), 16)
+        self.assertEqual(int(lpl_f["leap_step"]), 15)
+        self.assertEqual(float(lpl_f["dts"][-1]), float(lpl_f["schedule"][15]))
+        base = self.load("run_baseline_even.npz")
+        np.testing.assert_array_equal(lpl_f["latents"][:15], base["latents"][:15])
+        dyn = self.load("run_lpl_dynamic.npz")
+        self.assertGreaterEqual(int(dyn["leap_step"]), 17)
+        self.assertEqual(int(dyn["calls"]), int(dyn["leap_step"]) + 1)
+        self.assertTrue(np.all(np.isnan(dyn["cosines"][:14])))
+        self.assertFalse(np.any(np.isnan(dyn["cosines"][14:])))
+        tdtm = self.load("run_tdtm.npz")
+        np.testing.assert_array_equal(tdtm["z0"], base["z0"])
+        self.assertFalse(np.array_equal(tdtm["latents"][0], base["latents"][0]))
+        for d in (base, self.load("run_baseline_odd_pad.npz")):
+            self.assertAlmostEqual(float(d["dts"].sum()), 1000.0, places=9)
+            f = d["frames"]
+            self.assertGreater(float(f.std()), 0.1)
+            self.assertGreater(float(f.std(axis=(3, 4)).min()), 0.0)  # no constant frame
+
+    def test_pack_matches(self):
+        from sora4j_export import pack
+        pdir = str(self.tiny.PACK_DIR)
+        if not os.path.isdir(pdir):
+            self.skipTest("no committed pack")
+        manifest = pack.verify_pack(pdir)
+        null = np.load(os.path.join(pdir, "null_embedding.npy"))
+        np.testing.assert_array_equal(null, self.m.null_embedding.numpy())
+        self.assertEqual(manifest["text"]["modelMaxLength"], self.m.max_length)
+        blocks = {b["name"]: torch.jit.load(os.path.join(pdir, b["file"])).eval() for b in manifest["blocks"]}
+        r = self.load("blocks.npz")
+        t = {k: torch.from_numpy(v) for k, v in r.items()}
+
+        def close(got, key, atol=1e-5):
+            want = r[key]
+            scale = max(1.0, float(np.abs(want).max()))
+            np.testing.assert_allclose(got.detach().numpy(), want, rtol=0, atol=atol * scale, err_msg=key)
+
+        with torch.no_grad():
+            close(blocks["t5.embed"](t["t5.embed.in.input_ids"]), "t5.embed.out.hidden")
+            h, bias = blocks["t5.block.00"](t["t5.embed.out.hidden"], t["t5.block.00.in.attention_mask"])
+            close(h, "t5.block.00.out.hidden")
+            close(bias, "t5.block.00.out.position_bias")
+            h, _ = blocks["t5.block.01"](t["t5.block.00.out.hidden"], t["t5.block.00.out.position_bias"])
+            close(h, "t5.block.01.out.hidden")
+            close(blocks["t5.final_norm"](t["t5.block.01.out.hidden"]), "t5.final_norm.out.hidden")
+            outs = blocks["stdit.embed"](*(t["stdit.embed.in." + k] for k in ("z", "timestep", "y", "fps", "height",
+                                                                                "width")))
+            for o, k in zip(outs, ("x", "y_tokens", "t_mlp", "t_emb")):
+                close(o, "stdit.embed.out." + k)
+            yt, tm, nf = t["stdit.embed.out.y_tokens"], t["stdit.embed.out.t_mlp"], t["stdit.num_frames"]
+            T, S = int(nf), t["stdit.embed.out.x"].shape[1] // int(nf)
+            for j in range(2):
+                p = f"stdit.block.{j:02d}"
+                blk = blocks[p]
+                close(blk(t[p + ".in.x"], yt, tm, nf), p + ".out.x")
+                x = t[p + ".in.x"]
+                for half in ("spatial", "temporal"):
+                    q = f"{p}.{half}"
+                    close(getattr(blk, half + "_norm_msa")(x, tm), q + ".norm_msa.out")
+                    close(getattr(blk, half + "_self_attn")(t[q + ".norm_msa.out"], nf), q + ".self_attn.out")
+                    close(getattr(blk, half + "_gate_msa")(x, t[q + ".self_attn.out"], tm), q + ".gate_msa.out")
+                    close(getattr(blk, half + "_cross_attn")(t[q + ".gate_msa.out"], yt), q + ".cross_attn.out")
+                    close(getattr(blk, half + "_mlp")(t[q + ".mlp.in"], tm), q + ".mlp.out")
+                    x = t[q + ".mlp.out"]
+                    qt = f"{p}.tdtm.{half}"
+                    close(getattr(blk, half + "_self_attn")(t[qt + ".merged_h"], t["stdit.num_frames_merged"]),
+                          qt + ".self_attn.out")
+                    close(getattr(blk, half + "_cross_attn")(t[qt + ".merged_x"], yt), qt + ".cross_attn.out")
+                sp = ref.Sampler(self.m.stdit)
+                close(sp.block_forward(blk, t[p + ".in.x"], yt, tm, T, S, merged=True), p + ".tdtm.out.x")
+            close(blocks["stdit.final"](t["stdit.block.01.out.x"], t["stdit.embed.out.t_emb"],
+                                        t["stdit.final.in.latent_size"]), "stdit.final.out")
+            h, n = t["vae.temporal.00.in.h"], t["vae.temporal.num_frames"]
+            for k in range(6):
+                if k:
+                    close(h, f"vae.temporal.{k:02d}.in.h")
+                h = blocks[f"vae.temporal.{k:02d}"](h, n)
+            close(h, "vae.temporal.out.h")
+            h = t["vae.spatial.00.in.h"]
+            for k in range(6):
+                if k:
+                    close(h, f"vae.spatial.{k:02d}.in.h")
+                h = blocks[f"vae.spatial.{k:02d}"](h)
+            close(h, "vae.spatial.out.h")
+
+        # one full run through the scripted STDiT blocks, as the Java side runs it
+        class Scripted:
+            embed = blocks["stdit.embed"]
+            blocks_ = [blocks["stdit.block.00"], blocks["stdit.block.01"]]
+            final = blocks["stdit.final"]
+        Scripted.blocks = Scripted.blocks_
+        run = self.load("run_tdtm_odd.npz")
+        res = ref.Sampler(Scripted()).sample(
+            torch.from_numpy(run["z0"]), torch.from_numpy(run["y"]), torch.from_numpy(run["mask"]),
+            self.m.null_embedding, height=int(run["height"]), width=int(run["width"]),
+            num_frames=int(run["num_frames"]), tdtm_steps=int(run["tdtm_steps"]))
+        scale = float(np.abs(run["z_final"]).max())
+        np.testing.assert_allclose(res.z.numpy(), run["z_final"], rtol=0, atol=1e-4 * scale)

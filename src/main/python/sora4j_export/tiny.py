@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import math
 import os
 import sys
@@ -31,7 +30,7 @@ import zipfile
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, Optional
 
 import numpy as np
 import torch
@@ -40,7 +39,7 @@ from . import reference as ref
 
 SEED = 0
 PACK_NAME = "tiny-random"
-REPO_ROOT = Path(__file__).resolve().parents[3]
+REPO_ROOT = Path(__file__).resolve().parents[4]
 PACK_DIR = REPO_ROOT / "src" / "main" / "resources" / "io" / "github" / "sora4j" / "packs" / PACK_NAME
 REF_DIR = REPO_ROOT / "src" / "test" / "resources" / "reference" / PACK_NAME
 COMMAND = "PYTHONPATH=src/main/python PYTHONHASHSEED=0 /usr/bin/python3 -m sora4j_export.tiny"
@@ -424,7 +423,7 @@ def save_npz(path, arrays: "OrderedDict[str, np.ndarray]") -> None:
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for key, arr in arrays.items():
             buf = io.BytesIO()
-            np.lib.format.write_array(buf, np.ascontiguousarray(arr), allow_pickle=False)
+            np.lib.format.write_array(buf, np.asarray(arr, order="C"), allow_pickle=False)
             info = zipfile.ZipInfo(key + ".npy", date_time=_ZIP_DATE)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
@@ -444,6 +443,24 @@ def generate_references(m: TinyModels) -> "OrderedDict[str, OrderedDict[str, np.
     for spec in RUNS:
         files[spec.name + ".npz"] = generate_run(m, spec)
     return files
+
+
+RUN_KEY_DOCS = {
+    "seed": "noise seed", "prompt_utf8": "prompt as given", "text_utf8": "prepared text that was tokenized",
+    "num_frames": "pixel frames F", "height": "pixel height H", "width": "pixel width W", "steps": "K",
+    "guidance": "CFG scale", "fps": "fps conditioning", "aesthetic_score": "score appended to the prompt",
+    "tdtm_steps": "steps i < tdtm_steps are merged", "lpl_mode": "0 off, 1 fixed, 2 dynamic",
+    "lpl_target_step": "FIXED leap index n", "lpl_min_step_fraction": "DYNAMIC minimum step fraction",
+    "lpl_cos_tolerance": "DYNAMIC tolerance", "lpl_patience": "DYNAMIC patience",
+    "lpl_cosine_scope": "0 full tensor, 1 v[0,0,0] row-wise", "latent_size": "(T, H', W')",
+    "ids": "token ids, Lt = 300", "mask": "attention mask", "y": "T5 output (all Lt rows)",
+    "y_cfg": "STDiT caption input [cond; null] (L valid rows)", "z0": "initial noise",
+    "schedule": "all K timesteps t'_i (float64)", "timesteps": "t'_i of each executed step",
+    "dts": "dt of each executed step (0..1000 scale)", "model_out_step0": "raw STDiT output of step 0 [cond; uncond]",
+    "velocities": "CFG velocity v_i per executed step", "latents": "z after each executed step",
+    "cosines": "LPL cosine per executed step (NaN = not measured)", "leap_step": "leaping step index, -1 = none",
+    "calls": "STDiT evaluations", "z_final": "final latent", "frames": "eager VAE decode of z_final",
+}
 
 
 def _describe(arr: np.ndarray) -> str:
@@ -539,10 +556,11 @@ def readme_text(files, sizes: Dict[str, int], seed: int) -> str:
     for fname, arrays in files.items():
         lines.append(f"### `{fname}` ({sizes.get(fname, 0):,} bytes)")
         lines.append("")
-        lines.append("| key | shape dtype |")
-        lines.append("|---|---|")
+        run = fname.startswith("run_")
+        lines.append("| key | shape dtype |" + (" meaning |" if run else ""))
+        lines.append("|---|---|" + ("---|" if run else ""))
         for k, a in arrays.items():
-            lines.append(f"| `{k}` | {_describe(a)} |")
+            lines.append(f"| `{k}` | {_describe(a)} |" + (f" {RUN_KEY_DOCS.get(k, '')} |" if run else ""))
         lines.append("")
     return "\n".join(lines)
 

@@ -438,6 +438,15 @@ public final class VideoPipeline implements AutoCloseable {
                 new ProgressEvent.BlockFinished(stage, step, block.name(), index, count, nanos));
     }
 
+    /**
+     * Native arrays currently held by this pipeline's managers (0 between calls); for leak tests.
+     *
+     * @return the count
+     */
+    int liveArrayCount() {
+        return root.isOpen() ? root.getManagedArrays().size() : 0;
+    }
+
     /** Frees the model blocks, the tokenizer and the pipeline's thread; idempotent. */
     @Override
     public void close() {

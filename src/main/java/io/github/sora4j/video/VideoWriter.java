@@ -54,9 +54,12 @@ import java.util.regex.Pattern;
  * </ul>
  *
  * <p>GIF and PNG output use {@code java.awt.image} and {@code javax.imageio} (module {@code
- * java.desktop}); MP4 output does not load them.
+ * java.desktop}) and throw {@link UnsupportedOperationException} up front where they are missing
+ * (for example on Android); MP4 output does not load them and runs on {@code java.base} alone.
  *
- * <p>All methods are thread-safe; concurrent writes to the same target leave one complete output.
+ * <p>All methods are thread-safe and share no state. Concurrent MP4/GIF writes to the same target
+ * leave one complete file; concurrent PNG-frame writes to the same directory may fail (never with
+ * a half-written directory in place).
  */
 public final class VideoWriter {
 
@@ -125,6 +128,8 @@ public final class VideoWriter {
      * @param format the format; the extension of {@code out} is not checked against it
      * @param fps frames per second, {@value #MIN_FPS}..{@value #MAX_FPS}
      * @throws IllegalArgumentException if an argument is invalid (see the class documentation)
+     * @throws UnsupportedOperationException for GIF or PNG frames on a JVM without {@code
+     *     javax.imageio}
      * @throws IOException if writing fails; nothing is left behind
      */
     public static void write(VideoFrames frames, Path out, VideoFormat format, int fps)
@@ -181,6 +186,9 @@ public final class VideoWriter {
                             + "x"
                             + frames.width());
         }
+        if (format != VideoFormat.MP4) {
+            requireImageIo(format);
+        }
         Path target = out.toAbsolutePath();
         Path parent = checkParent(out, target);
         switch (format) {
@@ -207,6 +215,18 @@ public final class VideoWriter {
     /** Returns the PNG file name of frame {@code index}: {@code frame_00000.png}. */
     static String pngFrameName(int index) {
         return String.format("frame_%05d.png", index);
+    }
+
+    private static void requireImageIo(VideoFormat format) {
+        try {
+            Class.forName("javax.imageio.ImageIO", false, VideoWriter.class.getClassLoader());
+        } catch (ClassNotFoundException | LinkageError e) {
+            throw new UnsupportedOperationException(
+                    format
+                            + " output needs javax.imageio (module java.desktop), which this JVM"
+                            + " lacks; write MP4 instead",
+                    e);
+        }
     }
 
     private static Path checkParent(Path out, Path target) {

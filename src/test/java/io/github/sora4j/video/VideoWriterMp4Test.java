@@ -74,9 +74,11 @@ class VideoWriterMp4Test {
             worst = Math.max(worst, mae);
             total += mae;
         }
-        // Measured with JCodec 0.2.5 at QP 12: mean 1.0, worst frame 1.1 (0..255 levels).
+        // Measured with JCodec 0.2.5 at QP 12 (JCodec's BT.601 YUV->RGB): mean 1.38, worst frame
+        // 1.40 levels of 255; most of it is 4:2:0 chroma subsampling (QP 4 still gives ~0.9).
+        // FFmpeg's decoder + swscale reads the same file at mean 1.58.
         assertThat(total / frames).as("mean abs error over all frames").isLessThan(1.5);
-        assertThat(worst).as("worst frame mean abs error").isLessThan(2.0);
+        assertThat(worst).as("worst frame mean abs error").isLessThan(1.5);
     }
 
     @Test
@@ -119,9 +121,9 @@ class VideoWriterMp4Test {
         DecodedFrame frame = decoded.get(0);
         assertThat(frame.width()).isEqualTo(46);
         assertThat(frame.height()).isEqualTo(32);
-        // A steep gradient at this size: 4:2:0 chroma subsampling dominates the error.
+        // A steep gradient at this size: 4:2:0 chroma subsampling dominates; measured 1.73.
         assertThat(VideoTestSupport.meanAbsError(video.rgbView(0), width, height, frame))
-                .isLessThan(2.5);
+                .isLessThan(2.0);
         // The padding column/row repeat the last source column/row (up to coding error).
         byte[] rgb = frame.rgb();
         long diff = 0;

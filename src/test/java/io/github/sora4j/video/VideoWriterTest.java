@@ -326,7 +326,8 @@ class VideoWriterTest {
                     }
                 }
                 double mae = (double) sum / (actual.length * 3);
-                assertThat(mae).as("frame %d mean abs error", f).isLessThan(8.0);
+                // JDK 17's octree palette: measured 4.2..4.3 on this clip.
+                assertThat(mae).as("frame %d mean abs error", f).isLessThan(5.0);
             }
             reader.dispose();
         }
