@@ -1,0 +1,124 @@
+package io.github.sora4j;
+
+import static io.github.sora4j.testing.References.maxAbsDiff;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.github.sora4j.merge.FrameGroups;
+import io.github.sora4j.merge.TokenMerger;
+import io.github.sora4j.merge.TokenMergers;
+import io.github.sora4j.pack.ModelPack;
+import io.github.sora4j.testing.References;
+import io.github.sora4j.video.VideoFrames;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * Whole generations in Java equal the eager PyTorch reference runs of the tiny pack: noise bit for
+ * bit, every step's timestep, velocity and latent, and the decoded frames.
+ *
+ * <p>Tolerances (measured: latents ≤ 1.4e-5, pixels ≤ 9.4e-6 on x86-64; float32 TorchScript on
+ * libtorch 2.7.1 vs eager torch
+ * 1.13), set at about 3.5x the measured error: latents and velocities {@value #LATENT_TOLERANCE} absolute, pixels in [-1, 1] {@value
+ * #PIXEL_TOLERANCE} absolute.
+ */
+class ReferenceRunParityTest {
+    static final double LATENT_TOLERANCE = 5e-5;
+    static final double PIXEL_TOLERANCE = 5e-5;
+
+    private static ModelPack pack;
+
+    @BeforeAll
+    static void open() {
+        pack = ModelPack.embeddedDefault();
+    }
+
+    static Stream<Arguments> runs() {
+        return Stream.of(
+                Arguments.of("run_baseline_even.npz"),
+                Arguments.of("run_baseline_odd_pad.npz"),
+                Arguments.of("run_tdtm.npz"),
+                Arguments.of("run_tdtm_odd.npz"));
+    }
+
+    /** Merges frame pairs for the first {@code steps} steps, as the reference's TDTM runs do. */
+    static TokenMerger pairsForFirst(int steps) {
+        return new TokenMerger() {
+            @Override
+            public FrameGroups groups(int step, int stepCount, int frames) {
+                return step < steps ? FrameGroups.consecutive(frames, 2)
+                        : FrameGroups.identity(frames);
+            }
+        };
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("runs")
+    void javaGenerationEqualsTheReferenceRunStepByStep(String file) {
+        References ref = References.load(file);
+        int tdtm = (int) ref.scalar("tdtm_steps");
+        GenerationRequest request = GenerationRequest.builder(ref.text("prompt_utf8"))
+                .frames((int) ref.scalar("num_frames"))
+                .size((int) ref.scalar("width"), (int) ref.scalar("height"))
+                .steps((int) ref.scalar("steps")).guidanceScale(ref.real("guidance"))
+                .seed(ref.scalar("seed")).fps((int) ref.scalar("fps"))
+                .aestheticScore(ref.real("aesthetic_score")).build();
+        try (VideoPipeline pipeline = VideoPipeline.builder().pack(pack).recordTrace(true)
+                .tokenMerger(tdtm > 0 ? pairsForFirst(tdtm) : TokenMergers.none()).build()) {
+            GenerationResult result = pipeline.generate(request);
+            GenerationTrace trace = result.trace();
+
+            assertThat(trace.promptIds()).containsExactly(ref.longs("ids"));
+            float[] y = ref.floats("y_cfg");
+            float[] yCond = java.util.Arrays.copyOf(y, y.length / 2);
+            assertThat(maxAbsDiff(trace.promptEmbedding(), yCond)).isLessThan(1e-5);
+            // Initial noise: bit-identical to torch.manual_seed(seed); torch.randn(shape).
+            assertThat(trace.initialNoise()).containsExactly(ref.floats("z0"));
+
+            double[] ts = ref.doubles("timesteps");
+            assertThat(trace.timesteps()).hasSize(ts.length);
+            for (int i = 0; i < ts.length; i++) {
+                assertThat(trace.timesteps().get(i)).as("t'[%d]", i).isEqualTo(ts[i]);
+                assertThat(result.report().steps().get(i).merged()).isEqualTo(i < tdtm);
+                double dv = maxAbsDiff(trace.velocities().get(i), ref.slice("velocities", i));
+                double dz = maxAbsDiff(trace.latents().get(i), ref.slice("latents", i));
+                assertThat(dv).as("velocity error at step %d", i).isLessThan(LATENT_TOLERANCE);
+                assertThat(dz).as("latent error at step %d", i).isLessThan(LATENT_TOLERANCE);
+            }
+            double dp = maxAbsDiff(trace.pixels(), ref.floats("frames"));
+            assertThat(dp).as("pixel error").isLessThan(PIXEL_TOLERANCE);
+            VideoFrames expected = VideoFrames.fromFloatPixels(ref.floats("frames"),
+                    (int) ref.scalar("num_frames"), (int) ref.scalar("height"),
+                    (int) ref.scalar("width"));
+            assertThat(maxByteDiff(result.frames(), expected)).isLessThanOrEqualTo(1);
+            System.out.printf("%s: max |dz| over steps and |d pixel| = %.3g, %.3g%n", file,
+                    maxLatentError(trace, ref), dp);
+        }
+    }
+
+    private static double maxLatentError(GenerationTrace trace, References ref) {
+        double m = 0;
+        for (int i = 0; i < trace.latents().size(); i++) {
+            m = Math.max(m, maxAbsDiff(trace.latents().get(i), ref.slice("latents", i)));
+        }
+        return m;
+    }
+
+    private static int maxByteDiff(VideoFrames a, VideoFrames b) {
+        int max = 0;
+        for (int f = 0; f < a.frameCount(); f++) {
+            byte[] x = a.rgb(f);
+            byte[] y = b.rgb(f);
+            for (int i = 0; i < x.length; i++) {
+                max = Math.max(max, Math.abs((x[i] & 0xff) - (y[i] & 0xff)));
+            }
+        }
+        return max;
+    }
+
+    @AfterAll
+    static void done() {}
+}
