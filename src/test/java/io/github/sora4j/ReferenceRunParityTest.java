@@ -20,10 +20,10 @@ import org.junit.jupiter.params.provider.MethodSource;
  * Whole generations in Java equal the eager PyTorch reference runs of the tiny pack: noise bit for
  * bit, every step's timestep, velocity and latent, and the decoded frames.
  *
- * <p>Tolerances (measured: latents ≤ 1.4e-5, pixels ≤ 9.4e-6 on x86-64; float32 TorchScript on
- * libtorch 2.7.1 vs eager torch
- * 1.13), set at about 3.5x the measured error: latents and velocities {@value #LATENT_TOLERANCE} absolute, pixels in [-1, 1] {@value
- * #PIXEL_TOLERANCE} absolute.
+ * <p>Tolerances: measured errors are latents ≤ 1.4e-5 and pixels ≤ 9.4e-6 on x86-64 (float32
+ * TorchScript on libtorch 2.7.1 vs eager torch 1.13); the bounds are set at about 3.5 times that:
+ * latents and velocities {@value #LATENT_TOLERANCE}, pixels in [-1, 1] {@value #PIXEL_TOLERANCE},
+ * absolute.
  */
 class ReferenceRunParityTest {
     static final double LATENT_TOLERANCE = 5e-5;
