@@ -52,6 +52,25 @@ public record GenerationReport(
         return plannedSteps - steps.size();
     }
 
+    /**
+     * The step that leapt straight to t = 0 (LPL), or -1.
+     *
+     * @return the leap step index or -1
+     */
+    public int leapStep() {
+        return steps.stream().filter(StepReport::leap).mapToInt(StepReport::index).findFirst()
+                .orElse(-1);
+    }
+
+    /**
+     * Steps that ran with merged tokens (TDTM).
+     *
+     * @return the count
+     */
+    public int mergedSteps() {
+        return (int) steps.stream().filter(StepReport::merged).count();
+    }
+
     @Override
     public long[] latentShape() {
         return latentShape.clone();

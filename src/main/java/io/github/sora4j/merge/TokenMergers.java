@@ -24,4 +24,14 @@ public final class TokenMergers {
     public static TokenMerger none() {
         return NONE;
     }
+
+    /**
+     * The paper's TDTM: average frame pairs during the first k steps.
+     *
+     * @param mergeSteps k (15 in the paper's app; {@link Integer#MAX_VALUE} for all steps)
+     * @return the merger
+     */
+    public static TokenMerger tdtm(int mergeSteps) {
+        return TemporalTokenMerger.pairs(mergeSteps);
+    }
 }
