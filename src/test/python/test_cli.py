@@ -20,6 +20,7 @@ from sora4j_export.pack import read_manifest, verify_pack
 from test_pack import pack_state_dicts, tiny_models
 
 SRC = Path(__file__).resolve().parents[2] / "main" / "python"
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def run_cli(*argv):
@@ -177,6 +178,35 @@ class TinyCommandTest(unittest.TestCase):
             rc, _, err = run_cli("tiny", "--out", Path(d) / "p", "--seed", "7")
             self.assertEqual(rc, 2)
             self.assertIn("not empty", err)
+
+    def test_cli_tiny_is_the_committed_pack(self):
+        """`python3 -m sora4j_export tiny --seed 0` (PYTHONHASHSEED unset, __main__ pins 0) writes the committed
+        tiny-random pack: same manifest, same block and file sha256s."""
+        committed = ROOT / "src" / "main" / "resources" / "io" / "github" / "sora4j" / "packs" / "tiny-random"
+        if not (committed / "manifest.json").is_file():
+            self.skipTest("no committed pack")
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONHASHSEED"}
+        env["PYTHONPATH"] = str(SRC)
+        with tempfile.TemporaryDirectory() as d:
+            r = subprocess.run([sys.executable, "-m", "sora4j_export", "tiny", "--out", str(Path(d) / "p"),
+                                "--seed", "0"], env=env, capture_output=True, text=True, timeout=300)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            got, want = read_manifest(Path(d) / "p"), read_manifest(committed)
+        self.assertEqual([(b["name"], b["sha256"]) for b in got["blocks"]],
+                         [(b["name"], b["sha256"]) for b in want["blocks"]])
+        self.assertEqual(got["files"], want["files"])
+        self.assertEqual(got, want)
+
+    def test_references_command_writes_the_pack(self):
+        with tempfile.TemporaryDirectory() as d:
+            rc, out, err = run_cli("references", "--no-refs", "--pack-out", Path(d) / "p", "--ref-out", Path(d) / "r")
+            self.assertEqual(rc, 0, err)
+            self.assertIn("20 blocks", out)
+            self.assertEqual(verify_pack(Path(d) / "p")["name"], "tiny-random")
+            self.assertFalse((Path(d) / "r").exists())
+            rc, _, err = run_cli("references", "--no-refs", "--no-pack")
+            self.assertEqual(rc, 2)
+            self.assertIn("nothing to write", err)
 
     def test_module_entry_point_is_reproducible_across_processes(self):
         """`python3 -m sora4j_export tiny` twice (PYTHONHASHSEED unset, so __main__ pins it): identical bytes."""

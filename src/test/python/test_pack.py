@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from sora4j_export import pack as P
-from sora4j_export.cli import build_tiny_models
+from sora4j_export.tiny import build_tiny_models
 from sora4j_export.quantize import measure_int8_error, quantize_t5_int8, quantized_parameter_bytes
 from sora4j_export.stdit3 import null_embedding, stdit_blocks
 from sora4j_export.t5 import t5_blocks
@@ -24,7 +24,9 @@ SEED = 3
 
 
 def tiny_models(seed=SEED):
-    return build_tiny_models(seed)
+    """(t5, t5_config, stdit, stdit_config, vae, vae_config) of tiny.build_tiny_models(seed)."""
+    m = build_tiny_models(seed)
+    return m.t5, m.t5_config, m.stdit, m.stdit_config, m.vae, m.vae_config
 
 
 def write_tiny(out, models, tok, **kw):

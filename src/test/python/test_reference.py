@@ -43,11 +43,40 @@ class ScheduleTest(unittest.TestCase):
         self.assertEqual(d[3], 812)
 
     def test_transform_frames(self):
-        self.assertEqual(ref.transform_latent_frames(1), 1)
-        self.assertEqual(ref.transform_latent_frames(68), 20)
-        self.assertEqual(ref.transform_latent_frames(34), 10)
-        self.assertEqual(ref.transform_latent_frames(17), 5)
-        self.assertEqual(ref.transform_latent_frames(20), 5)  # upstream ignores the remainder chunk
+        # nf = the VAE latent frame count T: 5 per full chunk of 17 frames, ceil(r/4) for a remainder r, 1 for an image
+        from sora4j_export.vae import VAEConfig
+        for f, want in ((1, 1), (68, 20), (51, 15), (34, 10), (17, 5), (20, 6), (16, 4), (5, 2), (4, 1)):
+            self.assertEqual(ref.transform_latent_frames(f), want, f)
+        for f in range(1, 120):
+            self.assertEqual(ref.transform_latent_frames(f), VAEConfig.v1_2().latent_size(f, 64, 64)[0], f)
+            self.assertEqual(ref.transform_latent_frames(f), VAEConfig.tiny().latent_size(f, 64, 64)[0], f)
+
+    def test_upstream_transform_frames(self):
+        self.assertEqual(ref.upstream_transform_latent_frames(1), 1)
+        self.assertEqual(ref.upstream_transform_latent_frames(20), 5)  # upstream ignores the remainder chunk
+        self.assertEqual(ref.upstream_transform_latent_frames(16), 0)  # and collapses below 17 frames
+        self.assertEqual(ref.transform_latent_frames(20, upstream_nf=True), 5)
+        # both rules agree on every multiple of 17 (and 1 frame): the committed 34- and 17-frame runs are unaffected
+        for f in [1] + [17 * k for k in range(1, 9)]:
+            self.assertEqual(ref.transform_latent_frames(f), ref.upstream_transform_latent_frames(f), f)
+            self.assertEqual(ref.timesteps(30, f, 256, 256), ref.timesteps(30, f, 256, 256, upstream_nf=True), f)
+
+    def test_68_frames_is_the_algorithms_table(self):
+        self.assertEqual(ref.timesteps(30, 68, 256, 256), ref.timesteps(30, 68, 256, 256, upstream_nf=True))
+        self.assertEqual(["%.2f" % t for t in ref.timesteps(30, 68, 256, 256)], ["%.2f" % t for t in TABLE_TRANSFORMED])
+
+    def test_16_frames_is_not_degenerate(self):
+        ts = ref.timesteps(30, 16, 256, 256)  # nf = T = 4: ratio = 0.5 * 2 = 1, the identity transform
+        self.assertEqual(ts, [float(t) for t in TABLE_INT])
+        ts = ref.timesteps(30, 16, 512, 512)  # ratio 2
+        self.assertEqual(ts[0], 1000.0)
+        self.assertTrue(all(a > b > 0 for a, b in zip(ts, ts[1:])), ts)
+        self.assertAlmostEqual(sum(ref.step_dt(ts, i) for i in range(30)), 1000.0, places=9)
+        self.assertAlmostEqual(ts[15], 1000 * 2 * 0.5 / (1 + 0.5), places=9)
+        # upstream's nf = 0 collapses the schedule: 0/0 = NaN at t = 1000, then all 0
+        up = ref.timesteps(30, 16, 512, 512, upstream_nf=True)
+        self.assertTrue(math.isnan(up[0]))
+        self.assertEqual(up[1:], [0.0] * 29)
 
     def test_dt(self):
         ts = ref.timesteps(30, 68, 256, 256)

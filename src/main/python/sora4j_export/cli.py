@@ -1,4 +1,4 @@
-"""Command line: ``python3 -m sora4j_export {export,tiny,verify} …``.
+"""Command line: ``python3 -m sora4j_export {export,tiny,references,verify} …``.
 
   export --t5 PATH --stdit PATH --vae PATH --tokenizer PATH --out DIR [--dtype float32|float16] [--t5-int8]
          [--name N] [--description D] [--overwrite]
@@ -8,8 +8,14 @@
       STDiT3Config.xl2(), the VAE --vae-config or VAEConfig.v1_2(). Every checkpoint is loaded strictly (VAE encoder
       keys, the VAE scale/shift buffers and T5 decoder keys are ignored).
 
-  tiny --out DIR [--seed N] [--dtype float32|float16] [--t5-int8] [--overwrite]
-      A pack of seeded random tiny models with the project's word-level tokenizer.
+  tiny --out DIR [--seed N] [--dtype float32|float16] [--t5-int8] [--name N] [--overwrite]
+      A pack of seeded random tiny models with the project's word-level tokenizer (tiny.py's builder and writer:
+      with --seed 0 and the defaults, the committed tiny-random pack byte for byte).
+
+  references [--seed N] [--pack-out DIR] [--ref-out DIR] [--no-pack] [--no-refs]
+      Regenerates the committed tiny-random pack and its reference files (same as ``python3 -m sora4j_export.tiny``);
+      the defaults are the repository's src/main/resources/…/packs/tiny-random and src/test/resources/reference/
+      tiny-random.
 
   verify DIR
       Checks sizes and sha256 of every file a pack lists.
@@ -21,14 +27,12 @@ import argparse
 import contextlib
 import json
 import sys
-import tempfile
 from pathlib import Path
 
 import torch
 
 from .checkpoint import CheckpointError, check_kind, read_state_dict, strict_load
 from .pack import WEIGHT_DTYPES, PackError, verify_pack, write_pack
-from .tokenizer import build_vocab, write_tokenizer_json
 
 PROG = "sora4j_export"
 # T5 checkpoints of a full encoder-decoder model carry these; the encoder does not use them
@@ -46,7 +50,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog=PROG, description="Turns Open-Sora v1.2 checkpoints into sora4j model packs.")
-    sub = p.add_subparsers(dest="command", metavar="{export,tiny,verify}", parser_class=_Parser)
+    sub = p.add_subparsers(dest="command", metavar="{export,tiny,references,verify}", parser_class=_Parser)
     sub.required = True
     dtypes = ", ".join(WEIGHT_DTYPES)
 
@@ -74,6 +78,15 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--name", default=None, help="pack name (default tiny-random)")
     t.add_argument("--overwrite", action="store_true")
 
+    r = sub.add_parser("references", help="regenerate the committed tiny-random pack and reference files")
+    r.add_argument("--seed", default="0", metavar="N", help="random seed (default 0, the committed one)")
+    r.add_argument("--pack-out", default=None, metavar="DIR", help="pack directory (replaced; default: the "
+                                                                   "repository's packs/tiny-random)")
+    r.add_argument("--ref-out", default=None, metavar="DIR", help="reference directory (default: the repository's "
+                                                                  "src/test/resources/reference/tiny-random)")
+    r.add_argument("--no-pack", action="store_true", help="only write the references")
+    r.add_argument("--no-refs", action="store_true", help="only write the pack")
+
     v = sub.add_parser("verify", help="check a pack's files against its manifest")
     v.add_argument("dir", metavar="DIR")
     return p
@@ -87,6 +100,8 @@ def main(argv=None) -> int:
             print(f"ok: {args.dir}: {manifest['name']}, {len(manifest['blocks'])} blocks, "
                   f"{sum(b['bytes'] for b in manifest['blocks']):,} bytes of blocks")
             return 0
+        if args.command == "references":
+            return write_references(args)
         if args.dtype not in WEIGHT_DTYPES:
             raise UsageError(f"unsupported --dtype {args.dtype!r} (use one of {', '.join(WEIGHT_DTYPES)})")
         if args.command == "tiny":
@@ -112,30 +127,37 @@ def main(argv=None) -> int:
 
 
 # ------------------------------------------------------------------------------------------------------------ tiny
-def build_tiny_models(seed: int):
-    """(t5, t5_config, stdit, stdit_config, vae, vae_config): the seeded random tiny models of tiny.py (the same
-    models as the committed tiny-random pack for the same seed)."""
-    from .tiny import build_tiny_models as build
-
-    m = build(seed)
-    return m.t5, m.t5_config, m.stdit, m.stdit_config, m.vae, m.vae_config
+def _seed(args) -> int:
+    try:
+        return int(args.seed)
+    except ValueError:
+        raise UsageError(f"--seed must be an integer, got {args.seed!r}") from None
 
 
 def export_tiny(args) -> dict:
-    try:
-        seed = int(args.seed)
-    except ValueError:
-        raise UsageError(f"--seed must be an integer, got {args.seed!r}") from None
-    models = build_tiny_models(seed)
-    with tempfile.TemporaryDirectory(prefix="sora4j-tok-") as tmp:
-        tok = write_tokenizer_json(Path(tmp) / "tokenizer.json", build_vocab())
-        t5, t5c, stdit, stdc, vae, vaec = models
-        return write_pack(
-            args.out, name=args.name or "tiny-random",
-            description=f"Random tiny Open-Sora v1.2 architecture (seed {seed}) with the sora4j word-level "
-                        f"tokenizer; for tests only, produces noise.",
-            t5_model=t5, t5_config=t5c, stdit_model=stdit, stdit_config=stdc, vae_model=vae, vae_config=vaec,
-            tokenizer_json_path=tok, weight_dtype=args.dtype, t5_int8=args.t5_int8, overwrite=args.overwrite)
+    """tiny.py's models and writer (the one code path of tiny packs): with the defaults and ``--seed 0`` this is the
+    committed tiny-random pack, byte for byte under the same PYTHONHASHSEED."""
+    from . import tiny
+
+    m = tiny.build_tiny_models(_seed(args))
+    return tiny.write_tiny_pack(args.out, m, name=args.name or tiny.PACK_NAME, weight_dtype=args.dtype,
+                                t5_int8=args.t5_int8, overwrite=args.overwrite)
+
+
+def write_references(args) -> int:
+    """``references``: regenerate the committed tiny-random pack and reference files (tiny.write_committed)."""
+    from . import tiny
+
+    if args.no_pack and args.no_refs:
+        raise UsageError("--no-pack and --no-refs together leave nothing to write")
+    for flag, path, default in (("--pack-out", args.pack_out, tiny.PACK_DIR), ("--ref-out", args.ref_out,
+                                                                                 tiny.REF_DIR)):
+        if path is None and not (tiny.REPO_ROOT / "src" / "main" / "python" / "sora4j_export").is_dir():
+            raise UsageError(f"{flag}: not running from a sora4j source tree, so there is no default ({default}); "
+                             f"pass {flag} DIR")
+    tiny.write_committed(_seed(args), args.pack_out or tiny.PACK_DIR, args.ref_out or tiny.REF_DIR,
+                         pack=not args.no_pack, refs=not args.no_refs)
+    return 0
 
 
 # ------------------------------------------------------------------------------------------------------------ export

@@ -6,7 +6,8 @@ the On-device Sora techniques LPL (§3.4) and TDTM (§4).
 
 Numerical conventions (the Java port follows them):
 
-* The timestep schedule is computed in float64 (:func:`timesteps`). The value passed to the STDiT embed block is that
+* The timestep schedule is computed in float64 (:func:`timesteps`); its transform uses the latent frame count T of the
+  request (not upstream's ``(F // 17) * 5``, which differs when F is not a multiple of 17). The value passed to the STDiT embed block is that
   float64 cast to float32; ``dt/num_timesteps`` is computed in float64 and cast to float32 once, then
   ``z = z + v * dt32`` in float32.
 * CFG: ``v = v_u + guidance * (v_c - v_u)`` in float32, on output channels 0..3 (the sigma half is ignored).
@@ -26,14 +27,28 @@ import torch
 # Timestep schedule (§2.5)
 
 
-def transform_latent_frames(num_frames: int) -> int:
-    """Latent frame count that upstream's ``timestep_transform`` uses: 1 for an image, else ``(num_frames // 17) * 5``.
+def transform_latent_frames(num_frames: int, *, upstream_nf: bool = False) -> int:
+    """Frame count ``nf`` of the timestep transform: the VAE latent frame count T of the request (sora4j's rule).
 
-    This is upstream's formula verbatim. It equals the VAE's latent T only when ``num_frames`` is a multiple of 17 (or 1);
-    otherwise it ignores the remainder chunk, e.g. 34 frames → 10 (= T) but 20 frames → 5 while T = 5 + ceil(3/4) = 6,
-    and 16 frames → 0 (the transform then collapses every timestep to 0 — upstream behaves the same way). We follow
-    upstream so that schedules match Open-Sora.
+    T follows the VAE's temporal rule (:meth:`sora4j_export.vae.VAEConfig.latent_size`, v1.2 micro sizes): every full
+    chunk of 17 pixel frames gives 5 latent frames, a remainder of r frames gives ceil(r/4), 1 frame gives 1. So
+    68 → 20, 34 → 10, 17 → 5, 20 → 6, 16 → 4, 1 → 1. The Java side (``RectifiedFlow``) uses the same count.
+
+    With ``upstream_nf=True`` it is upstream's formula verbatim (:func:`upstream_transform_latent_frames`):
+    ``(num_frames // 17) * 5`` (1 for an image). Both agree for every multiple of 17 and for 1 frame; upstream ignores
+    the remainder chunk (20 → 5) and is 0 below 17 frames, which collapses the schedule (``[nan, 0, 0, …]``).
     """
+    if upstream_nf:
+        return upstream_transform_latent_frames(num_frames)
+    if num_frames < 1:
+        raise ValueError(f"num_frames must be positive, got {num_frames}")
+    from .vae import VAEConfig
+
+    return VAEConfig.v1_2().latent_size(int(num_frames), 1, 1)[0]
+
+
+def upstream_transform_latent_frames(num_frames: int) -> int:
+    """Upstream Open-Sora v1.2's ``num_frames`` for the transform: 1 for an image, else ``(num_frames // 17) * 5``."""
     return 1 if num_frames == 1 else (num_frames // 17) * 5
 
 
@@ -43,23 +58,29 @@ def discrete_timesteps(steps: int, num_timesteps: int = 1000) -> List[int]:
 
 
 def timesteps(steps: int, num_frames: int, height: int, width: int, *, transform: bool = True, scale: float = 1.0,
-              num_timesteps: int = 1000) -> List[float]:
+              num_timesteps: int = 1000, upstream_nf: bool = False) -> List[float]:
     """The K float64 timesteps t'_0..t'_{K-1} (on the 0..num_timesteps scale) of the rectified-flow sampler.
 
-    ``height``/``width`` are pixels, ``num_frames`` the pixel frame count (see :func:`transform_latent_frames`).
-    With ``transform``: ``tau = t/N; ratio = sqrt(H*W/512^2) * sqrt(nf) * scale; t' = N * ratio*tau / (1 + (ratio-1)*tau)``.
+    ``height``/``width`` are pixels, ``num_frames`` the pixel frame count. With ``transform``:
+    ``tau = t/N; ratio = sqrt(H*W/512^2) * sqrt(nf) * scale; t' = N * ratio*tau / (1 + (ratio-1)*tau)`` where nf is
+    the latent frame count T of the request (:func:`transform_latent_frames`; 34 → 10, 16 → 4). This equals upstream
+    for every multiple of 17 frames and for 1 frame (so §2.5's 68-frame table is unchanged) and avoids upstream's
+    degenerate schedule below 17 frames. ``upstream_nf=True`` uses upstream's ``(F // 17) * 5`` instead (for comparisons
+    with Open-Sora itself; below 17 frames that gives ``[nan, 0, 0, …]`` exactly as upstream's tensor code does).
     """
     if steps <= 0:
         raise ValueError("steps must be positive")
     ts = [float(t) for t in discrete_timesteps(steps, num_timesteps)]
     if not transform:
         return ts
-    nf = transform_latent_frames(num_frames)
+    nf = transform_latent_frames(num_frames, upstream_nf=upstream_nf)
     ratio = math.sqrt(float(height) * float(width) / (512.0 * 512.0)) * math.sqrt(float(nf)) * float(scale)
     out = []
     for t in ts:
         tau = t / num_timesteps
-        out.append(ratio * tau / (1.0 + (ratio - 1.0) * tau) * num_timesteps)
+        den = 1.0 + (ratio - 1.0) * tau
+        # den is 0 only for ratio 0 (upstream_nf below 17 frames) at tau = 1: 0/0, NaN as in upstream's tensor math
+        out.append(ratio * tau / den * num_timesteps if den != 0.0 else math.nan)
     return out
 
 
@@ -321,16 +342,18 @@ class Sampler:
     def sample(self, z0: torch.Tensor, y_cond: torch.Tensor, mask: torch.Tensor, null_emb: torch.Tensor, *,
                height: int, width: int, num_frames: int, steps: int = 30, guidance: float = 7.0, fps: float = 24,
                lpl: Optional[LplConfig] = None, tdtm_steps: int = 0, record: bool = True, transform: bool = True,
-               scale: float = 1.0, num_timesteps: int = 1000) -> SampleResult:
+               scale: float = 1.0, num_timesteps: int = 1000, upstream_nf: bool = False) -> SampleResult:
         """Sample a latent from ``z0`` [1, 4, T, H', W'] (the initial noise).
 
         ``y_cond`` [1, Lt, D] and ``mask`` [1, Lt] from :func:`encode_prompt`; ``null_emb`` [Lt, D] the STDiT null
         caption. With L = sum(mask), the CFG caption batch is ``cat(y_cond[:, :L], null_emb[None, :L])`` [2, L, D].
         Step i: ``t_in = [t'_i, t'_i]``, model on ``[z, z]``, ``v = v_u + guidance*(v_c - v_u)`` on channels 0..3,
         ``z = z + v * float32(dt/num_timesteps)``. Steps i < ``tdtm_steps`` run the blocks with TDTM merging.
-        ``lpl``: None/off, FIXED or DYNAMIC (see :class:`LplState`).
+        ``lpl``: None/off, FIXED or DYNAMIC (see :class:`LplState`). The schedule is :func:`timesteps` of
+        ``num_frames`` (transform frame count = the latent T; ``upstream_nf`` selects upstream's formula).
         """
-        ts = timesteps(steps, num_frames, height, width, transform=transform, scale=scale, num_timesteps=num_timesteps)
+        ts = timesteps(steps, num_frames, height, width, transform=transform, scale=scale, num_timesteps=num_timesteps,
+                       upstream_nf=upstream_nf)
         z = z0.detach().to(torch.float32).clone()
         L = int(mask.reshape(-1).sum())
         y = torch.cat([y_cond.reshape(1, -1, y_cond.shape[-1])[:, :L],

@@ -4,11 +4,14 @@ Regenerate (from the repository root)::
 
     PYTHONPATH=src/main/python PYTHONHASHSEED=0 /usr/bin/python3 -m sora4j_export.tiny
 
-which writes
+(or, the same code, ``python3 -m sora4j_export references``) which writes
 
 * the pack ``src/main/resources/io/github/sora4j/packs/tiny-random/`` (``pack.write_pack``), and
 * the references ``src/test/resources/reference/tiny-random/`` (``blocks.npz``, ``t5.npz``, ``run_*.npz`` and a
-  generated ``README.md`` that lists every key, shape and dtype).
+  generated ``README.md`` that lists every key, shape and dtype). Decoded ``frames`` are stored only in the runs whose
+  :class:`RunSpec` says so (the baselines and ``run_tdtm_odd``), which keeps the files at about 7 MB.
+
+``python3 -m sora4j_export tiny --out DIR --seed 0`` writes the same pack through :func:`write_tiny_pack`.
 
 The models are the tiny configurations of t5.py, stdit3.py and vae.py (``T5Config.tiny(vocab)``,
 ``STDiT3Config.tiny(d_model)``, ``VAEConfig.tiny()``) with every learned tensor re-drawn from a seeded generator
@@ -161,6 +164,7 @@ class RunSpec:
     lpl: Optional[ref.LplConfig] = None
     tdtm_steps: int = 0
     aesthetic_score: float = 6.5
+    frames: bool = True  # store the decoded `frames` (omitted where z_final/latents suffice, to keep the files small)
 
 
 EVEN = dict(prompt=RUN_PROMPT, seed=42, num_frames=34, height=64, width=64)   # latent [4, 10, 8, 8]
@@ -169,9 +173,9 @@ ODD = dict(prompt=ODD_PROMPT, seed=7, num_frames=17, height=48, width=72)     # 
 RUNS = [
     RunSpec("run_baseline_even", **EVEN),
     RunSpec("run_baseline_odd_pad", **ODD),
-    RunSpec("run_lpl_fixed", **EVEN, lpl=ref.LplConfig.fixed(15)),
-    RunSpec("run_lpl_dynamic", **EVEN, lpl=ref.LplConfig.dynamic()),
-    RunSpec("run_tdtm", **EVEN, tdtm_steps=15),
+    RunSpec("run_lpl_fixed", **EVEN, lpl=ref.LplConfig.fixed(15), frames=False),
+    RunSpec("run_lpl_dynamic", **EVEN, lpl=ref.LplConfig.dynamic(), frames=False),
+    RunSpec("run_tdtm", **EVEN, tdtm_steps=15, frames=False),
     RunSpec("run_tdtm_odd", **ODD, tdtm_steps=30),
 ]
 
@@ -210,7 +214,6 @@ def generate_run(m: TinyModels, spec: RunSpec) -> "OrderedDict[str, np.ndarray]"
     y_cfg = torch.cat([y[:, :L], null[None, :L]], 0)
     out0 = sampler.model_output(torch.cat([z0, z0], 0), torch.tensor([res.schedule[0]] * 2, dtype=torch.float32),
                                 y_cfg, spec.fps, spec.height, spec.width, merged=spec.tdtm_steps > 0)
-    frames = ref.decode(m.vae, res.z, spec.num_frames)
     lpl = spec.lpl or ref.LplConfig(mode=ref.LPL_OFF)
     d = OrderedDict()
     d["seed"] = np.array(spec.seed, dtype=np.int64)
@@ -246,7 +249,8 @@ def generate_run(m: TinyModels, spec: RunSpec) -> "OrderedDict[str, np.ndarray]"
     d["leap_step"] = np.array(-1 if res.leap_step is None else res.leap_step, dtype=np.int64)
     d["calls"] = np.array(res.calls, dtype=np.int64)
     d["z_final"] = _np(res.z)
-    d["frames"] = _np(frames.float())
+    if spec.frames:
+        d["frames"] = _np(ref.decode(m.vae, res.z, spec.num_frames).float())
     return d
 
 
@@ -459,7 +463,8 @@ RUN_KEY_DOCS = {
     "dts": "dt of each executed step (0..1000 scale)", "model_out_step0": "raw STDiT output of step 0 [cond; uncond]",
     "velocities": "CFG velocity v_i per executed step", "latents": "z after each executed step",
     "cosines": "LPL cosine per executed step (NaN = not measured)", "leap_step": "leaping step index, -1 = none",
-    "calls": "STDiT evaluations", "z_final": "final latent", "frames": "eager VAE decode of z_final",
+    "calls": "STDiT evaluations", "z_final": "final latent",
+    "frames": "eager VAE decode of z_final (baselines and run_tdtm_odd only)",
 }
 
 
@@ -489,6 +494,8 @@ def readme_text(files, sizes: Dict[str, int], seed: int) -> str:
         "- `z0 = torch.manual_seed(seed); torch.randn([1, 4, T, H', W'])` (float32, CPU).",
         "- prompt text = `with_aesthetic_score(clean_prompt(prompt), 6.5)`; T5 on `ids`/`mask` (Lt = 300) gives `y`;",
         "  `y_cfg = cat(y[:, :L], null_embedding[None, :L])` with L = sum(mask) (the STDiT embed input).",
+        "- `schedule`: 30-step rectified flow with the timestep transform, nf = the latent frame count T (for",
+        "  F = 34 and 17 this equals upstream's `(F // 17) * 5`).",
         "- step i: `t_in = [t'_i, t'_i]` (float32 of the float64 `schedule`), model on `[z, z]`,",
         "  `v = v_u + guidance*(v_c - v_u)` on channels 0..3 (float32), `dt = t'_i - t'_{i+1}` (last step or leap:",
         "  `t'_i`), `z = z + v * float32(dt/1000)`. `velocities[i]`/`latents[i]` are v and z after step i's update.",
@@ -498,11 +505,13 @@ def readme_text(files, sizes: Dict[str, int], seed: int) -> str:
         "- TDTM: steps i < tdtm_steps run each block pair through its sub-stage methods with frame pairs (2g, 2g+1)",
         "  averaged (odd T: the last frame is its own group) around self- and cross-attention.",
         "- `lpl_mode`: 0 off, 1 fixed, 2 dynamic; `lpl_cosine_scope`: 0 full tensor, 1 v[0,0,0] row-wise mean.",
+        "- `frames` (the eager VAE decode of `z_final`) is stored only in the baseline runs and `run_tdtm_odd` (see the",
+        "  table); the other runs are checked through `latents`/`z_final`, and the VAE itself through the baselines.",
         "",
         "## Runs",
         "",
-        "| file | prompt | seed | frames F×H×W | latent | steps | LPL | TDTM steps | calls |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| file | prompt | seed | frames F×H×W | latent | steps | LPL | TDTM steps | calls | `frames` stored |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for spec in RUNS:
         d = files[spec.name + ".npz"]
@@ -510,7 +519,7 @@ def readme_text(files, sizes: Dict[str, int], seed: int) -> str:
                                               else "dynamic (defaults)")
         lines.append(f"| `{spec.name}.npz` | {spec.prompt} | {spec.seed} | {spec.num_frames}×{spec.height}×"
                      f"{spec.width} | {list(d['latent_size'])} | {spec.steps} | {lpl} | {spec.tdtm_steps} | "
-                     f"{int(d['calls'])} |")
+                     f"{int(d['calls'])} | {'yes' if 'frames' in d else 'no'} |")
     lines += [
         "",
         f"`t5.npz`: the three prompts below encoded with Lt = 300 (p2 is longer than 299 tokens and is truncated):",
@@ -577,19 +586,40 @@ def write_references(out_dir, m: TinyModels) -> Dict[str, int]:
     return sizes
 
 
-def write_tiny_pack(out_dir, m: TinyModels, overwrite: bool = True, log=None) -> dict:
+def write_tiny_pack(out_dir, m: TinyModels, *, name: str = PACK_NAME, weight_dtype: str = "float32",
+                    t5_int8: bool = False, overwrite: bool = True, log=None) -> dict:
+    """Writes ``m`` as a pack (``pack.write_pack``) with the project's word-level tokenizer.
+
+    The one writer of tiny packs: the committed pack (:func:`main`) and ``python3 -m sora4j_export tiny`` both use it,
+    so with the defaults and the same seed (and PYTHONHASHSEED) they give byte-identical packs.
+    """
     from .pack import write_pack
     from .tokenizer import write_tokenizer_json
 
     with tempfile.TemporaryDirectory(prefix="sora4j-tok-") as tmp:
         tok = write_tokenizer_json(Path(tmp) / "tokenizer.json", m.vocab)
         return write_pack(
-            out_dir, name=PACK_NAME,
+            out_dir, name=name,
             description=(f"Random tiny Open-Sora v1.2 architecture (seed {m.seed}, sora4j_export.tiny) with the sora4j "
                          f"word-level tokenizer; for tests only, produces noise."),
             t5_model=m.t5, t5_config=m.t5_config, stdit_model=m.stdit, stdit_config=m.stdit_config,
-            vae_model=m.vae, vae_config=m.vae_config, tokenizer_json_path=tok, weight_dtype="float32",
-            overwrite=overwrite, log=log)
+            vae_model=m.vae, vae_config=m.vae_config, tokenizer_json_path=tok, weight_dtype=weight_dtype,
+            t5_int8=t5_int8, overwrite=overwrite, log=log)
+
+
+def write_committed(seed: int = SEED, pack_out=PACK_DIR, ref_out=REF_DIR, pack: bool = True, refs: bool = True,
+                    out=print) -> None:
+    """Regenerates the committed pack and/or reference files (what :func:`main` and ``sora4j_export references`` run)."""
+    m = build_tiny_models(seed)
+    if pack:
+        manifest = write_tiny_pack(pack_out, m)
+        total = sum(b["bytes"] for b in manifest["blocks"]) + sum(f["bytes"] for f in manifest["files"])
+        out(f"pack {pack_out}: {len(manifest['blocks'])} blocks, {total:,} bytes")
+    if refs:
+        sizes = write_references(ref_out, m)
+        for k, v in sizes.items():
+            out(f"  {k}: {v:,} bytes")
+        out(f"references {ref_out}: {sum(sizes.values()):,} bytes")
 
 
 def main(argv=None) -> int:
@@ -601,16 +631,7 @@ def main(argv=None) -> int:
     p.add_argument("--no-pack", action="store_true", help="only write the references")
     p.add_argument("--no-refs", action="store_true", help="only write the pack")
     args = p.parse_args(argv)
-    m = build_tiny_models(args.seed)
-    if not args.no_pack:
-        manifest = write_tiny_pack(args.pack_out, m)
-        total = sum(b["bytes"] for b in manifest["blocks"]) + sum(f["bytes"] for f in manifest["files"])
-        print(f"pack {args.pack_out}: {len(manifest['blocks'])} blocks, {total:,} bytes")
-    if not args.no_refs:
-        sizes = write_references(args.ref_out, m)
-        for k, v in sizes.items():
-            print(f"  {k}: {v:,} bytes")
-        print(f"references {args.ref_out}: {sum(sizes.values()):,} bytes")
+    write_committed(args.seed, args.pack_out, args.ref_out, pack=not args.no_pack, refs=not args.no_refs)
     return 0
 
 
