@@ -16,7 +16,6 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -164,27 +163,25 @@ class VideoPipelineTest {
     @Test
     void cancellingTheAsyncFutureStopsTheGeneration() throws Exception {
         CountDownLatch started = new CountDownLatch(1);
-        AtomicInteger stepsAfterCancel = new AtomicInteger();
-        AtomicReference<CompletableFuture<GenerationResult>> ref = new AtomicReference<>();
+        AtomicInteger steps = new AtomicInteger();
         CompletableFuture<GenerationResult> f = pipeline.generateAsync(small().steps(30).build(),
                 e -> {
                     if (e instanceof ProgressEvent.StepFinished) {
+                        steps.incrementAndGet();
                         started.countDown();
-                        if (ref.get() != null && ref.get().isCancelled()) {
-                            stepsAfterCancel.incrementAndGet();
-                        }
                     }
                     return true;
                 });
-        ref.set(f);
         assertThat(started.await(60, TimeUnit.SECONDS)).isTrue();
         assertThat(f.cancel(true)).isTrue();
+        int atCancel = steps.get();
         assertThat(f.isCancelled()).isTrue();
-        // The pipeline is free again once the cancelled run stopped at a block boundary.
+        // Calls are serialised, so once the next one finishes the cancelled one has stopped; at
+        // most the step in flight when cancel was called may still have finished.
         GenerationResult next = pipeline.generateAsync(small().build(), ProgressListener.NONE)
                 .get(60, TimeUnit.SECONDS);
         assertThat(next.cancelled()).isFalse();
-        assertThat(stepsAfterCancel.get()).isZero();
+        assertThat(steps.get()).isLessThanOrEqualTo(atCancel + 1).isLessThan(30);
         assertThat(pipeline.liveArrayCount()).isZero();
     }
 
