@@ -8,6 +8,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.jni.JniUtils;
 import io.github.sora4j.internal.BlockCallback;
 import io.github.sora4j.internal.Denoiser;
+import io.github.sora4j.internal.Engines;
 import io.github.sora4j.internal.Npy;
 import io.github.sora4j.internal.Prompts;
 import io.github.sora4j.internal.TextEncoder;
@@ -89,6 +90,7 @@ public final class VideoPipeline implements AutoCloseable {
     private volatile ExecutorService asyncExecutor;
 
     private VideoPipeline(Builder b) {
+        Engines.pytorch();
         this.pack = b.pack;
         this.manifest = pack.manifest();
         this.scheduler = b.scheduler;

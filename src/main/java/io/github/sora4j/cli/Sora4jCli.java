@@ -37,7 +37,6 @@ public final class Sora4jCli implements Callable<Integer> {
      * @param args arguments
      */
     public static void main(String[] args) {
-        System.setProperty("ai.djl.offline", System.getProperty("ai.djl.offline", "true"));
         System.exit(run(args));
     }
 
