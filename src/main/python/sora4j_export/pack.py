@@ -13,14 +13,21 @@ layout, so the same weights give the same bytes, with two caveats found by exper
   ``python3 -m sora4j_export`` therefore re-executes itself with ``PYTHONHASHSEED=0`` when the variable is unset.
 
 Within one process, exporting the same weights twice gives byte-identical packs.
+
+A third caveat is handled here: TorchScript's ``*.debug_pkl`` entries record the absolute path of the Python source
+the module was scripted from, so the bytes would depend on where the repository is checked out. :func:`save_scripted`
+drops those entries (they only serve source locations in TorchScript error messages; torch and DJL load the files
+without them) and rewrites the archive with fixed dates, so a pack's sha256s are the same in every checkout.
 """
 
 import copy
 import hashlib
+import io
 import json
 import os
 import re
 import shutil
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -216,6 +223,26 @@ def _blank_or_absent(p: Path) -> bool:
 
 
 # ------------------------------------------------------------------------------------------------------------- writing
+def save_scripted(scripted, target) -> None:
+    """``torch.jit.save`` without the path-dependent ``*.debug_pkl`` entries, deterministically (see module doc)."""
+    buffer = io.BytesIO()
+    torch.jit.save(scripted, buffer)
+    buffer.seek(0)
+    out = io.BytesIO()
+    # The root folder inside the archive is named after the file, as torch.jit.save(path) would name it.
+    stem = Path(target).stem
+    with zipfile.ZipFile(buffer) as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as zout:
+        for info in zin.infolist():
+            if info.filename.endswith(".debug_pkl"):
+                continue
+            name = stem + info.filename[info.filename.index("/"):]
+            entry = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            entry.compress_type = zipfile.ZIP_STORED
+            entry.external_attr = 0o644 << 16
+            zout.writestr(entry, zin.read(info.filename))
+    Path(target).write_bytes(out.getvalue())
+
+
 def write_pack(out_dir, *, name: str, description: str = "", t5_model, t5_config, stdit_model, stdit_config,
                vae_model, vae_config, tokenizer_json_path, weight_dtype: str = "float32", t5_int8: bool = False,
                sampling: dict = None, overwrite: bool = False, log=None) -> dict:
@@ -279,7 +306,7 @@ def write_pack(out_dir, *, name: str, description: str = "", t5_model, t5_config
                 scripted = torch.jit.script(module)
             except Exception as e:  # noqa: BLE001 - TorchScript raises many kinds
                 raise PackError(f"block {spec.name} cannot be scripted: {str(e).strip().splitlines()[0]}") from e
-            torch.jit.save(scripted, str(target))
+            save_scripted(scripted, target)
             del scripted, module
             blocks.append({
                 "name": spec.name, "set": spec.set, "role": spec.role, "order": int(spec.order), "file": spec.file,
