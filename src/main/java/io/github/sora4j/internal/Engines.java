@@ -15,7 +15,8 @@ public final class Engines {
      * application chose otherwise, so nothing is downloaded at run time.
      *
      * @return the engine
-     * @throws Sora4jException naming the natives artifact the class path lacks
+     * @throws Sora4jException naming the natives artifact the class path lacks, or the CPU
+     *     feature DJL's natives need and this CPU lacks (see {@link NativeSupport})
      */
     public static Engine pytorch() {
         Engine e = engine;
@@ -24,6 +25,7 @@ public final class Engines {
         }
         synchronized (Engines.class) {
             if (engine == null) {
+                NativeSupport.requireSupportedCpu();
                 if (System.getProperty("ai.djl.offline") == null
                         && System.getenv("DJL_OFFLINE") == null) {
                     System.setProperty("ai.djl.offline", "true");
