@@ -1,4 +1,4 @@
-"""Command line: ``python3 -m sora4j_export {export,tiny,references,verify} …``.
+"""Command line: ``python3 -m sora4j_export {export,tiny,bench,references,verify} …``.
 
   export --t5 PATH --stdit PATH --vae PATH --tokenizer PATH --out DIR [--dtype float32|float16] [--t5-int8]
          [--name N] [--description D] [--overwrite]
@@ -11,6 +11,10 @@
   tiny --out DIR [--seed N] [--dtype float32|float16] [--t5-int8] [--name N] [--overwrite]
       A pack of seeded random tiny models with the project's word-level tokenizer (tiny.py's builder and writer:
       with --seed 0 and the defaults, the committed tiny-random pack byte for byte).
+
+  bench --out DIR [--seed N] [--overwrite]
+      The bench pack (bench.py): Open-Sora v1.2's shapes at the paper's token counts (68 frames at 256x256: 5,120
+      tokens per sample, T5 on 300 tokens) with cut widths and depth, seeded random weights; for benchmarks/.
 
   references [--seed N] [--pack-out DIR] [--ref-out DIR] [--no-pack] [--no-refs]
       Regenerates the committed tiny-random pack and its reference files (same as ``python3 -m sora4j_export.tiny``);
@@ -50,7 +54,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog=PROG, description="Turns Open-Sora v1.2 checkpoints into sora4j model packs.")
-    sub = p.add_subparsers(dest="command", metavar="{export,tiny,references,verify}", parser_class=_Parser)
+    sub = p.add_subparsers(dest="command", metavar="{export,tiny,bench,references,verify}", parser_class=_Parser)
     sub.required = True
     dtypes = ", ".join(WEIGHT_DTYPES)
 
@@ -78,6 +82,11 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--name", default=None, help="pack name (default tiny-random)")
     t.add_argument("--overwrite", action="store_true")
 
+    b = sub.add_parser("bench", help="write the bench pack (real token counts, cut widths)")
+    b.add_argument("--out", required=True, metavar="DIR")
+    b.add_argument("--seed", default="0", metavar="N", help="random seed (default 0)")
+    b.add_argument("--overwrite", action="store_true")
+
     r = sub.add_parser("references", help="regenerate the committed tiny-random pack and reference files")
     r.add_argument("--seed", default="0", metavar="N", help="random seed (default 0, the committed one)")
     r.add_argument("--pack-out", default=None, metavar="DIR", help="pack directory (replaced; default: the "
@@ -102,6 +111,13 @@ def main(argv=None) -> int:
             return 0
         if args.command == "references":
             return write_references(args)
+        if args.command == "bench":
+            from . import bench
+
+            manifest = bench.write_bench_pack(args.out, seed=_seed(args), overwrite=args.overwrite)
+            print(f"wrote {args.out}: {len(manifest['blocks'])} blocks, "
+                  f"{sum(b['bytes'] for b in manifest['blocks']):,} bytes of blocks")
+            return 0
         if args.dtype not in WEIGHT_DTYPES:
             raise UsageError(f"unsupported --dtype {args.dtype!r} (use one of {', '.join(WEIGHT_DTYPES)})")
         if args.command == "tiny":

@@ -245,13 +245,15 @@ def save_scripted(scripted, target) -> None:
 
 def write_pack(out_dir, *, name: str, description: str = "", t5_model, t5_config, stdit_model, stdit_config,
                vae_model, vae_config, tokenizer_json_path, weight_dtype: str = "float32", t5_int8: bool = False,
-               sampling: dict = None, overwrite: bool = False, log=None) -> dict:
+               sampling: dict = None, overwrite: bool = False, log=None, architecture: dict = None) -> dict:
     """Exports the three models as a pack in ``out_dir`` and returns the manifest (a dict).
 
     Blocks come from ``t5_blocks``, ``stdit_blocks`` and ``vae_blocks``; each is copied, cast to ``weight_dtype``
     (``"float32"`` or ``"float16"``; with ``t5_int8`` the T5 blocks that hold Linears are int8-quantized from float32
     instead), scripted and saved. ``sampling`` overrides entries of :data:`DEFAULT_SAMPLING`. ``log`` is an optional
-    ``print``-like callable for progress lines.
+    ``print``-like callable for progress lines. ``architecture`` (optional, JSON-able) is stored as the manifest's
+    ``architecture`` object: the full model configs, which readers of the pack may use (e.g. FLOP models) and the
+    library itself ignores.
     """
     from .stdit3 import null_embedding, stdit_blocks
     from .t5 import t5_blocks
@@ -335,6 +337,8 @@ def write_pack(out_dir, *, name: str, description: str = "", t5_model, t5_config
             "blocks": blocks,
             "files": files,
         }
+        if architecture is not None:
+            manifest["architecture"] = architecture
         if manifest["stdit"]["captionChannels"] != null.shape[1]:
             raise PackError(f"null embedding has {null.shape[1]} channels, STDiT caption_channels is "
                             f"{manifest['stdit']['captionChannels']}")

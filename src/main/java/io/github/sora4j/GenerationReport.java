@@ -28,7 +28,20 @@ public record GenerationReport(
         int promptTokens,
         long[] latentShape) {
 
-    /** Copies the lists. */
+    /**
+     * Copies the lists.
+     *
+     * @param textEncodeNanos wall time of prompt tokenisation and T5
+     * @param denoiseNanos wall time of all sampling steps
+     * @param decodeNanos wall time of the VAE decoder
+     * @param totalNanos wall time of the whole call
+     * @param steps one report per step that ran
+     * @param plannedSteps steps K the scheduler planned
+     * @param blocksLoaded blocks read from disk during this generation
+     * @param peakLoadedBytes the most block parameter bytes loaded at once (loader's view)
+     * @param promptTokens valid prompt tokens L (including {@code </s>})
+     * @param latentShape shape of the latent [1, C, T, H', W']
+     */
     public GenerationReport {
         steps = List.copyOf(steps);
         latentShape = latentShape.clone();
@@ -71,6 +84,11 @@ public record GenerationReport(
         return (int) steps.stream().filter(StepReport::merged).count();
     }
 
+    /**
+     * The shape of the latent [1, C, T, H', W'].
+     *
+     * @return a copy of the shape
+     */
     @Override
     public long[] latentShape() {
         return latentShape.clone();

@@ -45,7 +45,20 @@ public record GenerationRequest(
     /** Default aesthetic score. */
     public static final double DEFAULT_AESTHETIC_SCORE = 6.5;
 
-    /** Validates the values that do not depend on the model. */
+    /**
+     * Validates the values that do not depend on the model.
+     *
+     * @param prompt the text prompt (non-blank)
+     * @param frames pixel frames of the video (≥ 1)
+     * @param width pixel width
+     * @param height pixel height
+     * @param fps frame rate the model is conditioned on and the video is written at
+     * @param steps sampling steps K (≥ 1)
+     * @param guidanceScale classifier-free guidance scale (finite, ≥ 0; 1 = no guidance)
+     * @param seed seed of the initial noise ({@code torch.manual_seed(seed); torch.randn(shape)})
+     * @param aestheticScore value of the {@code " aesthetic score: X.X."} suffix appended to the
+     *     prompt as Open-Sora does, or NaN for no suffix
+     */
     public GenerationRequest {
         if (prompt == null || prompt.isBlank()) {
             throw new IllegalArgumentException("prompt must not be empty but was "

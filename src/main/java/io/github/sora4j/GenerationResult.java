@@ -14,7 +14,15 @@ import io.github.sora4j.video.VideoFrames;
 public record GenerationResult(
         VideoFrames frames, GenerationReport report, boolean cancelled, GenerationTrace trace) {
 
-    /** Checks consistency. */
+    /**
+     * Checks consistency.
+     *
+     * @param frames the video (null when cancelled)
+     * @param report what ran and how long it took (covers the part that ran when cancelled)
+     * @param cancelled whether the generation was cancelled before it finished
+     * @param trace intermediate tensors, only when the pipeline was built with {@code
+     *     recordTrace(true)}; otherwise null
+     */
     public GenerationResult {
         if (!cancelled && frames == null) {
             throw new IllegalArgumentException("a finished generation must have frames");

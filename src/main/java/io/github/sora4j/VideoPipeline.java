@@ -6,6 +6,8 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.jni.JniUtils;
+import io.github.sora4j.device.DeviceProfile;
+import io.github.sora4j.device.MemoryPlan;
 import io.github.sora4j.internal.BlockCallback;
 import io.github.sora4j.internal.Denoiser;
 import io.github.sora4j.internal.Engines;
@@ -324,6 +326,9 @@ public final class VideoPipeline implements AutoCloseable {
         PackManifest.Sampling sampling = manifest.sampling();
         long callStart = System.nanoTime();
         LoaderStats before = loader.stats();
+        // A budget-aware loader fails here, before any block loads, if the request cannot fit.
+        loader.beginGeneration(MemoryPlan.activationPeaks(manifest, r.frames(), r.height(),
+                r.width(), p.tokens().length()));
         long[] latentShape = {1, manifest.stdit().inChannels(), p.latentFrames(),
                 p.latentHeight(), p.latentWidth()};
         Shape zShape = new Shape(latentShape);
@@ -551,6 +556,26 @@ public final class VideoPipeline implements AutoCloseable {
         }
 
         /**
+         * Applies a device profile: its block loader under its memory budget, its LPL and TDTM
+         * defaults (call {@link #scheduler} or {@link #tokenMerger} afterwards to override them),
+         * and its thread counts as DJL's {@code ai.djl.pytorch.num_threads} and {@code
+         * ai.djl.pytorch.num_interop_threads} system properties. Those are set only if unset, and
+         * take effect only if DJL's PyTorch engine has not started yet in this JVM (the first
+         * pipeline built starts it). See docs/memory.md.
+         *
+         * @param profile e.g. {@link io.github.sora4j.device.DeviceProfiles#PHONE_ARM64_8GB}
+         * @return this builder
+         */
+        public Builder deviceProfile(DeviceProfile profile) {
+            Objects.requireNonNull(profile, "profile");
+            this.loaderFactory = profile.loaderFactory();
+            this.scheduler = profile.techniques().scheduler();
+            this.merger = profile.techniques().tokenMerger();
+            profile.threadProperties().forEach(System.getProperties()::putIfAbsent);
+            return this;
+        }
+
+        /**
          * Records intermediate tensors in each result's {@link GenerationTrace} (costs memory
          * and copies; for parity checks and debugging).
          *
@@ -567,6 +592,9 @@ public final class VideoPipeline implements AutoCloseable {
          *
          * @return the pipeline, owned by the caller
          * @throws IllegalStateException if no pack was set
+         * @throws Sora4jException if DJL's PyTorch engine cannot start here: its natives are not
+         *     on the class path, or the CPU is an ARMv8.0 ARM64 core without the LSE atomics they
+         *     need (see docs/arm64.md)
          */
         public VideoPipeline build() {
             if (pack == null) {

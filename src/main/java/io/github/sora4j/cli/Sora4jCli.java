@@ -1,162 +1,198 @@
 package io.github.sora4j.cli;
 
-import io.github.sora4j.GenerationReport;
-import io.github.sora4j.GenerationRequest;
-import io.github.sora4j.GenerationResult;
-import io.github.sora4j.ProgressEvent;
-import io.github.sora4j.ProgressListener;
-import io.github.sora4j.VideoPipeline;
-import io.github.sora4j.pack.ModelPack;
+import io.github.sora4j.load.BudgetExceededException;
+import io.github.sora4j.pack.ModelPackException;
 import java.io.PrintWriter;
-import java.nio.file.Path;
-import java.util.Locale;
+import java.io.UncheckedIOException;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
+import java.nio.file.NoSuchFileException;
 import java.util.concurrent.Callable;
-import java.util.concurrent.atomic.AtomicBoolean;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParseResult;
+import picocli.CommandLine.ScopeType;
 
 /**
- * The {@code sora4j} command line: {@code generate} a video from a prompt.
+ * The {@code sora4j} command line: {@code generate} a video from a prompt with a progress bar,
+ * {@code plan} a generation's memory without loading anything, {@code inspect} a model pack.
  *
  * <pre>
- * sora4j generate --prompt "a red circle moving left" --frames 17 --size 64x64 --output out.mp4
+ * sora4j generate --prompt "a red circle moving left" --output out.mp4
+ * sora4j generate --pack packs/opensora-v1.2 --prompt "..." --frames 68 --size 256x256 \
+ *         --lpl fixed --tdtm-steps 15 --profile phone-arm64-8gb --output out.gif
+ * sora4j plan --pack packs/opensora-v1.2 --profile phone-arm64-8gb
+ * sora4j inspect packs/opensora-v1.2
  * </pre>
+ *
+ * <p>From a clone: {@code mvn -q compile exec:java -Dexec.args="generate --prompt '...'"}.
+ *
+ * <p>Exit codes: {@value #EXIT_OK} success, {@value #EXIT_FAILURE} failure (engine, I/O, a
+ * pack that fails its integrity check), {@value #EXIT_USAGE} bad input (options, request, pack,
+ * budget), {@value #EXIT_CANCELLED} cancelled with Ctrl-C. Errors print one line, {@code error:
+ * ...}, on standard error ({@code --stacktrace} adds the stack trace).
  */
 @Command(name = "sora4j", mixinStandardHelpOptions = true, version = "sora4j 0.1.0",
         description = "Text-to-video with Open-Sora v1.2 on memory-limited devices.",
-        subcommands = {Sora4jCli.Generate.class})
+        subcommands = {GenerateCommand.class, PlanCommand.class, InspectCommand.class,
+            CommandLine.HelpCommand.class},
+        exitCodeListHeading = "%nExit codes:%n",
+        exitCodeList = {"0:success", "1:failure (engine, I/O, pack integrity)",
+            "2:bad input (options, request, pack, budget)", "130:cancelled (Ctrl-C)"})
 public final class Sora4jCli implements Callable<Integer> {
+    /** Success. */
+    public static final int EXIT_OK = 0;
+    /** A failure that is not the input's fault (engine, I/O, a corrupt pack file). */
+    public static final int EXIT_FAILURE = 1;
+    /** Bad input: an option, the request, the pack or the budget. */
+    public static final int EXIT_USAGE = 2;
+    /** Cancelled (Ctrl-C): nothing was written. */
+    public static final int EXIT_CANCELLED = 130;
 
     @CommandLine.Spec
     private CommandLine.Model.CommandSpec spec;
 
+    @Option(names = "--stacktrace", scope = ScopeType.INHERIT,
+            description = "On an error, print the stack trace too.")
+    private boolean stacktrace;
+
+    private final boolean terminal;
+
+    private Sora4jCli(boolean terminal) {
+        this.terminal = terminal;
+    }
+
     /**
-     * Runs the command line.
+     * Runs the command line and exits with its exit code.
      *
-     * @param args arguments
+     * @param args the arguments, e.g. {@code generate --prompt "..."}
      */
     public static void main(String[] args) {
         System.exit(run(args));
     }
 
     /**
-     * Runs the command line without exiting.
+     * Runs the command line on standard output and error, without exiting.
      *
-     * @param args arguments
+     * @param args the arguments
      * @return the exit code
      */
     public static int run(String... args) {
-        return new CommandLine(new Sora4jCli())
-                .setExecutionExceptionHandler((e, cmd, parsed) -> {
-                    cmd.getErr().println("error: " + e.getMessage());
-                    return e instanceof IllegalArgumentException ? 2 : 1;
-                })
-                .execute(args);
+        return commandLine(System.console() != null).execute(args);
+    }
+
+    /**
+     * Runs the command line on the given writers, without exiting (for tests and embedding).
+     * Progress is shown as plain lines unless {@code --progress bar} is given.
+     *
+     * @param out standard output
+     * @param err standard error
+     * @param args the arguments
+     * @return the exit code
+     */
+    public static int run(PrintWriter out, PrintWriter err, String... args) {
+        CommandLine cl = commandLine(false);
+        cl.setOut(out);
+        cl.setErr(err);
+        try {
+            return cl.execute(args);
+        } finally {
+            out.flush();
+            err.flush();
+        }
+    }
+
+    /**
+     * The configured picocli command line: one-line errors, exit codes by cause.
+     *
+     * @param terminal whether standard output is a terminal (progress {@code auto} draws a bar)
+     * @return a new command line
+     */
+    static CommandLine commandLine(boolean terminal) {
+        CommandLine cl = new CommandLine(new Sora4jCli(terminal));
+        cl.setCaseInsensitiveEnumValuesAllowed(true);
+        cl.setOverwrittenOptionsAllowed(true); // the last of a repeated option wins
+        cl.setParameterExceptionHandler((e, args) -> {
+            CommandLine c = e.getCommandLine();
+            c.getErr().println("error: " + oneLine(e.getMessage()) + " (see '"
+                    + c.getCommandSpec().qualifiedName() + " --help')");
+            c.getErr().flush();
+            return EXIT_USAGE;
+        });
+        cl.setExecutionExceptionHandler((e, c, parsed) -> {
+            PrintWriter err = c.getErr();
+            err.println("error: " + message(e));
+            if (stacktraceRequested(parsed)) {
+                e.printStackTrace(err);
+            }
+            err.flush();
+            return exitCode(e);
+        });
+        return cl;
+    }
+
+    /** Whether standard output is a terminal. */
+    boolean terminal() {
+        return terminal;
     }
 
     @Override
     public Integer call() {
         spec.commandLine().usage(spec.commandLine().getOut());
-        return 0;
+        return EXIT_OK;
     }
 
-    /** {@code generate}: one video from a prompt. */
-    @Command(name = "generate", mixinStandardHelpOptions = true,
-            description = "Generate a video (.mp4, .gif, or a folder of PNG frames).")
-    static final class Generate implements Callable<Integer> {
-        @CommandLine.Spec
-        private CommandLine.Model.CommandSpec spec;
+    /**
+     * The exit code of a failure.
+     *
+     * @param e what was thrown
+     * @return {@link #EXIT_USAGE} for bad input, else {@link #EXIT_FAILURE}
+     */
+    static int exitCode(Throwable e) {
+        return e instanceof IllegalArgumentException || e instanceof ModelPackException
+                || e instanceof BudgetExceededException ? EXIT_USAGE : EXIT_FAILURE;
+    }
 
-        @Option(names = {"-p", "--prompt"}, required = true, description = "The text prompt.")
-        private String prompt;
+    /**
+     * A failure's message on one line; an {@link UncheckedIOException}'s is its cause's.
+     *
+     * @param e what was thrown
+     * @return the message
+     */
+    static String message(Throwable e) {
+        Throwable t = e instanceof UncheckedIOException && e.getCause() != null ? e.getCause() : e;
+        if (t instanceof FileSystemException f) {
+            // Its message is often just the path: say what happened to it.
+            String what = f.getReason() != null ? f.getReason()
+                    : f instanceof AccessDeniedException ? "permission denied"
+                    : f instanceof NoSuchFileException ? "no such file or directory"
+                    : f instanceof FileAlreadyExistsException ? "already exists"
+                    : f.getClass().getSimpleName();
+            return oneLine("I/O error on " + f.getFile()
+                    + (f.getOtherFile() != null ? " -> " + f.getOtherFile() : "") + ": " + what);
+        }
+        String m = t.getMessage();
+        if (m == null || m.isBlank()) {
+            return t.getClass().getName();
+        }
+        boolean expected = t instanceof IllegalArgumentException
+                || t instanceof io.github.sora4j.Sora4jException
+                || t instanceof java.io.IOException;
+        return oneLine(expected ? m : t.getClass().getSimpleName() + ": " + m);
+    }
 
-        @Option(names = "--pack", description = "Model pack directory (default: the embedded "
-                + "demo pack).")
-        private Path pack;
+    private static String oneLine(String s) {
+        return s == null ? "" : s.strip().replaceAll("\\s*\\R\\s*", " ");
+    }
 
-        @Option(names = {"-o", "--output"}, defaultValue = "sora4j.mp4",
-                description = "Output: .mp4, .gif or a folder for PNG frames (default: ${DEFAULT-VALUE}).")
-        private Path output;
-
-        @Option(names = "--frames", defaultValue = "17", description = "Pixel frames (default: ${DEFAULT-VALUE}).")
-        private int frames;
-
-        @Option(names = "--size", defaultValue = "64x64", description = "WIDTHxHEIGHT in pixels (default: ${DEFAULT-VALUE}).")
-        private String size;
-
-        @Option(names = "--steps", defaultValue = "30", description = "Sampling steps (default: ${DEFAULT-VALUE}).")
-        private int steps;
-
-        @Option(names = "--guidance", defaultValue = "7.0", description = "CFG scale (default: ${DEFAULT-VALUE}).")
-        private double guidance;
-
-        @Option(names = "--seed", defaultValue = "42", description = "Noise seed (default: ${DEFAULT-VALUE}).")
-        private long seed;
-
-        @Option(names = "--fps", defaultValue = "24", description = "Frame rate (default: ${DEFAULT-VALUE}).")
-        private int fps;
-
-        @Override
-        public Integer call() {
-            PrintWriter out = spec.commandLine().getOut();
-            String[] wh = size.toLowerCase(Locale.ROOT).split("x");
-            if (wh.length != 2) {
-                throw new IllegalArgumentException("--size must be WIDTHxHEIGHT but was " + size);
-            }
-            GenerationRequest request;
-            try {
-                request = GenerationRequest.builder(prompt).frames(frames)
-                        .size(Integer.parseInt(wh[0]), Integer.parseInt(wh[1])).steps(steps)
-                        .guidanceScale(guidance).seed(seed).fps(fps).build();
-            } catch (NumberFormatException e) {
-                throw new IllegalArgumentException("--size must be WIDTHxHEIGHT but was " + size, e);
-            }
-            ModelPack modelPack = pack == null ? ModelPack.embeddedDefault() : ModelPack.open(pack);
-            AtomicBoolean interrupted = new AtomicBoolean();
-            java.util.concurrent.CountDownLatch finished = new java.util.concurrent.CountDownLatch(1);
-            // Ctrl-C: ask the pipeline to stop at the next block and wait for it to clean up.
-            Thread hook = new Thread(() -> {
-                interrupted.set(true);
-                try {
-                    finished.await(60, java.util.concurrent.TimeUnit.SECONDS);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-            });
-            Runtime.getRuntime().addShutdownHook(hook);
-            ProgressListener listener = event -> {
-                if (event instanceof ProgressEvent.StageStarted s) {
-                    out.printf("%s...%n", s.stage().name().toLowerCase(Locale.ROOT));
-                } else if (event instanceof ProgressEvent.StepFinished s) {
-                    out.printf("  step %d/%d  t=%.1f  %.0f ms%n", s.report().index() + 1,
-                            s.stepCount(), s.report().timestep(), s.report().elapsedNanos() / 1e6);
-                }
-                out.flush();
-                return !interrupted.get();
-            };
-            try (VideoPipeline pipeline = VideoPipeline.builder().pack(modelPack).build()) {
-                GenerationResult result = pipeline.generate(request, listener, output);
-                if (result.cancelled()) {
-                    out.println("cancelled; nothing written");
-                    return 130;
-                }
-                GenerationReport r = result.report();
-                out.printf("wrote %s: %d frames %dx%d; text %.2f s, denoise %.2f s (%d steps), "
-                                + "decode %.2f s, total %.2f s%n", output,
-                        result.frames().frameCount(), result.frames().width(),
-                        result.frames().height(), r.textEncodeNanos() / 1e9,
-                        r.denoiseNanos() / 1e9, r.modelCalls(), r.decodeNanos() / 1e9,
-                        r.totalNanos() / 1e9);
-                return 0;
-            } finally {
-                finished.countDown();
-                try {
-                    Runtime.getRuntime().removeShutdownHook(hook);
-                } catch (IllegalStateException ignored) {
-                    // shutting down
-                }
+    private static boolean stacktraceRequested(ParseResult parsed) {
+        for (ParseResult p = parsed; p != null; p = p.subcommand()) {
+            if (p.hasMatchedOption("--stacktrace")) {
+                return true;
             }
         }
+        return false;
     }
 }

@@ -108,11 +108,17 @@ public final class Denoiser {
         NDArray tEmb = e.get(3);
         for (BlockInfo pair : pairs) {
             long start = System.nanoTime();
-            try (LoadedBlock block = loader.acquire(pair)) {
+            NDArray input = x;
+            // Each pair's intermediates live in a scope freed after it: only x crosses pairs, so
+            // a step holds one pair's activations, not all of them (docs/memory.md).
+            try (LoadedBlock block = loader.acquire(pair);
+                    NDManager scope = out.newSubManager()) {
                 x = groups.isIdentity()
-                        ? block.forward(out, x, yTokens, tMlp, cond.numFrames()).head()
-                        : mergedPair(block, x, yTokens, tMlp, groups, merger, cond, out);
+                        ? block.forward(scope, x, yTokens, tMlp, cond.numFrames()).head()
+                        : mergedPair(block, x, yTokens, tMlp, groups, merger, cond, scope);
+                x.attach(out);
             }
+            input.close();
             afterBlock.done(index++, count, pair, System.nanoTime() - start);
         }
         NDArray o = run(loader, fin, out, index, count, afterBlock, x, tEmb, cond.latentSize())

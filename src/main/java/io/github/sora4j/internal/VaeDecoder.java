@@ -87,9 +87,11 @@ public final class VaeDecoder {
             remaining -= config.microFrameSize();
             for (BlockInfo info : temporal) {
                 long start = System.nanoTime();
+                NDArray input = h;
                 try (LoadedBlock block = loader.acquire(info)) {
                     h = block.forward(out, h, nf).head();
                 }
+                input.close(); // keep one stage's activations at a time (docs/memory.md)
                 afterBlock.done(done++, count, info, System.nanoTime() - start);
             }
             chunks.add(h);
@@ -103,9 +105,11 @@ public final class VaeDecoder {
             NDArray h = x.get(new NDIndex("{}:{}", m, Math.min(f, m + config.spatialMicroBatch())));
             for (BlockInfo info : spatial) {
                 long start = System.nanoTime();
+                NDArray input = h;
                 try (LoadedBlock block = loader.acquire(info)) {
                     h = block.forward(out, h).head();
                 }
+                input.close(); // keep one stage's activations at a time (docs/memory.md)
                 afterBlock.done(done++, count, info, System.nanoTime() - start);
             }
             decoded.add(h);

@@ -63,6 +63,22 @@ public final class LoadedBlock implements AutoCloseable {
         return block.call(method, out, inputs);
     }
 
+    /**
+     * A handle on the same block whose {@link #close()} releases this handle and then runs an
+     * action: for loaders that decorate another one (logging, tests) and need to see releases.
+     * Use only the returned handle from then on.
+     *
+     * @param action run once, after this handle is released
+     * @return the new handle
+     */
+    public LoadedBlock whenClosed(Runnable action) {
+        java.util.Objects.requireNonNull(action, "action");
+        return new LoadedBlock(block, () -> {
+            close();
+            action.run();
+        });
+    }
+
     /** Releases the handle to its loader. */
     @Override
     public void close() {

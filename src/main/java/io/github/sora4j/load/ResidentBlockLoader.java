@@ -5,6 +5,7 @@ import io.github.sora4j.pack.ModelPack;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -12,11 +13,16 @@ import org.slf4j.LoggerFactory;
 /**
  * Loads each block the first time it is acquired and keeps it until {@link #close()}: fastest,
  * and needs memory for the whole model. Thread-safe.
+ *
+ * <p>With a {@link MemoryBudget} (see {@link LoaderSettings}) it fails before loading anything if
+ * the whole pack, plus the largest activation peak once a generation is announced, does not fit.
  */
 public final class ResidentBlockLoader implements BlockLoader {
     private static final Logger LOG = LoggerFactory.getLogger(ResidentBlockLoader.class);
 
     private final ModelPack pack;
+    private final LoaderSettings settings;
+    private final long totalBytes;
     private final Map<String, TorchScriptBlock> blocks = new ConcurrentHashMap<>();
     private long loadedBytes;
     private long peakBytes;
@@ -24,12 +30,61 @@ public final class ResidentBlockLoader implements BlockLoader {
     private boolean closed;
 
     /**
-     * Creates a loader for a pack.
+     * Creates a loader for a pack with no memory limit.
      *
      * @param pack the pack whose blocks it loads
      */
     public ResidentBlockLoader(ModelPack pack) {
-        this.pack = pack;
+        this(pack, LoaderSettings.of(MemoryBudget.unlimited()));
+    }
+
+    /**
+     * Creates a loader for a pack under a budget.
+     *
+     * @param pack the pack whose blocks it loads
+     * @param settings budget, reader, listener and optional fixed activation peaks
+     * @throws BudgetExceededException if the pack's blocks together exceed the budget
+     */
+    public ResidentBlockLoader(ModelPack pack, LoaderSettings settings) {
+        this.pack = Objects.requireNonNull(pack, "pack");
+        this.settings = Objects.requireNonNull(settings, "settings");
+        this.totalBytes = pack.manifest().blocks().stream().mapToLong(BlockInfo::parameterBytes)
+                .sum();
+        long available = settings.budget().availableBytes();
+        if (totalBytes > available) {
+            throw new BudgetExceededException("all " + pack.manifest().blocks().size()
+                    + " blocks of pack " + pack.manifest().name() + " (resident)", totalBytes,
+                    available);
+        }
+        if (settings.activations() != null) {
+            requireFits(settings.activations());
+        }
+    }
+
+    /**
+     * Checks that the whole pack plus the largest activation peak fits the budget.
+     *
+     * @throws BudgetExceededException if it does not
+     */
+    @Override
+    public void beginGeneration(ActivationPeaks peaks) {
+        Objects.requireNonNull(peaks, "peaks");
+        synchronized (this) {
+            if (closed) {
+                throw new IllegalStateException("block loader " + this + " is closed");
+            }
+        }
+        requireFits(settings.activations() != null ? settings.activations() : peaks);
+    }
+
+    private void requireFits(ActivationPeaks peaks) {
+        long need = totalBytes + peaks.maxBytes();
+        long available = settings.budget().availableBytes();
+        if (need < 0 || need > available) {
+            throw new BudgetExceededException("all blocks of pack " + pack.manifest().name()
+                    + " (resident) plus " + peaks.maxBytes() + " bytes of activations",
+                    need < 0 ? Long.MAX_VALUE : need, available);
+        }
     }
 
     @Override
@@ -37,18 +92,27 @@ public final class ResidentBlockLoader implements BlockLoader {
         TorchScriptBlock block;
         synchronized (this) {
             if (closed) {
-                throw new IllegalStateException("block loader is closed");
+                throw new IllegalStateException("block loader " + this + " is closed");
             }
             block = blocks.get(info.name());
             if (block == null) {
                 long start = System.nanoTime();
-                block = TorchScriptBlock.load(pack, info);
-                blocks.put(info.name(), block);
                 loadedBytes += info.parameterBytes();
                 peakBytes = Math.max(peakBytes, loadedBytes);
+                try {
+                    settings.listener().loadStarted(info, loadedBytes, false);
+                    block = settings.reader().read(pack, info);
+                } catch (RuntimeException e) {
+                    loadedBytes -= info.parameterBytes();
+                    settings.listener().freed(info, loadedBytes);
+                    throw e;
+                }
+                blocks.put(info.name(), block);
                 loadCount++;
+                long nanos = System.nanoTime() - start;
+                settings.listener().loadFinished(info, nanos);
                 LOG.debug("loaded {} ({} bytes) in {} ms", info.name(), info.parameterBytes(),
-                        (System.nanoTime() - start) / 1_000_000);
+                        nanos / 1_000_000);
             }
         }
         return new LoadedBlock(block, () -> { });
@@ -69,13 +133,18 @@ public final class ResidentBlockLoader implements BlockLoader {
             closed = true;
             toClose = new ArrayList<>(blocks.values());
             blocks.clear();
-            loadedBytes = 0;
         }
-        toClose.forEach(TorchScriptBlock::close);
+        for (TorchScriptBlock b : toClose) {
+            b.close();
+            synchronized (this) {
+                loadedBytes -= b.info().parameterBytes();
+                settings.listener().freed(b.info(), loadedBytes);
+            }
+        }
     }
 
     @Override
     public String toString() {
-        return "ResidentBlockLoader[" + pack.manifest().name() + "]";
+        return "ResidentBlockLoader[" + pack.manifest().name() + ", " + settings.budget() + "]";
     }
 }

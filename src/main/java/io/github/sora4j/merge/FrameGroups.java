@@ -12,7 +12,12 @@ import java.util.Arrays;
  */
 public record FrameGroups(int frames, int[] sizes) {
 
-    /** Validates and copies. */
+    /**
+     * Validates and copies.
+     *
+     * @param frames T, the frame count being partitioned
+     * @param sizes group sizes, each ≥ 1, summing to T (copied)
+     */
     public FrameGroups {
         if (frames < 1) {
             throw new IllegalArgumentException("frames must be >= 1 but was " + frames);
@@ -82,6 +87,11 @@ public record FrameGroups(int frames, int[] sizes) {
         return sizes.length == frames;
     }
 
+    /**
+     * The size of each group, in frame order.
+     *
+     * @return a copy of the sizes
+     */
     @Override
     public int[] sizes() {
         return sizes.clone();

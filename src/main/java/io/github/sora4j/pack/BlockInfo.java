@@ -25,7 +25,19 @@ public record BlockInfo(
         String dtype,
         String sha256) {
 
-    /** Validates the fields that later code relies on. */
+    /**
+     * Validates the fields that later code relies on.
+     *
+     * @param name unique dotted name, e.g. {@code stdit.block.03}
+     * @param set the block set it belongs to ({@code t5}, {@code stdit} or {@code vae})
+     * @param role what the block computes, e.g. {@code stdit-block} (see docs/model-pack.md)
+     * @param order position among the blocks of the same role, from 0
+     * @param file path of the TorchScript file, relative to the pack directory
+     * @param bytes size of the file in bytes
+     * @param parameterBytes bytes of parameters and buffers once loaded (what it costs resident)
+     * @param dtype stored weight dtype, e.g. {@code float32}
+     * @param sha256 lower-case hex SHA-256 of the file
+     */
     public BlockInfo {
         if (name == null || name.isBlank()) {
             throw new ModelPackException("manifest block without a name: file=" + file);

@@ -83,6 +83,30 @@ public final class ModelPack {
     }
 
     /**
+     * Reads and validates a pack's {@code manifest.json} without checking its files: for tools
+     * that report on a pack (the CLI's {@code inspect} and {@code plan}) even when some of its
+     * files are missing or corrupt.
+     *
+     * @param directory the pack directory holding {@code manifest.json}
+     * @return the parsed manifest
+     * @throws ModelPackException if there is no manifest, or it is not valid JSON, not a sora4j
+     *     pack, of an unknown format version or incomplete
+     */
+    public static PackManifest readManifest(Path directory) {
+        if (directory == null) {
+            throw new ModelPackException("model pack directory is null");
+        }
+        if (!Files.isDirectory(directory)) {
+            throw new ModelPackException("model pack directory does not exist: " + directory);
+        }
+        Path manifestFile = directory.resolve("manifest.json");
+        if (!Files.isRegularFile(manifestFile)) {
+            throw new ModelPackException("model pack has no manifest.json: " + manifestFile);
+        }
+        return parseManifest(manifestFile);
+    }
+
+    /**
      * The pack embedded in the sora4j jar and used when no pack is given: for now a tiny model
      * with random weights, whose videos are noise. It is extracted once to a cache directory
      * under {@code java.io.tmpdir} (or {@code sora4j.cacheDir}) and verified.

@@ -40,7 +40,23 @@ public record PackManifest(
     public static final List<String> ROLES = List.of("t5-embed", "t5-block", "t5-final-norm",
             "stdit-embed", "stdit-block", "stdit-final", "vae-temporal", "vae-spatial");
 
-    /** Copies the lists. */
+    /**
+     * Copies the lists.
+     *
+     * @param format always {@code sora4j-pack}
+     * @param formatVersion the pack format version; this library reads version {@value
+     *     #FORMAT_VERSION}
+     * @param name the pack's name
+     * @param family the model family, e.g. {@code open-sora-v1.2}
+     * @param description free text
+     * @param weightDtype stored weight dtype of the blocks
+     * @param text the T5 text encoder's hyper-parameters
+     * @param stdit the STDiT3 denoiser's hyper-parameters
+     * @param vae the VAE decoder's hyper-parameters
+     * @param sampling the sampling defaults the model was trained for
+     * @param blocks every block, in set order
+     * @param files the other files with their integrity data
+     */
     public PackManifest {
         blocks = blocks == null ? List.of() : List.copyOf(blocks);
         files = files == null ? List.of() : List.copyOf(files);

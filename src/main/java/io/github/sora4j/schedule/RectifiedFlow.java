@@ -32,7 +32,9 @@ public final class RectifiedFlow {
             double ratio = transformRatio(c.latentFrames(), c.height(), c.width(), c.transformScale());
             for (int i = 0; i < k; i++) {
                 double tau = t[i] / n;
-                t[i] = ratio * tau / (1 + (ratio - 1) * tau) * n;
+                // At τ = 1 the quotient is 1 up to rounding (1 + (r − 1) need not equal r in
+                // floating point), which could put t'_0 a hair above N.
+                t[i] = Math.min(n, ratio * tau / (1 + (ratio - 1) * tau) * n);
             }
         }
         return new Timesteps(t, c.numTimesteps());

@@ -22,7 +22,18 @@ public record SamplingContext(
         boolean timestepTransform,
         double transformScale) {
 
-    /** Validates the values. */
+    /**
+     * Validates the values.
+     *
+     * @param steps number of sampling steps K requested
+     * @param numTimesteps training timesteps (1000 for Open-Sora)
+     * @param frames pixel frame count of the video
+     * @param latentFrames latent frame count T the VAE gives for {@code frames}
+     * @param height pixel height
+     * @param width pixel width
+     * @param timestepTransform whether to apply Open-Sora's resolution/length timestep shift
+     * @param transformScale extra factor of that shift (1.0 upstream)
+     */
     public SamplingContext {
         if (steps < 1) {
             throw new IllegalArgumentException("steps must be >= 1 but was " + steps);

@@ -10,7 +10,14 @@ package io.github.sora4j.schedule;
  */
 public record StepDecision(double dt, boolean last, boolean leap, double cosine) {
 
-    /** Validates the step size. */
+    /**
+     * Validates the step size.
+     *
+     * @param dt step size in timestep units: the pipeline applies {@code z += v · dt / numTimesteps}
+     * @param last whether sampling stops after this update
+     * @param leap whether this step is a leap straight to t = 0 before the last regular step (LPL)
+     * @param cosine similarity of this velocity to the previous one, or NaN if not measured
+     */
     public StepDecision {
         if (!(dt > 0) || Double.isInfinite(dt)) {
             throw new IllegalArgumentException("dt must be positive and finite but was " + dt);

@@ -11,7 +11,12 @@ import java.util.Arrays;
  */
 public record Timesteps(double[] values, int numTimesteps) {
 
-    /** Validates and copies. */
+    /**
+     * Validates and copies.
+     *
+     * @param values the timesteps (copied)
+     * @param numTimesteps the training timesteps they are measured in (1000)
+     */
     public Timesteps {
         if (values == null || values.length == 0) {
             throw new IllegalArgumentException("timesteps must not be empty");

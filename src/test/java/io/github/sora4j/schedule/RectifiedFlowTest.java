@@ -55,6 +55,20 @@ class RectifiedFlowTest {
     }
 
     @Test
+    void theFirstTransformedTimestepNeverExceedsTheTrainingRange() {
+        // 9 frames of 32x32 (latent T = 3): 1 + (r - 1) rounds away from r, and t'_0 came out
+        // as 1000.0000000000002.
+        for (int size = 8; size <= 512; size += 8) {
+            for (int latentFrames = 1; latentFrames <= 24; latentFrames++) {
+                Timesteps ts = RectifiedFlow.timesteps(new SamplingContext(30, 1000,
+                        latentFrames * 4, latentFrames, size, size, true, 1.0));
+                assertThat(ts.get(0)).as("%dx%d, T=%d", size, size, latentFrames)
+                        .isLessThanOrEqualTo(1000.0).isCloseTo(1000.0, within(1e-9));
+            }
+        }
+    }
+
+    @Test
     void eulerDeltasTelescopeToTheFirstTimestep() {
         Timesteps ts = RectifiedFlow.timesteps(new SamplingContext(30, 1000, 68, 20, 256, 256, true,
                 1.0));

@@ -1,5 +1,6 @@
 package io.github.sora4j.testing;
 
+import io.github.sora4j.load.ActivationPeaks;
 import io.github.sora4j.load.BlockLoader;
 import io.github.sora4j.load.LoadedBlock;
 import io.github.sora4j.load.LoaderStats;
@@ -16,6 +17,11 @@ public final class CountingBlockLoader implements BlockLoader {
 
     public CountingBlockLoader(BlockLoader delegate) {
         this.delegate = delegate;
+    }
+
+    @Override
+    public void beginGeneration(ActivationPeaks peaks) {
+        delegate.beginGeneration(peaks);
     }
 
     @Override

@@ -1,0 +1,258 @@
+package io.github.sora4j.cli;
+
+import io.github.sora4j.GenerationReport;
+import io.github.sora4j.GenerationRequest;
+import io.github.sora4j.GenerationResult;
+import io.github.sora4j.ProgressListener;
+import io.github.sora4j.VideoPipeline;
+import io.github.sora4j.device.DeviceProfile;
+import io.github.sora4j.device.Techniques;
+import io.github.sora4j.load.MemoryBudget;
+import io.github.sora4j.pack.ModelPack;
+import io.github.sora4j.pack.PackManifest;
+import io.github.sora4j.video.VideoFormat;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import java.util.stream.Stream;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code sora4j generate}: one video from a prompt, with a progress bar and a summary. */
+@Command(name = "generate", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Generate a video from a prompt and write it as .mp4, .gif or a folder of "
+            + "PNG frames.",
+            "Shows a progress bar (stage, step, block, ETA) on a terminal, plain lines otherwise, "
+                + "and a summary: time per stage, steps run, peak memory. Ctrl-C cancels at the "
+                + "next block and writes nothing."})
+final class GenerateCommand implements Callable<Integer> {
+
+    /** How to show progress. */
+    enum Progress {
+        /** A bar on a terminal, plain lines otherwise. */
+        auto,
+        /** The bar, redrawn with carriage returns. */
+        bar,
+        /** A line per stage and per step. */
+        plain,
+        /** Nothing but the summary. */
+        none
+    }
+
+    @CommandLine.Spec
+    private CommandLine.Model.CommandSpec spec;
+
+    @CommandLine.ParentCommand
+    private Sora4jCli parent;
+
+    @Option(names = {"-p", "--prompt"}, required = true, paramLabel = "TEXT",
+            description = "The text prompt.")
+    private String prompt;
+
+    @Option(names = {"-o", "--output"}, defaultValue = "sora4j.mp4", paramLabel = "PATH",
+            description = "Output: FILE.mp4, FILE.gif, or a folder (a name without extension) "
+                    + "for PNG frames (default: ${DEFAULT-VALUE}).")
+    private Path output;
+
+    @Mixin
+    private PackOptions pack;
+
+    @Mixin
+    private SizeOptions sizes;
+
+    @Option(names = "--steps", paramLabel = "K", description = "Sampling steps (default: the "
+            + "pack's, 30).")
+    private Integer steps;
+
+    @Option(names = "--guidance", paramLabel = "S", description = "Classifier-free guidance "
+            + "scale (default: the pack's, 7.0).")
+    private Double guidance;
+
+    @Option(names = "--seed", defaultValue = "42", paramLabel = "N",
+            description = "Noise seed (default: ${DEFAULT-VALUE}).")
+    private long seed;
+
+    @Option(names = "--fps", paramLabel = "N", description = "Frame rate (default: the pack's, "
+            + "24).")
+    private Integer fps;
+
+    @Option(names = "--lpl", paramLabel = "MODE", converter = Choices.LplConverter.class,
+            description = "Linear Proportional Leap: off, fixed (leap at step 16 of 30), fixed:N "
+                    + "(0-based leap step N: N+1 model calls), dynamic (leap once velocities "
+                    + "stop changing). Default: the profile's, else off.")
+    private Choices.Lpl lpl;
+
+    @Option(names = "--tdtm-steps", paramLabel = "N", converter = Choices.TdtmConverter.class,
+            description = "Temporal token merging in the first N steps: a number, all, or off "
+                    + "(= 0). Default: the profile's, else off.")
+    private Choices.Tdtm tdtm;
+
+    @Mixin
+    private MemoryOptions memory;
+
+    @Option(names = "--progress", defaultValue = "auto", paramLabel = "HOW",
+            description = "Progress display: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}:"
+                    + " a bar on a terminal, plain lines otherwise).")
+    private Progress progress;
+
+    @Override
+    public Integer call() {
+        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
+        try (CtrlC ctrlC = CtrlC.install(err)) {
+            ModelPack modelPack = pack.open();
+            PackManifest.Sampling sampling = modelPack.manifest().sampling();
+            Choices.Size size = sizes.size(pack.isDemo());
+            GenerationRequest request = GenerationRequest.builder(prompt)
+                    .frames(sizes.frames(pack.isDemo())).size(size.width(), size.height())
+                    .steps(steps != null ? steps : sampling.steps())
+                    .guidanceScale(guidance != null ? guidance : sampling.guidanceScale())
+                    .fps(fps != null ? fps : sampling.fps()).seed(seed)
+                    .aestheticScore(sampling.aestheticScore()).build();
+            if (request.steps() > sampling.numTimesteps()) {
+                throw new IllegalArgumentException("--steps must be at most "
+                        + sampling.numTimesteps() + " (the model's training timesteps) but was "
+                        + request.steps());
+            }
+            DeviceProfile profile = memory.effectiveProfile();
+            Techniques defaults = profile != null ? profile.techniques() : null;
+            Choices.Lpl lplChoice = lpl != null ? lpl
+                    : defaults == null || defaults.lplLeapStep() < 0 ? Choices.Lpl.OFF
+                    : new Choices.Lpl("fixed", defaults.lplLeapStep());
+            Choices.Tdtm tdtmChoice = tdtm != null ? tdtm
+                    : defaults == null ? Choices.Tdtm.OFF : new Choices.Tdtm(
+                            defaults.tdtmMergeSteps());
+
+            VideoPipeline.Builder builder = VideoPipeline.builder().pack(modelPack);
+            if (profile != null) {
+                builder.deviceProfile(profile);
+            }
+            if (memory.chosen()) {
+                builder.blockLoader(memory.loaderFactory());
+            }
+            builder.scheduler(lplChoice.scheduler()).tokenMerger(tdtmChoice.merger());
+
+            out.printf(Locale.ROOT, "pack       %s%s%n", modelPack.manifest().name(),
+                    pack.isDemo() ? " (built-in demo: tiny model, random weights; the video is "
+                            + "noise)" : " (" + modelPack.directory() + ")");
+            out.printf(Locale.ROOT, "request    %d frames %dx%d at %d fps, %d steps, CFG %s, "
+                            + "seed %d%n", request.frames(), request.width(), request.height(),
+                    request.fps(), request.steps(), trim(request.guidanceScale()),
+                    request.seed());
+            out.printf(Locale.ROOT, "techniques %s, %s; %s%n", lplChoice.describe(),
+                    tdtmChoice.describe(), memory.describe());
+            out.flush();
+
+            ProgressDisplay display = new ProgressDisplay(out, mode(), columns(),
+                    System::nanoTime, lplChoice.maxCalls(request.steps()),
+                    lplChoice.mode().equals("dynamic"));
+            ProgressListener listener = event -> {
+                display.accept(event);
+                return !ctrlC.requested();
+            };
+            GenerationResult result;
+            try (VideoPipeline pipeline = builder.build()) {
+                ctrlC.generating(true);
+                result = pipeline.generate(request, listener, output);
+            } finally {
+                ctrlC.generating(false);
+            }
+            if (result.cancelled()) {
+                display.abandon();
+                out.println("cancelled; nothing written");
+                out.flush();
+                return Sora4jCli.EXIT_CANCELLED;
+            }
+            display.finish();
+            summary(out, request, result, memory.describe());
+            return Sora4jCli.EXIT_OK;
+        }
+    }
+
+    private ProgressDisplay.Mode mode() {
+        return switch (progress) {
+            case bar -> ProgressDisplay.Mode.BAR;
+            case plain -> ProgressDisplay.Mode.PLAIN;
+            case none -> ProgressDisplay.Mode.NONE;
+            case auto -> parent.terminal() ? ProgressDisplay.Mode.BAR
+                    : ProgressDisplay.Mode.PLAIN;
+        };
+    }
+
+    private static int columns() {
+        try {
+            String c = System.getenv("COLUMNS");
+            return c == null ? 80 : Integer.parseInt(c.trim());
+        } catch (NumberFormatException e) {
+            return 80;
+        }
+    }
+
+    private void summary(PrintWriter out, GenerationRequest request, GenerationResult result,
+            String loader) {
+        GenerationReport r = result.report();
+        VideoFormat format = VideoFormat.fromPath(output);
+        out.printf(Locale.ROOT, "wrote %s (%s, %d frames %dx%d at %d fps, %s)%n", output,
+                format == VideoFormat.PNG_FRAMES ? "PNG frames" : format.name(),
+                result.frames().frameCount(), result.frames().width(), result.frames().height(),
+                request.fps(), MemoryBudget.format(outputBytes(output)));
+        out.printf(Locale.ROOT, "  encode text  %s%n", ProgressDisplay.seconds(r.textEncodeNanos()));
+        out.printf(Locale.ROOT, "  denoise      %s  %s%n", ProgressDisplay.seconds(r.denoiseNanos()),
+                steps(r));
+        out.printf(Locale.ROOT, "  decode       %s%n", ProgressDisplay.seconds(r.decodeNanos()));
+        out.printf(Locale.ROOT, "  total        %s%n", ProgressDisplay.seconds(r.totalNanos()));
+        out.printf(Locale.ROOT, "  memory       peak loaded weights %s (%d blocks loaded; %s)%n",
+                MemoryBudget.format(r.peakLoadedBytes()), r.blocksLoaded(), loader);
+        long heap = MemoryProbe.heapPeakBytes();
+        long rss = MemoryProbe.peakRssBytes();
+        out.printf(Locale.ROOT, "               JVM heap peak %s%s%n", MemoryBudget.format(heap),
+                rss > 0 ? ", process peak RSS " + MemoryBudget.format(rss) : "");
+        out.flush();
+    }
+
+    /** E.g. {@code 16 of 30 steps (LPL leapt at step 16, 14 model calls saved), 15 merged}. */
+    static String steps(GenerationReport r) {
+        StringBuilder s = new StringBuilder();
+        s.append(r.modelCalls()).append(" of ").append(r.plannedSteps()).append(" steps");
+        if (r.leapStep() >= 0) {
+            s.append(" (LPL leapt at step ").append(r.leapStep() + 1).append(", ")
+                    .append(r.modelCallsSaved()).append(" model calls saved)");
+        }
+        if (r.mergedSteps() > 0) {
+            s.append(", ").append(r.mergedSteps()).append(" with TDTM merging");
+        }
+        if (r.modelCalls() > 0) {
+            s.append(", ").append(ProgressDisplay.seconds(r.denoiseNanos() / (double) r.modelCalls()))
+                    .append(" per step");
+        }
+        return s.toString();
+    }
+
+    private static long outputBytes(Path output) {
+        try {
+            if (Files.isDirectory(output)) {
+                try (Stream<Path> files = Files.list(output)) {
+                    return files.filter(Files::isRegularFile).mapToLong(f -> {
+                        try {
+                            return Files.size(f);
+                        } catch (IOException e) {
+                            return 0;
+                        }
+                    }).sum();
+                }
+            }
+            return Files.size(output);
+        } catch (IOException e) {
+            return 0;
+        }
+    }
+
+    private static String trim(double v) {
+        return v == Math.rint(v) ? String.format(Locale.ROOT, "%.1f", v) : Double.toString(v);
+    }
+}

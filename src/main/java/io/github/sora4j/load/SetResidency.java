@@ -1,0 +1,209 @@
+package io.github.sora4j.load;
+
+import io.github.sora4j.pack.BlockInfo;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Which blocks of one block set a loader keeps resident while the set runs, and the memory that
+ * implies: the CI-DL decision, made once per set per generation (see docs/memory.md).
+ *
+ * <p>The first {@code residentCount} blocks (in execution order) stay loaded across the set's runs
+ * (across denoising steps for STDiT); the others are streamed: loaded before they run and freed
+ * after, with the next one prefetched while one runs when {@code prefetch} is true. The peak of
+ * loaded parameter bytes is then the resident bytes plus the two largest streamed blocks (the one
+ * running and the one loading), or plus the largest one without prefetch.
+ *
+ * @param set the set name
+ * @param blocks the set's distinct blocks in execution order
+ * @param residentCount how many leading blocks stay resident (d)
+ * @param prefetch whether the next streamed block is loaded while one runs
+ * @param activationBytes the set's activation peak
+ * @param availableBytes the budget's available bytes the decision was made against
+ */
+public record SetResidency(String set, List<BlockInfo> blocks, int residentCount,
+        boolean prefetch, long activationBytes, long availableBytes) {
+
+    /** Copies the list and checks the values. */
+    public SetResidency {
+        blocks = List.copyOf(blocks);
+        if (residentCount < 0 || residentCount > blocks.size()) {
+            throw new IllegalArgumentException("residentCount must be in [0, " + blocks.size()
+                    + "] but was " + residentCount);
+        }
+        if (activationBytes < 0) {
+            throw new IllegalArgumentException("activationBytes must be >= 0 but was "
+                    + activationBytes);
+        }
+    }
+
+    /**
+     * Decides the residency of a set: the largest d such that the first d blocks, plus room for
+     * the largest two of the remaining blocks (one running, one prefetched), plus the activation
+     * peak fit in the available bytes. This is the paper's {@code d = ⌊(budget − activations −
+     * 2·block)/block⌋} made exact for blocks of different sizes. If no d leaves room for a
+     * prefetch, prefetching is dropped and d is chosen with room for one block; if not even the
+     * largest block fits with the activations, the result has {@link #fits()} false.
+     *
+     * @param set the set name
+     * @param blocks the set's blocks in execution order (repeats are ignored)
+     * @param activationBytes the set's activation peak
+     * @param availableBytes bytes for weights and activations
+     * @param dynamic whether blocks may stay resident (false: d = 0)
+     * @param concurrent whether the next block may be prefetched
+     * @return the decision
+     */
+    public static SetResidency plan(String set, List<BlockInfo> blocks, long activationBytes,
+            long availableBytes, boolean dynamic, boolean concurrent) {
+        List<BlockInfo> distinct = distinct(blocks);
+        int n = distinct.size();
+        long[] prefix = new long[n + 1];
+        for (int i = 0; i < n; i++) {
+            prefix[i + 1] = prefix[i] + distinct.get(i).parameterBytes();
+        }
+        boolean[] passes = concurrent ? new boolean[] {true, false} : new boolean[] {false};
+        for (boolean pf : passes) {
+            for (int d = dynamic ? n : 0; d >= 0; d--) {
+                long need = saturatingAdd(prefix[d], streamingPeak(distinct, d, pf),
+                        activationBytes);
+                if (need <= availableBytes) {
+                    return new SetResidency(set, distinct, d, pf && d < n, activationBytes,
+                            availableBytes);
+                }
+            }
+        }
+        return new SetResidency(set, distinct, 0, false, activationBytes, availableBytes);
+    }
+
+    private static List<BlockInfo> distinct(List<BlockInfo> blocks) {
+        Map<String, BlockInfo> byName = new LinkedHashMap<>();
+        for (BlockInfo b : blocks) {
+            byName.putIfAbsent(b.name(), b);
+        }
+        return new ArrayList<>(byName.values());
+    }
+
+    private static long streamingPeak(List<BlockInfo> blocks, int from, boolean prefetch) {
+        long first = 0;
+        long second = 0;
+        for (int i = from; i < blocks.size(); i++) {
+            long b = blocks.get(i).parameterBytes();
+            if (b > first) {
+                second = first;
+                first = b;
+            } else if (b > second) {
+                second = b;
+            }
+        }
+        return prefetch ? first + second : first;
+    }
+
+    private static long saturatingAdd(long a, long b, long c) {
+        long s = a + b;
+        if (s < 0) {
+            return Long.MAX_VALUE;
+        }
+        s += c;
+        return s < 0 ? Long.MAX_VALUE : s;
+    }
+
+    /**
+     * The resident blocks (the first {@code residentCount}).
+     *
+     * @return the blocks
+     */
+    public List<BlockInfo> residentBlocks() {
+        return blocks.subList(0, residentCount);
+    }
+
+    /**
+     * The streamed blocks (loaded and freed on every run of the set).
+     *
+     * @return the blocks
+     */
+    public List<BlockInfo> streamedBlocks() {
+        return blocks.subList(residentCount, blocks.size());
+    }
+
+    /**
+     * Whether a block is one of the resident ones.
+     *
+     * @param blockName the block's name
+     * @return true if resident
+     */
+    public boolean isResident(String blockName) {
+        for (BlockInfo b : residentBlocks()) {
+            if (b.name().equals(blockName)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Parameter bytes of the resident blocks.
+     *
+     * @return bytes
+     */
+    public long residentBytes() {
+        return residentBlocks().stream().mapToLong(BlockInfo::parameterBytes).sum();
+    }
+
+    /**
+     * Parameter bytes read from storage on every run of the set (each streamed block once).
+     *
+     * @return bytes
+     */
+    public long streamedBytesPerRun() {
+        return streamedBlocks().stream().mapToLong(BlockInfo::parameterBytes).sum();
+    }
+
+    /**
+     * The most parameter bytes of this set loaded at once: resident bytes plus the largest one
+     * (or, with prefetch, two) streamed blocks.
+     *
+     * @return bytes
+     */
+    public long peakWeightBytes() {
+        return saturatingAdd(residentBytes(), streamingPeak(blocks, residentCount, prefetch), 0);
+    }
+
+    /**
+     * Peak weights plus activations while the set runs.
+     *
+     * @return bytes
+     */
+    public long peakBytes() {
+        return saturatingAdd(peakWeightBytes(), activationBytes, 0);
+    }
+
+    /**
+     * The least memory the set can run in: its largest block plus the activations (sequential
+     * loading).
+     *
+     * @return bytes
+     */
+    public long minimumBytes() {
+        return saturatingAdd(streamingPeak(blocks, 0, false), activationBytes, 0);
+    }
+
+    /**
+     * Whether the set fits the available bytes with this decision.
+     *
+     * @return true if {@link #peakBytes()} is at most the available bytes
+     */
+    public boolean fits() {
+        return peakBytes() <= availableBytes;
+    }
+
+    @Override
+    public String toString() {
+        return "SetResidency[" + set + ": " + residentCount + " of " + blocks.size()
+                + " resident (" + MemoryBudget.format(residentBytes()) + "), prefetch " + prefetch
+                + ", peak weights " + MemoryBudget.format(peakWeightBytes()) + " + activations "
+                + MemoryBudget.format(activationBytes) + " of " + MemoryBudget.format(availableBytes)
+                + "]";
+    }
+}

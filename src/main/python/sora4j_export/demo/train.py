@@ -1,0 +1,546 @@
+"""Trains the demo models on the procedural world (CPU, Debian torch) and writes the ``demo`` pack.
+
+::
+
+    PYTHONPATH=src/main/python /usr/bin/python3 -m sora4j_export.demo.train --out /tmp/sora4j-demo [--threads 1]
+
+Stages, run in order; each leaves its result in ``--out`` and is skipped once done:
+
+1. ``spatial``   spatial autoencoder: the training-only :class:`~.models.SpatialEncoder` and the pack's spatial VAE
+                 decoder, on single 64×64 frames (pixel L1 + L2, object pixels weighted ×11, noise σ 0.1 on the latent);
+2. ``bank``      renders ``--bank`` training clips and stores their SD latents (frozen spatial encoder);
+3. ``temporal``  temporal autoencoder: :class:`~.models.TemporalEncoder` and the pack's temporal VAE decoder on those
+                 latents (weighted MSE in SD-latent space + pixel loss through the frozen spatial decoder on two frames
+                 per clip, noise σ 0.1 on the latent);
+4. ``latents``   encodes the bank to video latents; their per-channel mean and std become the pack's VAE ``shift`` and
+                 ``scale``, so the diffusion model works on z ~ N(0, 1) and ``z·scale + shift`` is the decoder's input;
+5. ``diffusion`` T5 and STDiT3 trained together with the rectified-flow objective: x_t = (1 − t/1000)·x0 + (t/1000)·ε,
+                 target v = x0 − ε (the sampler's z += v·dt/1000 moves noise → data), t = the sampler's timestep
+                 transform (17 frames, 64×64) of τ ~ U(0, 1); the caption is replaced by the learned null caption
+                 ``y_embedding`` with probability 0.1 (for CFG); AdamW, EMA of the weights (exported);
+6. ``pack``      writes the EMA models as the ``demo`` pack (``--pack-out``, default the repository's embedded
+                 ``src/main/resources/io/github/sora4j/packs/demo``) and verifies it.
+
+Seeded (``--seed``): every batch, noise draw and timestep comes from a generator seeded with (seed, stage, step), so a
+resumed run sees the same data as an uninterrupted one. Checkpoints are written every ``--ckpt-every`` steps; rerun
+with ``--resume`` to continue (finished stages are skipped, an interrupted one continues from its last checkpoint).
+Wall time per stage accumulates in ``times.json``; ``log.txt`` has the losses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import models as M
+from . import world as W
+
+STAGES = ("spatial", "bank", "temporal", "latents", "diffusion", "pack")
+_STAGE_ID = {s: i + 1 for i, s in enumerate(STAGES)}
+REPO_ROOT = Path(__file__).resolve().parents[5]
+DEFAULT_PACK = REPO_ROOT / "src" / "main" / "resources" / "io" / "github" / "sora4j" / "packs" / "demo"
+PACK_NAME = "demo"
+NOISE_SIGMA = 0.1
+FG_WEIGHT = 10.0
+
+
+# --------------------------------------------------------------------------------------------------------- utilities
+class Run:
+    def __init__(self, args):
+        self.args = args
+        self.out = Path(args.out)
+        self.log_file = self.out / "log.txt"
+        self.times_file = self.out / "times.json"
+
+    def log(self, msg: str) -> None:
+        line = f"[{time.strftime('%H:%M:%S')}] {msg}"
+        print(line, flush=True)
+        with open(self.log_file, "a", encoding="utf-8") as f:
+            f.write(line + "\n")
+
+    def add_time(self, stage: str, seconds: float) -> None:
+        times = json.loads(self.times_file.read_text()) if self.times_file.exists() else {}
+        times[stage] = round(times.get(stage, 0.0) + seconds, 1)
+        times["total"] = round(sum(v for k, v in times.items() if k != "total"), 1)
+        self.times_file.write_text(json.dumps(times, indent=2) + "\n")
+
+    def path(self, name: str) -> Path:
+        return self.out / name
+
+
+def step_rng(seed: int, stage: str, step: int):
+    """(numpy Generator, torch Generator) for one step of one stage: the same on every (re)run."""
+    rng = np.random.default_rng([seed, _STAGE_ID[stage], step])
+    gen = torch.Generator().manual_seed(int(rng.integers(2 ** 62)))
+    return rng, gen
+
+
+def save_atomic(obj, path: Path) -> None:
+    tmp = path.with_name(path.name + ".partial")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def cosine_lr(step: int, total: int, peak: float, warmup: int, floor: float = 0.1) -> float:
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    p = min(1.0, (step - warmup) / max(1, total - warmup))
+    return peak * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * p)))
+
+
+def fg_weights(clips, size=64, dilate=2) -> np.ndarray:
+    """1 + FG_WEIGHT · (dilated object coverage) per frame: [n, F, H, W]."""
+    out = []
+    for c in clips:
+        m = torch.from_numpy(W.object_masks(c))[:, None]
+        m = F.max_pool2d(m, 2 * dilate + 1, stride=1, padding=dilate)[:, 0]
+        out.append(1.0 + FG_WEIGHT * m.numpy())
+    return np.stack(out, 0)
+
+
+def frame_weights(clip: W.Clip, f: int, dilate=2) -> np.ndarray:
+    """:func:`fg_weights` of one frame: [H, W]."""
+    m = torch.from_numpy(W.coverage(clip, f))[None, None]
+    return 1.0 + FG_WEIGHT * F.max_pool2d(m, 2 * dilate + 1, stride=1, padding=dilate)[0, 0].numpy()
+
+
+def clip_from_row(row) -> W.Clip:
+    ci, si, di, spi, bi, x0, y0, r = row
+    return W.Clip(list(W.COLOURS)[int(ci)], W.SHAPES[int(si)], W.DIRECTIONS[int(di)], list(W.SPEEDS)[int(spi)],
+                  list(W.BACKGROUNDS)[int(bi)], float(x0), float(y0), float(r))
+
+
+def clip_row(c: W.Clip):
+    return [list(W.COLOURS).index(c.colour), W.SHAPES.index(c.shape), W.DIRECTIONS.index(c.direction),
+            list(W.SPEEDS).index(c.speed), list(W.BACKGROUNDS).index(c.background), c.x0, c.y0, c.radius]
+
+
+class Loop:
+    """A resumable optimisation loop: ``state`` (modules, optimiser, step) checkpointed to ``ckpt``."""
+
+    def __init__(self, run: Run, stage: str, modules: dict, params, lr: float, total: int, warmup: int,
+                 ema_modules=None, ema_decay: float = 0.0, betas=(0.9, 0.99), weight_decay: float = 0.0):
+        self.run, self.stage, self.modules, self.total, self.warmup, self.peak = run, stage, modules, total, warmup, lr
+        self.params = [p for p in params if p.requires_grad]
+        self.opt = torch.optim.AdamW(self.params, lr=lr, betas=betas, weight_decay=weight_decay)
+        self.ema_decay = ema_decay
+        self.ema = {k: copy.deepcopy(modules[k]).eval() for k in (ema_modules or [])}
+        for m in self.ema.values():
+            for p in m.parameters():
+                p.requires_grad_(False)
+        self.step = 0
+        self.ckpt = run.path(f"{stage}_ckpt.pt")
+        if self.ckpt.exists():
+            st = torch.load(self.ckpt)
+            for k, m in modules.items():
+                m.load_state_dict(st["modules"][k])
+            for k, m in self.ema.items():
+                m.load_state_dict(st["ema"][k])
+            self.opt.load_state_dict(st["opt"])
+            self.step = int(st["step"])
+            run.log(f"{stage}: resumed at step {self.step}")
+
+    def save(self) -> None:
+        save_atomic({"modules": {k: m.state_dict() for k, m in self.modules.items()},
+                     "ema": {k: m.state_dict() for k, m in self.ema.items()},
+                     "opt": self.opt.state_dict(), "step": self.step}, self.ckpt)
+
+    def update(self, loss: torch.Tensor, clip: float = 1.0) -> float:
+        for g in self.opt.param_groups:
+            g["lr"] = cosine_lr(self.step, self.total, self.peak, self.warmup)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        gn = float(torch.nn.utils.clip_grad_norm_(self.params, clip))
+        self.opt.step()
+        if self.ema:
+            d = min(self.ema_decay, (1 + self.step) / (10 + self.step))
+            with torch.no_grad():
+                for k, em in self.ema.items():
+                    for pe, p in zip(em.parameters(), self.modules[k].parameters()):
+                        pe.mul_(d).add_(p.detach(), alpha=1 - d)
+        self.step += 1
+        return gn
+
+
+def timed_stage(run: Run, stage: str, fn) -> None:
+    done = run.path(f"{stage}.done")
+    if done.exists():
+        run.log(f"{stage}: done already, skipped")
+        return
+    t0 = time.time()
+    seg = [t0]
+
+    def checkpoint_time():  # add the time since the last call (so an interrupted stage still counts its time)
+        now = time.time()
+        run.add_time(stage, now - seg[0])
+        seg[0] = now
+
+    fn(checkpoint_time)
+    checkpoint_time()
+    done.write_text("ok\n")
+    run.log(f"{stage}: finished in {time.time() - t0:.0f} s this session")
+
+
+# ------------------------------------------------------------------------------------------------------------ stages
+def stage_spatial(run: Run, tick) -> None:
+    a = run.args
+    vae = M.build_vae(a.seed)
+    enc = M.SpatialEncoder()
+    dec = vae.spatial_vae.module
+    loop = Loop(run, "spatial", {"enc": enc, "dec": dec}, list(enc.parameters()) + list(dec.parameters()),
+                lr=a.ae_lr, total=a.spatial_steps, warmup=100)
+    acc, t_last = [], time.time()
+    while loop.step < a.spatial_steps:
+        rng, gen = step_rng(a.seed, "spatial", loop.step)
+        clips = [W.sample_clip(rng) for _ in range(a.ae_batch)]
+        fidx = rng.integers(0, W.FRAMES, size=a.ae_batch)
+        x = torch.from_numpy(np.stack([W.to_model(W.render_frame(c, int(f))[None])[:, 0]
+                                       for c, f in zip(clips, fidx)], 0))
+        wts = torch.from_numpy(np.stack([frame_weights(c, int(f)) for c, f in zip(clips, fidx)], 0))[:, None]
+        raw = enc(x)
+        rec = M.spatial_decode(vae, raw + NOISE_SIGMA * torch.randn(raw.shape, generator=gen))
+        err = rec - x
+        loss = (wts * (err.abs() + err ** 2)).mean() / wts.mean() + 1e-4 * (raw ** 2).mean()
+        loop.update(loss)
+        acc.append(float(loss))
+        if loop.step % a.log_every == 0:
+            run.log(f"spatial step {loop.step}/{a.spatial_steps} loss {np.mean(acc):.4f} "
+                    f"|raw| {float(raw.std()):.2f} {(time.time() - t_last) / len(acc):.2f} s/step")
+            acc, t_last = [], time.time()
+        if loop.step % a.ckpt_every == 0 or loop.step == a.spatial_steps:
+            loop.save()
+            tick()
+    save_atomic({"enc": enc.state_dict(), "dec": dec.state_dict()}, run.path("spatial.pt"))
+
+
+def _load_spatial(run: Run, seed: int):
+    vae = M.build_vae(seed)
+    enc = M.SpatialEncoder()
+    st = torch.load(run.path("spatial.pt"))
+    enc.load_state_dict(st["enc"])
+    vae.spatial_vae.module.load_state_dict(st["dec"])
+    return enc.eval(), vae
+
+
+def stage_bank(run: Run, tick) -> None:
+    a = run.args
+    enc, _ = _load_spatial(run, a.seed)
+    rng = np.random.default_rng([a.seed, _STAGE_ID["bank"]])
+    rows, sds = [], []
+    with torch.no_grad():
+        for i in range(a.bank):
+            c = W.sample_clip(rng)
+            x = torch.from_numpy(W.to_model(W.render(c))).permute(1, 0, 2, 3)  # [F, 3, H, W]
+            sd = enc(x) * M.SCALING_FACTOR  # [F, 4, 8, 8]
+            sds.append(sd.permute(1, 0, 2, 3).numpy().astype(np.float16))
+            rows.append(clip_row(c))
+            if (i + 1) % 1000 == 0:
+                run.log(f"bank {i + 1}/{a.bank}")
+    np.savez(run.path("bank.npz"), sd=np.stack(sds, 0), clips=np.asarray(rows, dtype=np.float64))
+
+
+def stage_temporal(run: Run, tick) -> None:
+    a = run.args
+    _, vae = _load_spatial(run, a.seed)
+    sdec = vae.spatial_vae.module.eval()
+    for p in sdec.parameters():
+        p.requires_grad_(False)
+    bank = np.load(run.path("bank.npz"))
+    sd_all, rows = bank["sd"], bank["clips"]
+    tenc = M.TemporalEncoder()
+    tdec = vae.temporal_vae
+    loop = Loop(run, "temporal", {"enc": tenc, "dec": tdec}, list(tenc.parameters()) + list(tdec.parameters()),
+                lr=a.ae_lr, total=a.temporal_steps, warmup=100)
+    acc, t_last = [], time.time()
+    while loop.step < a.temporal_steps:
+        rng, gen = step_rng(a.seed, "temporal", loop.step)
+        idx = rng.integers(0, len(sd_all), size=a.temporal_batch)
+        sd = torch.from_numpy(sd_all[idx].astype(np.float32))
+        clips = [clip_from_row(rows[i]) for i in idx]
+        wpix = torch.from_numpy(fg_weights(clips))  # [B, F, H, W]
+        wlat = F.avg_pool2d(wpix, 8)[:, None]  # [B, 1, F, 8, 8]
+        z = tenc(sd)
+        rec = M.temporal_decode(vae, z + NOISE_SIGMA * torch.randn(z.shape, generator=gen), W.FRAMES)
+        loss_lat = (wlat * (rec - sd) ** 2).mean() / wlat.mean() / M.SCALING_FACTOR ** 2
+        # pixel loss on two frames per clip through the frozen spatial decoder
+        fsel = torch.from_numpy(rng.integers(0, W.FRAMES, size=(len(idx), 2)))
+        b_ix = torch.arange(len(idx))[:, None].expand(-1, 2).reshape(-1)
+        f_ix = fsel.reshape(-1)
+        raw = rec.permute(0, 2, 1, 3, 4)[b_ix, f_ix] / M.SCALING_FACTOR
+        pix = M.spatial_decode(vae, raw)
+        target = torch.from_numpy(np.stack([W.to_model(W.render_frame(clips[int(b)], int(f))[None])[:, 0]
+                                            for b, f in zip(b_ix, f_ix)], 0))
+        wp = wpix[b_ix, f_ix][:, None]
+        err = pix - target
+        loss_pix = (wp * (err.abs() + err ** 2)).mean() / wp.mean()
+        loss = loss_lat + loss_pix + 1e-4 * (z ** 2).mean()
+        loop.update(loss)
+        acc.append((float(loss_lat), float(loss_pix)))
+        if loop.step % a.log_every == 0:
+            m = np.mean(acc, 0)
+            run.log(f"temporal step {loop.step}/{a.temporal_steps} latent {m[0]:.4f} pixel {m[1]:.4f} "
+                    f"|z| {float(z.std()):.2f} {(time.time() - t_last) / len(acc):.2f} s/step")
+            acc, t_last = [], time.time()
+        if loop.step % a.ckpt_every == 0 or loop.step == a.temporal_steps:
+            loop.save()
+            tick()
+    save_atomic({"enc": tenc.state_dict(), "dec": tdec.state_dict()}, run.path("temporal.pt"))
+
+
+def load_vae(run: Run, seed: int, scale=None, shift=None):
+    """The trained VAE decoder (spatial + temporal), with the pack's scale/shift if given."""
+    kw = {} if scale is None else {"scale": tuple(float(s) for s in scale), "shift": tuple(float(s) for s in shift)}
+    vae = M.build_vae(seed, **kw)
+    vae.spatial_vae.module.load_state_dict(torch.load(run.path("spatial.pt"))["dec"])
+    vae.temporal_vae.load_state_dict(torch.load(run.path("temporal.pt"))["dec"])
+    return vae.eval()
+
+
+def stage_latents(run: Run, tick) -> None:
+    a = run.args
+    bank = np.load(run.path("bank.npz"))
+    tenc = M.TemporalEncoder()
+    tenc.load_state_dict(torch.load(run.path("temporal.pt"))["enc"])
+    tenc.eval()
+    zs = []
+    with torch.no_grad():
+        for i in range(0, len(bank["sd"]), 256):
+            zs.append(tenc(torch.from_numpy(bank["sd"][i:i + 256].astype(np.float32))).numpy())
+    z = np.concatenate(zs, 0)  # [N, 4, 5, 8, 8]
+    shift = z.mean(axis=(0, 2, 3, 4))
+    scale = z.std(axis=(0, 2, 3, 4))
+    zn = (z - shift[None, :, None, None, None]) / scale[None, :, None, None, None]
+    np.savez(run.path("latents.npz"), z=zn.astype(np.float32), clips=bank["clips"], scale=scale, shift=shift)
+    run.log(f"latents: {list(z.shape)} shift {np.round(shift, 4).tolist()} scale {np.round(scale, 4).tolist()}")
+    # reconstruction check through the whole decoder (what the pack does with a latent)
+    vae = load_vae(run, a.seed, scale, shift)
+    from .detect import detect
+    ok, n = 0, 32
+    errs = []
+    for i in range(n):
+        frames = vae.decode(torch.from_numpy(zn[i:i + 1]), W.FRAMES).float()
+        c = clip_from_row(bank["clips"][i])
+        d = detect(frames[0].numpy())
+        ok += d.colour == c.colour and d.direction == c.direction
+        errs.append(float((frames[0] - torch.from_numpy(W.to_model(W.render(c)))).abs().mean()))
+    run.log(f"latents: VAE round trip on {n} clips: detector agrees on {ok}/{n}, mean |error| {np.mean(errs):.4f}")
+
+
+def stage_diffusion(run: Run, tick) -> None:
+    a = run.args
+    from .. import reference as ref
+    from ..tokenizer import WordLevelTokenizer, build_vocab
+
+    lat = np.load(run.path("latents.npz"))
+    z_all, rows = torch.from_numpy(lat["z"]), lat["clips"]
+    vocab = build_vocab()
+    tok = WordLevelTokenizer(vocab)
+    t5 = M.build_t5(len(vocab), a.seed)
+    stdit = M.build_stdit(a.seed + 1, hidden_size=a.hidden, depth=a.depth)
+    M.learnable_null(stdit)
+    embed, blocks, final = ref.stdit_pieces(stdit)
+    params = list(t5.parameters()) + [p for p in stdit.parameters() if p.requires_grad]
+    loop = Loop(run, "diffusion", {"t5": t5, "stdit": stdit}, params, lr=a.dit_lr, total=a.dit_steps, warmup=200,
+                ema_modules=["t5", "stdit"], ema_decay=a.ema)
+    f32 = torch.float32
+    fps, hh, ww = (torch.tensor([v], dtype=f32) for v in (float(W.FPS), float(W.HEIGHT), float(W.WIDTH)))
+    T, Hl, Wl = z_all.shape[2:]
+    nf = torch.tensor(T, dtype=torch.int64)
+    lsize = torch.tensor([T, Hl, Wl], dtype=torch.int64)
+    acc, t_last = [], time.time()
+    while loop.step < a.dit_steps:
+        rng, gen = step_rng(a.seed, "diffusion", loop.step)
+        idx = rng.integers(0, len(z_all), size=a.batch)
+        x0 = z_all[idx]
+        template = W.sample_template(rng)
+        texts = [ref.prepare_prompt(clip_from_row(rows[i]).caption(template)) for i in idx]
+        enc = [tok.encode(t, 300) for t in texts]
+        L = sum(enc[0][1])
+        ids = torch.tensor([e[0][:L] for e in enc], dtype=torch.int64)
+        y = t5(ids, torch.ones_like(ids))
+        drop = torch.from_numpy(rng.random(a.batch) < a.cfg_dropout)
+        null = stdit.y_embedder.y_embedding[:L][None].expand(a.batch, -1, -1)
+        y = torch.where(drop[:, None, None], null, y)
+        tau = torch.rand(a.batch, generator=gen, dtype=torch.float64)
+        t = M.transform_timesteps(tau, W.FRAMES, W.HEIGHT, W.WIDTH).to(f32)
+        eps = torch.randn(x0.shape, generator=gen)
+        s = (t / 1000.0)[:, None, None, None, None]
+        xt = (1 - s) * x0 + s * eps
+        x, y_tok, t_mlp, t_emb = embed(xt, t, y, fps, hh, ww)
+        for blk in blocks:
+            x = blk(x, y_tok, t_mlp, nf)
+        out = final(x, t_emb, lsize)
+        loss = ((out[:, :4] - (x0 - eps)) ** 2).mean()
+        gn = loop.update(loss)
+        acc.append(float(loss))
+        if loop.step % a.log_every == 0:
+            run.log(f"diffusion step {loop.step}/{a.dit_steps} loss {np.mean(acc):.4f} grad {gn:.2f} "
+                    f"lr {loop.opt.param_groups[0]['lr']:.2e} {(time.time() - t_last) / len(acc):.2f} s/step")
+            acc, t_last = [], time.time()
+        if loop.step % a.ckpt_every == 0 or loop.step == a.dit_steps:
+            loop.save()
+            tick()
+        if a.eval_every and (loop.step % a.eval_every == 0 or loop.step == a.dit_steps):
+            _monitor(run, loop.ema["t5"], loop.ema["stdit"], lat, tok)
+            tick()
+    save_atomic({"t5": loop.ema["t5"].state_dict(), "stdit": loop.ema["stdit"].state_dict(),
+                 "hidden": a.hidden, "depth": a.depth}, run.path("diffusion.pt"))
+
+
+@torch.no_grad()
+def sample_video(t5, stdit, vae, tok, prompt: str, seed: int, steps: int = 30, guidance: float = 7.0, **kw):
+    """Eager end-to-end sample (reference sampler): frames [1, 3, F, H, W] float32."""
+    from .. import reference as ref
+    from ..stdit3 import null_embedding
+    from ..tiny import initial_noise
+
+    T, Hl, Wl = vae.latent_size(W.FRAMES, W.HEIGHT, W.WIDTH)
+    z0 = initial_noise(seed, (1, 4, T, Hl, Wl))
+    y, mask, _ = ref.encode_prompt(t5, tok, prompt, 300)
+    res = ref.Sampler(stdit).sample(z0, y, mask, null_embedding(stdit), height=W.HEIGHT, width=W.WIDTH,
+                                    num_frames=W.FRAMES, steps=steps, guidance=guidance, fps=W.FPS, record=False,
+                                    **kw)
+    return ref.decode(vae, res.z, W.FRAMES)
+
+
+def _monitor(run: Run, t5, stdit, lat, tok) -> None:
+    from .detect import detect
+
+    vae = load_vae(run, run.args.seed, lat["scale"], lat["shift"])
+    clips = W.held_out_clips(seed=1234)[::6] + [(None, "a red circle moving left")]
+    ok_c = ok_d = 0
+    for k, (clip, prompt) in enumerate(clips):
+        d = detect(sample_video(t5, stdit, vae, tok, prompt, seed=10_000 + k)[0].numpy())
+        from .detect import parse_prompt
+        want = parse_prompt(prompt)
+        ok_c += d.colour == want["colour"]
+        ok_d += d.direction == want["direction"]
+    run.log(f"monitor: {len(clips)} prompts (held-out + README): colour {ok_c}/{len(clips)}, "
+            f"direction {ok_d}/{len(clips)}")
+
+
+def build_trained(run_dir, seed: int = 0):
+    """(t5, stdit, vae, vae_config-with-scale/shift, vocab) of a finished training directory (EMA weights)."""
+    from ..tokenizer import build_vocab
+
+    run = Run(argparse.Namespace(out=run_dir))
+    st = torch.load(run.path("diffusion.pt"))
+    lat = np.load(run.path("latents.npz"))
+    vocab = build_vocab()
+    t5 = M.build_t5(len(vocab), seed)
+    t5.load_state_dict(st["t5"])
+    stdit = M.build_stdit(seed + 1, hidden_size=int(st["hidden"]), depth=int(st["depth"]))
+    stdit.load_state_dict(st["stdit"])  # y_embedding: a buffer again, same key
+    vae = load_vae(run, seed, lat["scale"], lat["shift"])
+    return t5.eval(), stdit.eval(), vae, vocab
+
+
+def stage_pack(run: Run, tick) -> None:
+    a = run.args
+    write_demo_pack(run.out, a.pack_out, seed=a.seed, log=run.log)
+
+
+def write_demo_pack(run_dir, pack_dir, seed: int = 0, log=print) -> dict:
+    import tempfile
+
+    from ..pack import verify_pack, write_pack
+    from ..tokenizer import write_tokenizer_json
+
+    t5, stdit, vae, vocab = build_trained(run_dir, seed)
+    times = json.loads((Path(run_dir) / "times.json").read_text()) if (Path(run_dir) / "times.json").exists() else {}
+    desc = (f"Demo model trained by sora4j_export.demo.train on the procedural shapes world "
+            f"(coloured circles, squares and triangles moving left/right/up/down over a dark or light background), "
+            f"17 frames at 64x64, seed {seed}. Prompts like 'a red circle moving left slowly on a dark background'.")
+    with tempfile.TemporaryDirectory(prefix="sora4j-tok-") as tmp:
+        tok = write_tokenizer_json(Path(tmp) / "tokenizer.json", vocab)
+        manifest = write_pack(pack_dir, name=PACK_NAME, description=desc, t5_model=t5, t5_config=t5.config,
+                              stdit_model=stdit, stdit_config=stdit.config, vae_model=vae, vae_config=vae.config,
+                              tokenizer_json_path=tok, overwrite=True)
+    verify_pack(pack_dir)
+    total = sum(b["bytes"] for b in manifest["blocks"]) + sum(f["bytes"] for f in manifest["files"])
+    log(f"pack: wrote {pack_dir} ({len(manifest['blocks'])} blocks, {total:,} bytes); training time "
+        f"{times.get('total', 0):.0f} s")
+    return manifest
+
+
+# -------------------------------------------------------------------------------------------------------------- main
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(prog="python3 -m sora4j_export.demo.train", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", required=True, help="training directory (checkpoints, log.txt, times.json)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out (required when it is not empty)")
+    p.add_argument("--stages", default=",".join(STAGES), help=f"comma-separated subset of {','.join(STAGES)}")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1, help="torch and OpenBLAS threads (default 1)")
+    p.add_argument("--pack-out", default=str(DEFAULT_PACK), help="pack directory written by the pack stage")
+    p.add_argument("--spatial-steps", type=int, default=3000)
+    p.add_argument("--ae-batch", type=int, default=32, help="frames per spatial-autoencoder step")
+    p.add_argument("--ae-lr", type=float, default=1e-3)
+    p.add_argument("--bank", type=int, default=8000, help="training clips encoded for the temporal and diffusion stages")
+    p.add_argument("--temporal-steps", type=int, default=1500)
+    p.add_argument("--temporal-batch", type=int, default=16)
+    p.add_argument("--dit-steps", type=int, default=2500)
+    p.add_argument("--batch", type=int, default=48, help="clips per diffusion step")
+    p.add_argument("--dit-lr", type=float, default=5e-4)
+    p.add_argument("--hidden", type=int, default=128, help="STDiT hidden size")
+    p.add_argument("--depth", type=int, default=3, help="STDiT depth (spatial+temporal block pairs)")
+    p.add_argument("--ema", type=float, default=0.998)
+    p.add_argument("--cfg-dropout", type=float, default=0.1)
+    p.add_argument("--log-every", type=int, default=50)
+    p.add_argument("--ckpt-every", type=int, default=250)
+    p.add_argument("--eval-every", type=int, default=500, help="monitor samples every N diffusion steps (0: never)")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    a = parse_args(argv)
+    torch.set_num_threads(a.threads)
+    out = Path(a.out)
+    if out.exists() and any(out.iterdir()) and not a.resume:
+        print(f"{out} is not empty: pass --resume to continue that run (or choose a new --out)", file=sys.stderr)
+        return 2
+    out.mkdir(parents=True, exist_ok=True)
+    stages = [s.strip() for s in a.stages.split(",") if s.strip()]
+    for s in stages:
+        if s not in STAGES:
+            print(f"unknown stage {s!r} (use {', '.join(STAGES)})", file=sys.stderr)
+            return 2
+    run = Run(a)
+    run.log(f"start: stages {stages}, seed {a.seed}, threads {a.threads}, args {vars(a)}")
+    fns = {"spatial": stage_spatial, "bank": stage_bank, "temporal": stage_temporal, "latents": stage_latents,
+           "diffusion": stage_diffusion, "pack": stage_pack}
+    for s in STAGES:
+        if s in stages:
+            if s == "pack":  # always rewritten (cheap); not marked done
+                t0 = time.time()
+                stage_pack(run, None)
+                run.add_time("pack", time.time() - t0)
+            else:
+                timed_stage(run, s, lambda tick, s=s: fns[s](run, tick))
+    return 0
+
+
+if __name__ == "__main__":
+    if "PYTHONHASHSEED" not in os.environ or "OPENBLAS_NUM_THREADS" not in os.environ:
+        threads = "1"
+        for i, arg in enumerate(sys.argv):
+            if arg == "--threads" and i + 1 < len(sys.argv):
+                threads = sys.argv[i + 1]
+            elif arg.startswith("--threads="):
+                threads = arg.split("=", 1)[1]
+        env = dict(os.environ)
+        env.setdefault("PYTHONHASHSEED", "0")  # byte-identical TorchScript files (pack.py)
+        env.setdefault("OPENBLAS_NUM_THREADS", threads)
+        env.setdefault("OMP_NUM_THREADS", threads)
+        os.execve(sys.executable, [sys.executable, "-m", "sora4j_export.demo.train"] + sys.argv[1:], env)
+    sys.exit(main())

@@ -1,0 +1,62 @@
+package io.github.sora4j.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.github.sora4j.load.LoaderKind;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine.TypeConversionException;
+
+class ChoicesTest {
+    @Test
+    void lplModes() {
+        Choices.LplConverter c = new Choices.LplConverter();
+        assertThat(c.convert("off")).isEqualTo(Choices.Lpl.OFF);
+        assertThat(c.convert("fixed")).isEqualTo(new Choices.Lpl("fixed", 15));
+        assertThat(c.convert("FIXED:7")).isEqualTo(new Choices.Lpl("fixed", 7));
+        assertThat(c.convert("fixed:7").maxCalls(30)).isEqualTo(8);
+        assertThat(c.convert("fixed:40").maxCalls(30)).isEqualTo(30);
+        assertThat(c.convert("dynamic").maxCalls(30)).isEqualTo(30);
+        assertThatThrownBy(() -> c.convert("fixed:-1")).isInstanceOf(TypeConversionException.class);
+        assertThatThrownBy(() -> c.convert("fixed:x")).isInstanceOf(TypeConversionException.class);
+    }
+
+    @Test
+    void tdtmSteps() {
+        Choices.TdtmConverter c = new Choices.TdtmConverter();
+        assertThat(c.convert("15").steps()).isEqualTo(15);
+        assertThat(c.convert("all").steps()).isEqualTo(Integer.MAX_VALUE);
+        assertThat(c.convert("off").steps()).isZero();
+        assertThatThrownBy(() -> c.convert("half")).isInstanceOf(TypeConversionException.class);
+    }
+
+    @Test
+    void loaderLabelsInAnyCase() {
+        Choices.LoaderConverter c = new Choices.LoaderConverter();
+        assertThat(c.convert("resident")).isEqualTo(LoaderKind.RESIDENT);
+        assertThat(c.convert("sequential")).isEqualTo(LoaderKind.SEQUENTIAL);
+        assertThat(c.convert("ci-dl")).isEqualTo(LoaderKind.CONCURRENT_DYNAMIC);
+        assertThat(c.convert("CI")).isEqualTo(LoaderKind.CONCURRENT);
+        assertThat(c.convert("dl")).isEqualTo(LoaderKind.DYNAMIC);
+    }
+
+    @Test
+    void byteSizesInDecimalAndBinaryUnits() {
+        assertThat(Choices.parseBytes("3.3GB")).isEqualTo(3_300_000_000L);
+        assertThat(Choices.parseBytes("800 MB")).isEqualTo(800_000_000L);
+        assertThat(Choices.parseBytes("2GiB")).isEqualTo(2L << 30);
+        assertThat(Choices.parseBytes("12345")).isEqualTo(12345L);
+        assertThatThrownBy(() -> Choices.parseBytes("0GB"))
+                .isInstanceOf(TypeConversionException.class);
+        assertThatThrownBy(() -> Choices.parseBytes("-1"))
+                .isInstanceOf(TypeConversionException.class);
+    }
+
+    @Test
+    void sizes() {
+        Choices.SizeConverter c = new Choices.SizeConverter();
+        assertThat(c.convert("256x144")).isEqualTo(new Choices.Size(256, 144));
+        assertThat(c.convert("64")).isEqualTo(new Choices.Size(64, 64));
+        assertThatThrownBy(() -> c.convert("1x2x3")).isInstanceOf(TypeConversionException.class);
+    }
+}
