@@ -11,8 +11,9 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * <p>A shutdown hook sets {@link #requested()}; the progress listener then returns false and the
  * pipeline stops at the next block boundary, frees its memory and writes nothing. The hook waits
  * (at most {@link #GRACE_SECONDS}) until {@link #close()} says the command has finished, so the JVM
- * does not exit under a running native block and the command's last words are printed. Outside a
- * generation (opening and hashing a pack, say) the hook does not wait: nothing is being written.
+ * does not exit under a running native block and the command's last words are printed. Before the
+ * generation starts (opening and hashing a pack, say) the hook does not wait: nothing is being
+ * written.
  */
 final class CtrlC implements AutoCloseable {
     /** How long the hook lets a generation run to its next block boundary. */
@@ -69,9 +70,10 @@ final class CtrlC implements AutoCloseable {
     }
 
     /**
-     * Marks the span in which the hook waits for the command to finish.
+     * Marks the start of the span in which the hook waits for the command to finish: the
+     * generation, writing the video and the summary. {@link #close()} ends it.
      *
-     * @param value whether a generation is running
+     * @param value true once the generation starts
      */
     void generating(boolean value) {
         generating.set(value);

@@ -185,6 +185,24 @@ class Sora4jCliTest {
     }
 
     @Test
+    void aCorruptPackIsRefusedUnlessVerificationIsSkipped(@TempDir Path dir) throws IOException {
+        Path pack = copyOfDemoPack(dir);
+        Path npy = pack.resolve("null_embedding.npy");
+        byte[] bytes = Files.readAllBytes(npy);
+        bytes[bytes.length - 2] ^= 1; // a float of the data, not the header
+        Files.write(npy, bytes);
+        Path out = dir.resolve("out.mp4");
+        Run refused = cli(generate(out, "--pack", pack.toString()));
+        assertThat(refused.exitCode()).isEqualTo(2);
+        assertThat(refused.err()).startsWith("error: sha256 mismatch for ")
+                .contains("null_embedding.npy");
+        Run skipped = cli(generate(out, "--pack", pack.toString(), "--no-verify"));
+        assertThat(skipped.exitCode()).as(skipped.err()).isZero();
+        assertThat(skipped.out()).contains("pack       tiny-random (" + pack.toAbsolutePath());
+        assertThat(out).isRegularFile();
+    }
+
+    @Test
     void planPrintsTheMemoryPlanWithoutLoading() {
         Run r = cli("plan", "--profile", "phone-arm64-8gb", "--frames", "68", "--size", "256");
         assertThat(r.exitCode()).as(r.err()).isZero();
