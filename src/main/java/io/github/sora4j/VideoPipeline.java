@@ -90,6 +90,8 @@ public final class VideoPipeline implements AutoCloseable {
     private final ReentrantLock lock = new ReentrantLock(true);
     private final AtomicBoolean closed = new AtomicBoolean();
     private volatile ExecutorService asyncExecutor;
+    private final java.util.Set<CancellableFuture> pending =
+            java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     private VideoPipeline(Builder b) {
         Engines.pytorch();
@@ -228,6 +230,8 @@ public final class VideoPipeline implements AutoCloseable {
         Prepared prepared = prepare(request);
         AtomicBoolean cancel = new AtomicBoolean();
         CancellableFuture future = new CancellableFuture(cancel);
+        pending.add(future);
+        future.whenComplete((r, t) -> pending.remove(future));
         executor().execute(() -> {
             if (future.isDone()) {
                 return;
@@ -285,6 +289,10 @@ public final class VideoPipeline implements AutoCloseable {
         Objects.requireNonNull(request, "request");
         if (closed.get()) {
             throw new IllegalStateException("pipeline is closed");
+        }
+        if (request.steps() > manifest.sampling().numTimesteps()) {
+            throw new IllegalArgumentException("steps must be <= " + manifest.sampling()
+                    .numTimesteps() + " (the model's training timesteps) but was " + request.steps());
         }
         PackManifest.Vae v = manifest.vae();
         int sc = v.spatialCompression();
@@ -454,7 +462,10 @@ public final class VideoPipeline implements AutoCloseable {
         return root.isOpen() ? root.getManagedArrays().size() : 0;
     }
 
-    /** Frees the model blocks, the tokenizer and the pipeline's thread; idempotent. */
+    /**
+     * Frees the model blocks, the tokenizer and the pipeline's thread; idempotent. Pending {@link
+     * #generateAsync} futures are cancelled (a running one stops at its next block boundary).
+     */
     @Override
     public void close() {
         if (!closed.compareAndSet(false, true)) {
@@ -464,6 +475,8 @@ public final class VideoPipeline implements AutoCloseable {
         if (e != null) {
             e.shutdownNow();
         }
+        // Queued and running async generations end as cancelled instead of never completing.
+        pending.forEach(f -> f.cancel(true));
         lock.lock();
         try {
             loader.close();

@@ -203,6 +203,25 @@ class VideoPipelineTest {
     }
 
     @Test
+    void moreStepsThanTrainingTimestepsAreRejected() {
+        assertThatThrownBy(() -> pipeline.generate(small().steps(1001).build()))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("steps must be <= 1000 (the model's training timesteps) but was 1001");
+    }
+
+    @Test
+    void closingThePipelineCancelsQueuedAsyncGenerations() throws Exception {
+        VideoPipeline p = VideoPipeline.builder().pack(pack).build();
+        CompletableFuture<GenerationResult> running = p.generateAsync(small().steps(200).build(),
+                ProgressListener.NONE);
+        CompletableFuture<GenerationResult> queued = p.generateAsync(small().build(),
+                ProgressListener.NONE);
+        p.close();
+        assertThat(queued.isCancelled()).isTrue();
+        assertThat(running.isCancelled()).isTrue();
+    }
+
+    @Test
     void closingThePipelineClosesItsLoaderAndRefusesWork() {
         CountingBlockLoader[] own = new CountingBlockLoader[1];
         VideoPipeline p = VideoPipeline.builder().pack(pack)
