@@ -15,9 +15,13 @@ Stages, run in order; each leaves its result in ``--out`` and is skipped once do
 4. ``latents``   encodes the bank to video latents; their per-channel mean and std become the pack's VAE ``shift`` and
                  ``scale``, so the diffusion model works on z ~ N(0, 1) and ``z·scale + shift`` is the decoder's input;
 5. ``diffusion`` T5 and STDiT3 trained together with the rectified-flow objective: x_t = (1 − t/1000)·x0 + (t/1000)·ε,
-                 target v = x0 − ε (the sampler's z += v·dt/1000 moves noise → data), t = the sampler's timestep
-                 transform (17 frames, 64×64) of τ ~ U(0, 1); the caption is replaced by the learned null caption
-                 ``y_embedding`` with probability 0.1 (for CFG); AdamW, EMA of the weights (exported);
+                 target v = x0 − ε (the sampler's z += v·dt/1000 moves noise → data). Timesteps: for half the samples
+                 (``--uniform-t-share``) t = the sampler's timestep transform (17 frames, 64×64: ratio 0.28) of
+                 τ ~ U(0, 1), i.e. the distribution of the sampler's own steps; for the other half t ~ U(0, 1000),
+                 which gives the high-noise steps (where layout, colour and motion are decided, and which the
+                 transform makes rare at this small size) 2–3× more weight. The caption is replaced by the learned
+                 null caption ``y_embedding`` with probability 0.1 (for CFG). AdamW, warm-up then a constant learning
+                 rate (so stopping at step N equals a run with ``--dit-steps N``), EMA of the weights (exported);
 6. ``pack``      writes the EMA models as the ``demo`` pack (``--pack-out``, default the repository's embedded
                  ``src/main/resources/io/github/sora4j/packs/demo``) and verifies it.
 
@@ -129,8 +133,10 @@ class Loop:
     """A resumable optimisation loop: ``state`` (modules, optimiser, step) checkpointed to ``ckpt``."""
 
     def __init__(self, run: Run, stage: str, modules: dict, params, lr: float, total: int, warmup: int,
-                 ema_modules=None, ema_decay: float = 0.0, betas=(0.9, 0.99), weight_decay: float = 0.0):
+                 ema_modules=None, ema_decay: float = 0.0, betas=(0.9, 0.99), weight_decay: float = 0.0,
+                 schedule: str = "cosine"):
         self.run, self.stage, self.modules, self.total, self.warmup, self.peak = run, stage, modules, total, warmup, lr
+        self.schedule = schedule
         self.params = [p for p in params if p.requires_grad]
         self.opt = torch.optim.AdamW(self.params, lr=lr, betas=betas, weight_decay=weight_decay)
         self.ema_decay = ema_decay
@@ -157,7 +163,10 @@ class Loop:
 
     def update(self, loss: torch.Tensor, clip: float = 1.0) -> float:
         for g in self.opt.param_groups:
-            g["lr"] = cosine_lr(self.step, self.total, self.peak, self.warmup)
+            if self.schedule == "constant":  # warmup, then constant: stopping at any step = a run of that length
+                g["lr"] = self.peak * min(1.0, (self.step + 1) / self.warmup)
+            else:
+                g["lr"] = cosine_lr(self.step, self.total, self.peak, self.warmup)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         gn = float(torch.nn.utils.clip_grad_norm_(self.params, clip))
@@ -351,7 +360,7 @@ def stage_diffusion(run: Run, tick) -> None:
     embed, blocks, final = ref.stdit_pieces(stdit)
     params = list(t5.parameters()) + [p for p in stdit.parameters() if p.requires_grad]
     loop = Loop(run, "diffusion", {"t5": t5, "stdit": stdit}, params, lr=a.dit_lr, total=a.dit_steps, warmup=200,
-                ema_modules=["t5", "stdit"], ema_decay=a.ema)
+                ema_modules=["t5", "stdit"], ema_decay=a.ema, schedule="constant")
     f32 = torch.float32
     fps, hh, ww = (torch.tensor([v], dtype=f32) for v in (float(W.FPS), float(W.HEIGHT), float(W.WIDTH)))
     T, Hl, Wl = z_all.shape[2:]
@@ -372,7 +381,8 @@ def stage_diffusion(run: Run, tick) -> None:
         null = stdit.y_embedder.y_embedding[:L][None].expand(a.batch, -1, -1)
         y = torch.where(drop[:, None, None], null, y)
         tau = torch.rand(a.batch, generator=gen, dtype=torch.float64)
-        t = M.transform_timesteps(tau, W.FRAMES, W.HEIGHT, W.WIDTH).to(f32)
+        flat = torch.rand(a.batch, generator=gen) < a.uniform_t_share
+        t = torch.where(flat, 1000.0 * tau, M.transform_timesteps(tau, W.FRAMES, W.HEIGHT, W.WIDTH)).to(f32)
         eps = torch.randn(x0.shape, generator=gen)
         s = (t / 1000.0)[:, None, None, None, None]
         xt = (1 - s) * x0 + s * eps
@@ -483,19 +493,22 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1, help="torch and OpenBLAS threads (default 1)")
     p.add_argument("--pack-out", default=str(DEFAULT_PACK), help="pack directory written by the pack stage")
-    p.add_argument("--spatial-steps", type=int, default=3000)
+    p.add_argument("--spatial-steps", type=int, default=2500)
     p.add_argument("--ae-batch", type=int, default=32, help="frames per spatial-autoencoder step")
     p.add_argument("--ae-lr", type=float, default=1e-3)
     p.add_argument("--bank", type=int, default=8000, help="training clips encoded for the temporal and diffusion stages")
-    p.add_argument("--temporal-steps", type=int, default=1500)
+    p.add_argument("--temporal-steps", type=int, default=1200)
     p.add_argument("--temporal-batch", type=int, default=16)
-    p.add_argument("--dit-steps", type=int, default=2500)
-    p.add_argument("--batch", type=int, default=48, help="clips per diffusion step")
+    p.add_argument("--dit-steps", type=int, default=4000)
+    p.add_argument("--batch", type=int, default=32, help="clips per diffusion step")
     p.add_argument("--dit-lr", type=float, default=5e-4)
     p.add_argument("--hidden", type=int, default=128, help="STDiT hidden size")
     p.add_argument("--depth", type=int, default=3, help="STDiT depth (spatial+temporal block pairs)")
     p.add_argument("--ema", type=float, default=0.998)
     p.add_argument("--cfg-dropout", type=float, default=0.1)
+    p.add_argument("--uniform-t-share", type=float, default=0.5,
+                   help="share of diffusion samples with t uniform on [0, 1000]; the others use the sampler's "
+                        "transform of tau ~ U(0, 1)")
     p.add_argument("--log-every", type=int, default=50)
     p.add_argument("--ckpt-every", type=int, default=250)
     p.add_argument("--eval-every", type=int, default=500, help="monitor samples every N diffusion steps (0: never)")

@@ -3,6 +3,7 @@ package io.github.sora4j.load;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.pytorch.jni.JniUtils;
 import io.github.sora4j.pack.BlockInfo;
 import java.util.concurrent.atomic.AtomicBoolean;
 
@@ -14,18 +15,39 @@ import java.util.concurrent.atomic.AtomicBoolean;
 public final class LoadedBlock implements AutoCloseable {
     private final TorchScriptBlock block;
     private final Runnable release;
+    private final boolean optimize;
     private final AtomicBoolean released = new AtomicBoolean();
 
     /**
-     * Creates a handle (for {@link BlockLoader} implementations).
+     * Creates a handle (for {@link BlockLoader} implementations) on a block that may run many
+     * times.
      *
      * @param block the loaded block
      * @param release what closing the handle does (e.g. nothing for a resident block, or freeing
      *     it)
      */
     public LoadedBlock(TorchScriptBlock block, Runnable release) {
+        this(block, release, true);
+    }
+
+    /**
+     * Creates a handle (for {@link BlockLoader} implementations).
+     *
+     * <p>TorchScript's profiling executor runs a method's first call as a slower, instrumented
+     * profiling run and optimises the graph for later calls. A block that is freed after this
+     * handle (a streamed block) never gets to the later calls, so its handle should pass {@code
+     * optimize = false}: its methods then run the graph as it is, which on the bench pack's STDiT
+     * pair took about the time of an optimised call instead of 1.5 to 2 times it. The setting
+     * (libtorch's thread-local graph-executor flag) applies to this handle's calls only.
+     *
+     * @param block the loaded block
+     * @param release what closing the handle does
+     * @param optimize whether the graph executor may profile and optimise the block's methods
+     */
+    public LoadedBlock(TorchScriptBlock block, Runnable release, boolean optimize) {
         this.block = block;
         this.release = release;
+        this.optimize = optimize;
     }
 
     /**
@@ -60,7 +82,18 @@ public final class LoadedBlock implements AutoCloseable {
         if (released.get()) {
             throw new IllegalStateException("block handle " + info().name() + " was released");
         }
-        return block.call(method, out, inputs);
+        if (optimize) {
+            return block.call(method, out, inputs);
+        }
+        JniUtils.setGraphExecutorOptimize(false);
+        try {
+            return block.call(method, out, inputs);
+        } finally {
+            // Back to what DJL's own blocks use: its ai.djl.pytorch.graph_optimizer property,
+            // true (libtorch's default) when unset.
+            String p = System.getProperty("ai.djl.pytorch.graph_optimizer");
+            JniUtils.setGraphExecutorOptimize(p == null || Boolean.parseBoolean(p));
+        }
     }
 
     /**
@@ -76,7 +109,7 @@ public final class LoadedBlock implements AutoCloseable {
         return new LoadedBlock(block, () -> {
             close();
             action.run();
-        });
+        }, optimize);
     }
 
     /** Releases the handle to its loader. */

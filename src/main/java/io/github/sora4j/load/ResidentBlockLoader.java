@@ -102,7 +102,7 @@ public final class ResidentBlockLoader implements BlockLoader {
                 try {
                     settings.listener().loadStarted(info, loadedBytes, false);
                     block = settings.reader().read(pack, info);
-                } catch (RuntimeException e) {
+                } catch (RuntimeException | Error e) {
                     loadedBytes -= info.parameterBytes();
                     settings.listener().freed(info, loadedBytes);
                     throw e;

@@ -209,7 +209,8 @@ public final class StreamingBlockLoader implements BlockLoader {
             e.holds++;
             schedulePrefetch(info);
             Entry held = e;
-            return new LoadedBlock(e.block, () -> release(held));
+            // A streamed block runs once per load: skip TorchScript's profiling run (LoadedBlock).
+            return new LoadedBlock(e.block, () -> release(held), isResident(e));
         } finally {
             lock.unlock();
         }
@@ -427,14 +428,14 @@ public final class StreamingBlockLoader implements BlockLoader {
         Entry e = reserve(info);
         long loaded = loadedBytes;
         TorchScriptBlock block = null;
-        RuntimeException failure = null;
+        Throwable failure = null;
         lock.unlock();
         try {
             long start = System.nanoTime();
             settings.listener().loadStarted(info, loaded, false);
             block = settings.reader().read(pack, info);
             settings.listener().loadFinished(info, System.nanoTime() - start);
-        } catch (RuntimeException x) {
+        } catch (RuntimeException | Error x) {
             failure = x;
         } finally {
             lock.lock();
@@ -444,8 +445,11 @@ public final class StreamingBlockLoader implements BlockLoader {
                 block.close();
             }
             unreserve(e);
-            if (failure != null) {
-                throw failure;
+            if (failure instanceof RuntimeException r) {
+                throw r;
+            }
+            if (failure instanceof Error err) {
+                throw err;
             }
             ensureOpen();
         }
@@ -566,7 +570,7 @@ public final class StreamingBlockLoader implements BlockLoader {
                 }
                 unreserve(e);
                 if (failure != null) {
-                    LOG.debug("prefetch of {} failed; it will be loaded on demand: {}",
+                    LOG.warn("prefetch of {} failed; it will be loaded on demand: {}",
                             e.info.name(), failure.toString());
                 }
             } else {

@@ -50,9 +50,28 @@ public interface TokenMerger {
         long b = s.get(0);
         long c = s.get(2);
         NDArray frames = tokens.reshape(b, groups.frames(), spatialTokens, c);
-        NDList parts = new NDList(groups.groupCount());
-        int start = 0;
-        for (int g = 0; g < groups.groupCount(); g++) {
+        // Leading groups of one size r: one strided view per position in the group, summed in
+        // order and divided by r for all of them at once (the same arithmetic, in a handful of
+        // native calls instead of several per group).
+        int r = groups.size(0);
+        int uniform = 0;
+        while (uniform < groups.groupCount() && groups.size(uniform) == r) {
+            uniform++;
+        }
+        NDList parts = new NDList();
+        if (r > 1 && uniform > 1) {
+            NDArray u = frames.get(new NDIndex(":, 0:{}", uniform * r))
+                    .reshape(b, uniform, r, spatialTokens, c);
+            NDArray sum = u.get(new NDIndex(":, :, 0"));
+            for (int f = 1; f < r; f++) {
+                sum = sum.add(u.get(new NDIndex(":, :, {}", f)));
+            }
+            parts.add(sum.div((float) r));
+        } else {
+            uniform = 0;
+        }
+        int start = uniform * r;
+        for (int g = uniform; g < groups.groupCount(); g++) {
             int size = groups.size(g);
             NDArray sum = frames.get(new NDIndex(":, {}:{}", start, start + 1));
             for (int f = 1; f < size; f++) {
@@ -61,7 +80,8 @@ public interface TokenMerger {
             parts.add(size == 1 ? sum : sum.div((float) size));
             start += size;
         }
-        return NDArrays.concat(parts, 1).reshape(b, (long) groups.groupCount() * spatialTokens, c);
+        NDArray merged = parts.size() == 1 ? parts.head() : NDArrays.concat(parts, 1);
+        return merged.reshape(b, (long) groups.groupCount() * spatialTokens, c);
     }
 
     /**
@@ -77,13 +97,25 @@ public interface TokenMerger {
         long b = s.get(0);
         long c = s.get(2);
         NDArray merged = tokens.reshape(b, groups.groupCount(), spatialTokens, c);
-        NDList parts = new NDList(groups.frames());
-        for (int g = 0; g < groups.groupCount(); g++) {
+        // Leading groups of one size r: repeat each of them r times along time in one call.
+        int r = groups.size(0);
+        int uniform = 0;
+        while (uniform < groups.groupCount() && groups.size(uniform) == r) {
+            uniform++;
+        }
+        NDList parts = new NDList();
+        if (r > 1 && uniform > 1) {
+            parts.add(merged.get(new NDIndex(":, 0:{}", uniform)).repeat(1, r));
+        } else {
+            uniform = 0;
+        }
+        for (int g = uniform; g < groups.groupCount(); g++) {
             NDArray frame = merged.get(new NDIndex(":, {}:{}", g, g + 1));
             for (int f = 0; f < groups.size(g); f++) {
                 parts.add(frame);
             }
         }
-        return NDArrays.concat(parts, 1).reshape(b, (long) groups.frames() * spatialTokens, c);
+        NDArray full = parts.size() == 1 ? parts.head() : NDArrays.concat(parts, 1);
+        return full.reshape(b, (long) groups.frames() * spatialTokens, c);
     }
 }

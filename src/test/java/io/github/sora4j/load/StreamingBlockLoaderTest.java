@@ -101,25 +101,25 @@ class StreamingBlockLoaderTest {
     void firstBlocksStayResidentAcrossRunsOfTheirSetAndTheRestAreStreamed() {
         // Room for the embed block, plus two pairs (one running, one prefetched), not more.
         long budget = stdit.get(0).parameterBytes() + 2 * stdit.get(1).parameterBytes();
-        try (RecordingBlockLoader loader = recording(
-                LoaderSettings.of(MemoryBudget.ofBytes(budget)), LoaderKind.CONCURRENT_DYNAMIC)) {
-            for (int step = 0; step < 3; step++) {
-                run(loader, stdit);
-            }
-            SetResidency plan = loader.events(Kind.PLANNED).get(0).plan();
-            assertThat(plan.residentCount()).isEqualTo(1);
-            assertThat(plan.prefetch()).isTrue();
-            assertThat(loader.events(Kind.PLANNED)).hasSize(1);
-            assertThat(loader.loads().stream().filter("stdit.embed"::equals)).hasSize(1);
-            // Once per run, plus once more: from the second run on, the last block's successor is
-            // known, so block.00 is prefetched while stdit.final runs, for a next step that the
-            // caller (here) never starts.
-            assertThat(loader.loads().stream().filter("stdit.block.00"::equals)).hasSize(4);
-            assertThat(loader.events(Kind.FREED)).extracting(Event::block)
-                    .doesNotContain("stdit.embed");
-            assertThat(loader.peakLoadedBytes()).isLessThanOrEqualTo(budget);
-            assertThat(loader.stats().peakLoadedBytes()).isLessThanOrEqualTo(budget);
+        RecordingBlockLoader loader = recording(
+                LoaderSettings.of(MemoryBudget.ofBytes(budget)), LoaderKind.CONCURRENT_DYNAMIC);
+        for (int step = 0; step < 3; step++) {
+            run(loader, stdit);
         }
+        loader.close(); // waits for the last prefetch, so every load is logged
+        SetResidency plan = loader.events(Kind.PLANNED).get(0).plan();
+        assertThat(plan.residentCount()).isEqualTo(1);
+        assertThat(plan.prefetch()).isTrue();
+        assertThat(loader.events(Kind.PLANNED)).hasSize(1);
+        assertThat(loader.loads().stream().filter("stdit.embed"::equals)).hasSize(1);
+        // Once per run, plus once more: from the second run on, the last block's successor is
+        // known, so block.00 is prefetched while stdit.final runs, for a next run that the
+        // caller (here) never starts.
+        assertThat(loader.loads().stream().filter("stdit.block.00"::equals)).hasSize(4);
+        assertThat(loader.events(Kind.FREED)).extracting(Event::block)
+                .containsOnlyOnce("stdit.embed");
+        assertThat(loader.peakLoadedBytes()).isLessThanOrEqualTo(budget);
+        assertThat(loader.stats().peakLoadedBytes()).isLessThanOrEqualTo(budget);
     }
 
     @Test

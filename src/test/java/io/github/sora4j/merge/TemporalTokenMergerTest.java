@@ -147,6 +147,58 @@ class TemporalTokenMergerTest {
         }
     }
 
+    /** The per-group definition: sum each group's frames in order, divide by its size. */
+    private static float[] mergeByDefinition(float[] v, FrameGroups g, int b, int s, int c) {
+        int t = g.frames();
+        float[] out = new float[b * g.groupCount() * s * c];
+        for (int i = 0; i < b; i++) {
+            int start = 0;
+            for (int k = 0; k < g.groupCount(); k++) {
+                for (int j = 0; j < s * c; j++) {
+                    float sum = v[(i * t + start) * s * c + j];
+                    for (int f = 1; f < g.size(k); f++) {
+                        sum += v[(i * t + start + f) * s * c + j];
+                    }
+                    out[(i * g.groupCount() + k) * s * c + j] = g.size(k) == 1 ? sum
+                            : sum / g.size(k);
+                }
+                start += g.size(k);
+            }
+        }
+        return out;
+    }
+
+    @Test
+    void vectorisedMergeAndUnmergeEqualThePerGroupDefinitionBitForBit() {
+        TokenMerger m = TokenMergers.none();
+        int b = 2;
+        int s = 6;
+        int c = 5;
+        int[][] cases = {{20, 2}, {5, 2}, {7, 3}, {8, 4}, {9, 4}, {3, 1}};
+        for (int[] tc : cases) {
+            FrameGroups g = FrameGroups.consecutive(tc[0], tc[1]);
+            NDArray x = tokens(b, tc[0], s, c, 11 + tc[0]);
+            float[] merged = m.merge(x, g, s).toFloatArray();
+            assertThat(merged).as("merge T=%d r=%d", tc[0], tc[1])
+                    .containsExactly(mergeByDefinition(x.toFloatArray(), g, b, s, c));
+            NDArray y = tokens(b, g.groupCount(), s, c, 5 + tc[0]);
+            float[] back = m.unmerge(y, g, s).toFloatArray();
+            float[] yv = y.toFloatArray();
+            int t = tc[0];
+            for (int i = 0; i < b; i++) {
+                int frame = 0;
+                for (int k = 0; k < g.groupCount(); k++) {
+                    for (int f = 0; f < g.size(k); f++, frame++) {
+                        for (int j = 0; j < s * c; j++) {
+                            assertThat(back[(i * t + frame) * s * c + j])
+                                    .isEqualTo(yv[(i * g.groupCount() + k) * s * c + j]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     @Test
     void badSettingsAreRejected() {
         assertThatThrownBy(() -> new TemporalTokenMerger(1, 15))

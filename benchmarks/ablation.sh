@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The ablation (docs/benchmarks.md): Baseline / LPL / TDTM / CI-DL / All on the bench pack, interleaved,
+# several repetitions, medians; rewrites the generated section of docs/benchmarks.md and writes every run to
+# benchmarks/target/ablation/runs.csv. About 15 minutes on two cores with the defaults.
+#
+#   benchmarks/ablation.sh [--reps 3] [--steps 30] [--settings compute,streaming] [--no-doc] [--doc FILE]
+#
+# Steps, all from the repository root:
+#   1. installs the library into the local Maven repository (build output in $SORA4J_BUILD, default
+#      /tmp/sora4j-bench-build, so that it never touches target/ of a build in progress),
+#   2. builds benchmarks/target/benchmarks.jar (skipped with SKIP_BUILD=1),
+#   3. writes the bench pack to benchmarks/target/packs/bench-opensora if it is missing
+#      (python3 -m sora4j_export bench, seed 0),
+#   4. runs io.github.sora4j.benchmarks.Ablation with the arguments given.
+#
+# Environment: SORA4J_BUILD, PYTHON (default /usr/bin/python3), MVN_OFFLINE=1 to pass -o to Maven, SKIP_BUILD=1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD="${SORA4J_BUILD:-/tmp/sora4j-bench-build}"
+PYTHON="${PYTHON:-/usr/bin/python3}"
+PACK_DIR="benchmarks/target/packs/bench-opensora"
+MVN=(mvn -B -q ${MVN_OFFLINE:+-o})
+
+if [[ "${SKIP_BUILD:-0}" != 1 || ! -f benchmarks/target/benchmarks.jar ]]; then
+    "${MVN[@]}" install -DskipTests -DskipPythonTests=true -Dsora4j.buildDir="$BUILD"
+    "${MVN[@]}" -f benchmarks/pom.xml package -DskipTests
+fi
+
+if [[ ! -f "$PACK_DIR/manifest.json" ]]; then
+    echo "writing the bench pack to $PACK_DIR" >&2
+    PYTHONPATH=src/main/python PYTHONHASHSEED=0 "$PYTHON" -m sora4j_export bench --out "$PACK_DIR"
+fi
+
+exec java -Xmx6g -Dai.djl.offline=true -Dai.djl.pytorch.graph_optimizer=false -Dsora4j.benchPack="$PACK_DIR" \
+    -cp benchmarks/target/benchmarks.jar io.github.sora4j.benchmarks.Ablation \
+    --command "benchmarks/ablation.sh${*:+ $*}" "$@"

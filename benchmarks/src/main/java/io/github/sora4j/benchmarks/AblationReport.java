@@ -1,0 +1,435 @@
+package io.github.sora4j.benchmarks;
+
+import io.github.sora4j.GenerationReport;
+import io.github.sora4j.Stage;
+import io.github.sora4j.StepReport;
+import io.github.sora4j.device.MemoryPlan;
+import io.github.sora4j.load.ActivationPeaks;
+import io.github.sora4j.load.LoaderKind;
+import io.github.sora4j.load.MemoryBudget;
+import io.github.sora4j.pack.BlockInfo;
+import io.github.sora4j.pack.ModelPack;
+import io.github.sora4j.plan.FlopModel;
+import io.github.sora4j.plan.LoadOverlap;
+import java.time.Duration;
+import java.time.ZonedDateTime;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Turns the ablation's runs into docs/benchmarks.md's tables: medians, speedups over the
+ * setting's baseline, the models' predictions, the paper's numbers, and the pass/fail checks of
+ * issues 5 (LPL) and 6 (TDTM).
+ *
+ * <p>Predictions. Compute setting: the FLOP model ({@link FlopModel}) gives the STDiT speedup as
+ * the ratio of STDiT FLOPs; the total assumes T5, VAE and the rest take their measured baseline
+ * time. Streaming setting: a time model, {@link LoadOverlap}, replays every block of the
+ * generation with its compute time and load time measured in the sequential baseline runs
+ * (merged pairs scaled by their FLOP ratio), the residency CI-DL plans for the budget ({@link
+ * MemoryPlan}) and prefetching on or off.
+ */
+final class AblationReport {
+    /** Paper Table 5 at 256×256 (iPhone 15 Pro, mean of 3 runs): STDiT and total seconds. */
+    private static final Map<Variant, double[]> PAPER = Map.of(
+            Variant.LPL, new double[] {573.88, 754.08},
+            Variant.TDTM_30, new double[] {965.40, 1148.63},
+            Variant.CI_DL, new double[] {947.67, 1127.88},
+            Variant.ALL, new double[] {454.48, 638.09});
+    /** The 30-step baseline: Table 1's 35.366 s per STDiT run × 30; T5 + VAE ≈ 181.8 s, the mean
+     *  of Table 5's total − STDiT at 256×256. */
+    private static final double PAPER_STDIT = 30 * 35.366;
+    private static final double PAPER_TOTAL = PAPER_STDIT + 181.8;
+    /** Issue 5: LPL 16/30 must reach 95 % of the ideal 30/16. */
+    private static final double LPL_BAR = 0.95 * 30 / 16;
+    /** Issue 6: TDTM's per-step speedup must reach 90 % of the FLOP model's. */
+    private static final double TDTM_FRACTION = 0.90;
+
+    /** Where and when the runs were made. */
+    record Context(String machine, ZonedDateTime started, Duration took, double loadStart,
+            double loadEnd, String engineVersion, boolean graphOptimizer) {}
+
+    private final ModelPack pack;
+    private final Ablation.Options options;
+    private final List<Ablation.Run> runs;
+    private final FlopModel flops;
+
+    AblationReport(ModelPack pack, Ablation.Options options, List<Ablation.Run> runs) {
+        this.pack = pack;
+        this.options = options;
+        this.runs = List.copyOf(runs);
+        this.flops = FlopModel.of(pack);
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // statistics
+
+    static double median(double[] xs) {
+        if (xs.length == 0) {
+            return Double.NaN;
+        }
+        double[] s = xs.clone();
+        Arrays.sort(s);
+        int n = s.length;
+        return n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+    }
+
+    private List<Ablation.Run> runs(BenchPack.Setting s, Variant v) {
+        return runs.stream().filter(r -> r.setting() == s && r.variant() == v).toList();
+    }
+
+    private double medianOf(BenchPack.Setting s, Variant v,
+            java.util.function.ToDoubleFunction<GenerationReport> f) {
+        return median(runs(s, v).stream().mapToDouble(r -> f.applyAsDouble(r.report()))
+                .toArray());
+    }
+
+    private static double seconds(long nanos) {
+        return nanos / 1e9;
+    }
+
+    private double stdit(BenchPack.Setting s, Variant v) {
+        return medianOf(s, v, g -> seconds(g.denoiseNanos()));
+    }
+
+    private double total(BenchPack.Setting s, Variant v) {
+        return medianOf(s, v, g -> seconds(g.totalNanos()));
+    }
+
+    /**
+     * The STDiT stage estimated from per-step medians: for each step index, the median over the
+     * repetitions, summed. A burst of load from other processes slows some steps of one run; this
+     * estimate ignores it as long as it does not hit the same step of most runs.
+     */
+    private double robustStdit(BenchPack.Setting s, Variant v) {
+        Map<Integer, List<Double>> byIndex = new HashMap<>();
+        for (Ablation.Run r : runs(s, v)) {
+            for (StepReport st : r.report().steps()) {
+                byIndex.computeIfAbsent(st.index(), k -> new ArrayList<>())
+                        .add(seconds(st.elapsedNanos()));
+            }
+        }
+        return byIndex.values().stream().mapToDouble(xs -> median(toArray(xs))).sum();
+    }
+
+    private double[] stepSeconds(BenchPack.Setting s, Variant v, Boolean merged) {
+        List<Double> xs = new ArrayList<>();
+        for (Ablation.Run r : runs(s, v)) {
+            for (StepReport st : r.report().steps()) {
+                if (merged == null || st.merged() == merged) {
+                    xs.add(seconds(st.elapsedNanos()));
+                }
+            }
+        }
+        return xs.stream().mapToDouble(Double::doubleValue).toArray();
+    }
+
+    private FlopModel.Geometry geometry(BenchPack.Setting s) {
+        GenerationReport g = runs(s, Variant.BASELINE).get(0).report();
+        var request = s.request(options.steps());
+        return flops.geometry(request.frames(), request.height(), request.width(),
+                g.promptTokens());
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // predictions
+
+    /** Predicted STDiT and total speedups of a row over its setting's baseline. */
+    private double[] predicted(BenchPack.Setting s, Variant v) {
+        return s == BenchPack.Setting.COMPUTE ? flopPrediction(s, v) : timePrediction(s, v);
+    }
+
+    private double[] flopPrediction(BenchPack.Setting s, Variant v) {
+        FlopModel.Geometry g = geometry(s);
+        int k = options.steps();
+        double ratio = flops.run(g, k, -1, 0).denoiseFlops()
+                / flops.run(g, k, v.lplLeapStep(), v.tdtmMergeSteps()).denoiseFlops();
+        double base = stdit(s, Variant.BASELINE);
+        double rest = total(s, Variant.BASELINE) - base;
+        return new double[] {ratio, (base + rest) / (base / ratio + rest)};
+    }
+
+    /** Block compute and load times measured in the sequential baseline, and the sequences. */
+    private final class Calibration {
+        final Map<String, Double> compute = new HashMap<>();
+        final Map<String, Double> load = new HashMap<>();
+        final List<String> t5 = new ArrayList<>();
+        final List<String> step = new ArrayList<>();
+        final List<String> vae = new ArrayList<>();
+        final double stepOverhead;
+        final double runOverhead;
+
+        Calibration(BenchPack.Setting s) {
+            List<Ablation.Run> base = runs(s, Variant.BASELINE);
+            Map<String, List<Double>> c = new HashMap<>();
+            Map<String, List<Double>> l = new HashMap<>();
+            List<Double> stepOther = new ArrayList<>();
+            for (Ablation.Run r : base) {
+                Map<Integer, Double> blockSumPerStep = new HashMap<>();
+                for (RunRecorder.BlockRun b : r.blocks()) {
+                    c.computeIfAbsent(b.block(), x -> new ArrayList<>())
+                            .add(b.computeNanos() / 1e9);
+                    if (b.loadNanos() > 0) {
+                        l.computeIfAbsent(b.block(), x -> new ArrayList<>())
+                                .add(b.loadNanos() / 1e9);
+                    }
+                    if (b.stage() == Stage.DENOISE) {
+                        blockSumPerStep.merge(b.step(), b.elapsedNanos() / 1e9, Double::sum);
+                    }
+                }
+                for (StepReport st : r.report().steps()) {
+                    stepOther.add(seconds(st.elapsedNanos())
+                            - blockSumPerStep.getOrDefault(st.index(), 0.0));
+                }
+            }
+            c.forEach((k, xs) -> compute.put(k, median(toArray(xs))));
+            l.forEach((k, xs) -> load.put(k, median(toArray(xs))));
+            for (RunRecorder.BlockRun b : base.get(0).blocks()) {
+                switch (b.stage()) {
+                    case ENCODE_TEXT -> t5.add(b.block());
+                    case DENOISE -> {
+                        if (b.step() == 0) {
+                            step.add(b.block());
+                        }
+                    }
+                    case DECODE -> vae.add(b.block());
+                    default -> { }
+                }
+            }
+            stepOverhead = median(toArray(stepOther));
+            double[] other = base.stream().mapToDouble(r -> seconds(r.report().totalNanos())
+                    - r.blocks().stream().mapToDouble(b -> b.elapsedNanos() / 1e9).sum()
+                    - r.report().modelCalls() * stepOverhead).toArray();
+            runOverhead = median(other);
+        }
+
+        LoadOverlap.Block block(String name, double scale, Set<String> resident) {
+            return new LoadOverlap.Block(name, compute.getOrDefault(name, 0.0) * scale,
+                    load.getOrDefault(name, 0.0), resident.contains(name));
+        }
+    }
+
+    private double[] timePrediction(BenchPack.Setting s, Variant v) {
+        double[] base = timeModel(s, Variant.BASELINE);
+        double[] row = timeModel(s, v);
+        return new double[] {base[0] / row[0], base[1] / row[1]};
+    }
+
+    /** Predicted STDiT and total seconds of a row: a replay of its blocks. */
+    private double[] timeModel(BenchPack.Setting s, Variant v) {
+        Calibration cal = new Calibration(s);
+        FlopModel.Geometry g = geometry(s);
+        double pairRatio = flops.stditPairFlops(g, (g.gridFrames() + 1) / 2)
+                / flops.stditPairFlops(g, g.gridFrames());
+        Set<String> resident = v.ciDl() ? residentBlocks(s) : Set.of();
+        int k = options.steps();
+        int calls = v.lplLeapStep() < 0 ? k : Math.min(k, v.lplLeapStep() + 1);
+        List<List<LoadOverlap.Block>> steps = new ArrayList<>();
+        for (int i = 0; i < calls; i++) {
+            boolean merged = i < v.tdtmMergeSteps();
+            List<LoadOverlap.Block> step = new ArrayList<>();
+            for (String name : cal.step) {
+                boolean pair = name.startsWith("stdit.block.");
+                step.add(cal.block(name, merged && pair ? pairRatio : 1, resident));
+            }
+            steps.add(step);
+        }
+        double stdit = LoadOverlap.seconds(steps, v.ciDl()) + calls * cal.stepOverhead;
+        double t5 = LoadOverlap.seconds(List.of(sequence(cal, cal.t5, resident)), v.ciDl());
+        double vae = LoadOverlap.seconds(List.of(sequence(cal, cal.vae, resident)), v.ciDl());
+        return new double[] {stdit, t5 + stdit + vae + cal.runOverhead};
+    }
+
+    private static List<LoadOverlap.Block> sequence(Calibration cal, List<String> names,
+            Set<String> resident) {
+        return names.stream().map(n -> cal.block(n, 1, resident)).toList();
+    }
+
+    private Set<String> residentBlocks(BenchPack.Setting s) {
+        MemoryPlan plan = MemoryPlan.of(pack.manifest(), BenchPack.streamingBudget(pack),
+                LoaderKind.CONCURRENT_DYNAMIC, s.request(options.steps()), ActivationPeaks.NONE);
+        Set<String> names = new HashSet<>();
+        for (MemoryPlan.Phase p : plan.phases()) {
+            p.residency().residentBlocks().forEach(b -> names.add(b.name()));
+        }
+        return names;
+    }
+
+    private static double[] toArray(List<Double> xs) {
+        return xs.stream().mapToDouble(Double::doubleValue).toArray();
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // markdown
+
+    String markdown(Context c) {
+        StringBuilder b = new StringBuilder();
+        b.append("## Measured on this machine\n\n");
+        b.append(String.format(Locale.ROOT, "Generated by `%s` on %s (took %d min %d s); "
+                        + "pack `%s`; %d repetitions per row, interleaved; %d steps; medians.%n%n",
+                options.command(), Ablation.date(c.started()), c.took().toMinutes(),
+                c.took().toSecondsPart(), pack.manifest().name(), options.reps(),
+                options.steps()));
+        b.append(String.format(Locale.ROOT, "- Machine: %s; PyTorch %s (DJL), default threads, "
+                        + "TorchScript graph optimizer %s.%n", c.machine(), c.engineVersion(),
+                c.graphOptimizer() ? "on (DJL's default)" : "off"));
+        b.append(String.format(Locale.ROOT, "- Load average (1 min) %.2f at the start, %.2f at "
+                        + "the end: the machine is shared, so the numbers are noisy (see the CSV "
+                        + "`%s` for every run).%n%n", c.loadStart(), c.loadEnd(),
+                options.csv()));
+        for (BenchPack.Setting s : options.settings()) {
+            if (runs(s, Variant.BASELINE).isEmpty()) {
+                continue;
+            }
+            table(b, s);
+        }
+        if (options.settings().contains(BenchPack.Setting.COMPUTE)) {
+            checks(b);
+        }
+        if (options.settings().contains(BenchPack.Setting.STREAMING)) {
+            overlap(b);
+        }
+        return b.toString();
+    }
+
+    private void table(StringBuilder b, BenchPack.Setting s) {
+        FlopModel.Geometry g = geometry(s);
+        if (s == BenchPack.Setting.COMPUTE) {
+            b.append(String.format(Locale.ROOT, "### Compute setting: %d frames at %dx%d, %,d "
+                            + "tokens per sample, CFG batch 2, every block resident%n%n",
+                    g.frames(), g.width(), g.height(), g.tokens()));
+            b.append("Predicted = the FLOP model's STDiT FLOP ratio; its total assumes T5, VAE "
+                    + "and the rest take their measured baseline time.\n\n");
+        } else {
+            b.append(String.format(Locale.ROOT, "### Streaming (CI-DL) setting: %d frames at "
+                            + "%dx%d, %,d tokens per sample, budget %s of weights, reads at "
+                            + "%.2f GB/s x %.1f%n%n", g.frames(), g.width(), g.height(), g.tokens(),
+                    MemoryBudget.format(BenchPack.streamingBudget(pack).availableBytes()),
+                    BenchPack.FLASH_BYTES_PER_SECOND / 1e9, BenchPack.byteScale(pack)));
+            b.append("STDiT blocks only are streamed (T5 and VAE stay resident, as their time is "
+                    + "the same in every column of the paper's Table 5). Baseline, LPL and TDTM "
+                    + "load each STDiT block when it runs (sequential loader); CI-DL and All keep "
+                    + "what the budget allows resident and prefetch the next block. Predicted = "
+                    + "the time model (`LoadOverlap`) replaying every block with its compute and "
+                    + "load time measured in the baseline runs (merged pairs scaled by their FLOP "
+                    + "ratio).\n\n");
+        }
+        b.append("| Row | STDiT (s) | Total (s) | STDiT speedup | Total speedup | STDiT speedup, "
+                + "per-step medians | Predicted STDiT "
+                + "| Predicted total | Paper STDiT / total (Table 5, 256²) | Model calls | "
+                + "Merged steps | " + (s == BenchPack.Setting.COMPUTE ? "Block loads | Peak weights |\n"
+                        : "STDiT block loads | Peak STDiT weights |\n"));
+        b.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+        double baseStdit = stdit(s, Variant.BASELINE);
+        double baseTotal = total(s, Variant.BASELINE);
+        double baseRobust = robustStdit(s, Variant.BASELINE);
+        for (Variant v : Ablation.ROWS.get(s)) {
+            List<Ablation.Run> rs = runs(s, v);
+            if (rs.isEmpty()) {
+                continue;
+            }
+            double st = stdit(s, v);
+            double tot = total(s, v);
+            double[] p = v == Variant.BASELINE ? new double[] {1, 1} : predicted(s, v);
+            GenerationReport r0 = rs.get(0).report();
+            b.append(String.format(Locale.ROOT,
+                    "| %s | %.2f | %.2f | %s | %s | %s | %s | %s | %s | %d | %d | %.0f | %s |%n",
+                    v.label(s), st, tot, x(baseStdit / st), x(baseTotal / tot),
+                    x(baseRobust / robustStdit(s, v)), x(p[0]), x(p[1]),
+                    paper(s, v), r0.modelCalls(), r0.mergedSteps(),
+                    median(rs.stream().mapToDouble(Ablation.Run::loads).toArray()),
+                    MemoryBudget.format(rs.stream().mapToLong(Ablation.Run::peakLoadedBytes)
+                            .max().orElse(0))));
+        }
+        b.append('\n');
+    }
+
+    private static String paper(BenchPack.Setting s, Variant v) {
+        double[] p = PAPER.get(v);
+        String t5 = switch (v) {
+            case LPL -> " (Table 3: 1.94×)";
+            case TDTM_15 -> "— (Table 4: 1.13×)";
+            case TDTM_30 -> " (Table 4: 1.27×)";
+            case ALL -> s == BenchPack.Setting.COMPUTE ? " (incl. CI-DL; FLOPs: 2.43×)" : "";
+            default -> "";
+        };
+        if (p == null) {
+            return v == Variant.BASELINE ? "1.00× / 1.00×" : t5;
+        }
+        return x(PAPER_STDIT / p[0]) + " / " + x(PAPER_TOTAL / p[1]) + t5;
+    }
+
+    private void checks(StringBuilder b) {
+        BenchPack.Setting s = BenchPack.Setting.COMPUTE;
+        FlopModel.Geometry g = geometry(s);
+        double ideal = 1 / flops.mergedStepRatio(g);
+        double baseStep = median(stepSeconds(s, Variant.BASELINE, null));
+        b.append("### Checks (compute setting)\n\n");
+        b.append("| Check | Measured | Model | Measured / model | Bar | Result |\n");
+        b.append("|---|---|---|---|---|---|\n");
+        if (!runs(s, Variant.LPL).isEmpty()) {
+            double lpl = stdit(s, Variant.BASELINE) / stdit(s, Variant.LPL);
+            double robust = robustStdit(s, Variant.BASELINE) / robustStdit(s, Variant.LPL);
+            b.append(String.format(Locale.ROOT, "| Issue 5: LPL 16/30 STDiT-stage speedup (medians "
+                            + "of stage times) | %s | %s (30/16) | %.1f %% | ≥ %.2f× (95 %%) | **%s** "
+                            + "|%n", x(lpl), x(30.0 / 16), 100 * lpl / (30.0 / 16), LPL_BAR,
+                    lpl >= LPL_BAR ? "PASS" : "FAIL"));
+            b.append(String.format(Locale.ROOT, "| Issue 5, burst-robust: STDiT from per-step "
+                            + "medians | %s | %s (30/16) | %.1f %% | ≥ %.2f× (95 %%) | **%s** |%n",
+                    x(robust), x(30.0 / 16), 100 * robust / (30.0 / 16), LPL_BAR,
+                    robust >= LPL_BAR ? "PASS" : "FAIL"));
+        }
+        for (Variant v : List.of(Variant.TDTM_30, Variant.TDTM_15)) {
+            if (runs(s, v).isEmpty()) {
+                continue;
+            }
+            double merged = median(stepSeconds(s, v, true));
+            double ref = v == Variant.TDTM_15 ? median(stepSeconds(s, v, false)) : baseStep;
+            double speedup = ref / merged;
+            String what = v == Variant.TDTM_30
+                    ? "Issue 6: TDTM 30/30 per-step STDiT speedup (merged steps vs baseline steps)"
+                    : "Issue 6: TDTM 15/30 per-step speedup (its merged vs its unmerged steps)";
+            b.append(String.format(Locale.ROOT, "| %s | %s | %s | %.1f %% | ≥ %.0f %% of the model "
+                            + "| **%s** |%n", what, x(speedup), x(ideal), 100 * speedup / ideal,
+                    100 * TDTM_FRACTION, speedup >= TDTM_FRACTION * ideal ? "PASS" : "FAIL"));
+        }
+        b.append(String.format(Locale.ROOT, "%nMedian step: baseline %.3f s; the FLOP model "
+                        + "counts %.1f GFLOP per step (%.1f merged), %.2f GFLOP for T5 and %.1f "
+                        + "GFLOP for the VAE decode.%n%n", baseStep,
+                flops.stditStepFlops(g, false) / 1e9, flops.stditStepFlops(g, true) / 1e9,
+                flops.t5Flops() / 1e9, flops.vaeDecodeFlops(g) / 1e9));
+    }
+
+    private void overlap(StringBuilder b) {
+        BenchPack.Setting s = BenchPack.Setting.STREAMING;
+        if (runs(s, Variant.BASELINE).isEmpty()) {
+            return;
+        }
+        Calibration cal = new Calibration(s);
+        b.append("### Load and compute per STDiT block (streaming setting, sequential baseline, "
+                + "medians)\n\n");
+        b.append("| Block | Bytes | Read as | Load (s) | Compute (s) | Load / compute |\n");
+        b.append("|---|---|---|---|---|---|\n");
+        double scale = BenchPack.byteScale(pack);
+        for (String name : cal.step) {
+            BlockInfo info = pack.manifest().blocks().stream()
+                    .filter(x -> x.name().equals(name)).findFirst().orElseThrow();
+            double l = cal.load.getOrDefault(name, 0.0);
+            double e = cal.compute.getOrDefault(name, 0.0);
+            b.append(String.format(Locale.ROOT, "| %s | %s | %s | %.3f | %.3f | %.2f |%n", name,
+                    MemoryBudget.format(info.bytes()),
+                    MemoryBudget.format((long) (info.bytes() * scale)), l, e, e > 0 ? l / e : 0));
+        }
+        b.append(String.format(Locale.ROOT, "%nResident under CI-DL (the plan for the budget): "
+                + "%s.%n%n", String.join(", ", new java.util.TreeSet<>(residentBlocks(s)))));
+    }
+
+    private static String x(double v) {
+        return Double.isNaN(v) ? "—" : String.format(Locale.ROOT, "%.2f×", v);
+    }
+}
