@@ -59,7 +59,7 @@ class BlockParityTest {
 
     @BeforeAll
     static void open() {
-        pack = ModelPack.embeddedDefault();
+        pack = ModelPack.embedded("tiny-random");
         ref = References.load("blocks.npz");
     }
 

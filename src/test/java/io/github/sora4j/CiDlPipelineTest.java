@@ -46,7 +46,7 @@ class CiDlPipelineTest {
 
     @BeforeAll
     static void open() {
-        pack = ModelPack.embeddedDefault();
+        pack = ModelPack.embedded("tiny-random");
         try (VideoPipeline p = VideoPipeline.builder().pack(pack).recordTrace(true)
                 .tokenMerger(TokenMergers.tdtm(2)).build()) {
             reference = trace(p.generate(request().build()));

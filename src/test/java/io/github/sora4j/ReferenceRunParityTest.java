@@ -35,7 +35,7 @@ class ReferenceRunParityTest {
 
     @BeforeAll
     static void open() {
-        pack = ModelPack.embeddedDefault();
+        pack = ModelPack.embedded("tiny-random");
     }
 
     static Stream<Arguments> runs() {

@@ -50,7 +50,7 @@ class TextEncoderParityTest {
 
     @BeforeAll
     static void open() {
-        pack = ModelPack.embeddedDefault();
+        pack = ModelPack.embedded("tiny-random");
         ref = References.load("t5.npz");
         encoder = new TextEncoder(pack);
         loader = BlockLoaders.resident(pack);

@@ -29,7 +29,7 @@ class VideoPipelineTest {
 
     @BeforeAll
     static void open() {
-        pack = ModelPack.embeddedDefault();
+        pack = ModelPack.embedded("tiny-random");
         pipeline = VideoPipeline.builder().pack(pack)
                 .blockLoader(p -> loader = new CountingBlockLoader(BlockLoaders.resident(p)))
                 .build();

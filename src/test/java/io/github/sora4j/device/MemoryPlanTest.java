@@ -105,7 +105,7 @@ class MemoryPlanTest {
 
     @Test
     void thePlanMakesTheLoadersDecisionsAndBoundsTheirPeak() {
-        ModelPack pack = ModelPack.embeddedDefault();
+        ModelPack pack = ModelPack.embedded("tiny-random");
         GenerationRequest r = GenerationRequest.builder("a red circle").frames(17)
                 .size(64, 64).steps(2).build();
         ActivationPeaks peaks = ActivationPeaks.of(0, 1_637_248, 0);

@@ -21,7 +21,7 @@ class StreamingBlockLoaderTest {
 
     @BeforeAll
     static void open() {
-        pack = ModelPack.embeddedDefault();
+        pack = ModelPack.embedded("tiny-random");
         t5 = pack.manifest().blocks("t5");
         stdit = pack.manifest().blocks("stdit");
         largest = pack.manifest().blocks().stream().mapToLong(BlockInfo::parameterBytes).max()
