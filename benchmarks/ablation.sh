@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The ablation (docs/benchmarks.md): Baseline / LPL / TDTM / CI-DL / All on the bench pack, interleaved,
 # several repetitions, medians; rewrites the generated section of docs/benchmarks.md and writes every run to
-# benchmarks/target/ablation/runs.csv. About 15 minutes on two cores with the defaults.
+# benchmarks/target/ablation/runs.csv. About 10 minutes on two cores with the defaults.
 #
-#   benchmarks/ablation.sh [--reps 3] [--steps 30] [--settings compute,streaming] [--no-doc] [--doc FILE]
+#   benchmarks/ablation.sh [--reps 5] [--steps 30] [--settings compute,streaming] [--no-doc] [--doc FILE]
 #
 # Steps, all from the repository root:
 #   1. installs the library into the local Maven repository (build output in $SORA4J_BUILD, default
@@ -13,7 +13,9 @@
 #      (python3 -m sora4j_export bench, seed 0),
 #   4. runs io.github.sora4j.benchmarks.Ablation with the arguments given.
 #
-# Environment: SORA4J_BUILD, PYTHON (default /usr/bin/python3), MVN_OFFLINE=1 to pass -o to Maven, SKIP_BUILD=1.
+# Environment: SORA4J_BUILD, PYTHON (default /usr/bin/python3), MVN_OFFLINE=1 to pass -o to Maven, SKIP_BUILD=1,
+# THREADS (libtorch intra-op threads, default 1: on a 2-core machine shared with other work, two threads make every
+# operator wait for the slower core and single steps vary 2-4x; one thread leaves the other core to the other work).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD="${SORA4J_BUILD:-/tmp/sora4j-bench-build}"
@@ -31,6 +33,8 @@ if [[ ! -f "$PACK_DIR/manifest.json" ]]; then
     PYTHONPATH=src/main/python PYTHONHASHSEED=0 "$PYTHON" -m sora4j_export bench --out "$PACK_DIR"
 fi
 
-exec java -Xmx6g -Dai.djl.offline=true -Dai.djl.pytorch.graph_optimizer=false -Dsora4j.benchPack="$PACK_DIR" \
+exec java -Xmx6g -Dai.djl.offline=true -Dai.djl.pytorch.graph_optimizer=false \
+    -Dai.djl.pytorch.num_threads="${THREADS:-1}" -Dai.djl.pytorch.num_interop_threads=1 \
+    -Dsora4j.benchPack="$PACK_DIR" \
     -cp benchmarks/target/benchmarks.jar io.github.sora4j.benchmarks.Ablation \
     --command "benchmarks/ablation.sh${*:+ $*}" "$@"

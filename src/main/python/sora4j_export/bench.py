@@ -13,7 +13,8 @@ What is real and what is cut:
   block structure (T5 blocks, spatial+temporal STDiT pairs, 7 VAE parts), the real sampling defaults (30 steps,
   CFG 7.0, timestep transform) and the real number of blocks per STDiT step.
 * **Cut:** widths and depths (:data:`BENCH_STDIT`: hidden 128, 4 heads of 32, 2 pairs instead of 1152, 16 × 72, 28),
-  so that one denoising step takes about a second on two CPU cores and the ablation fits in about 15 minutes. At these
+  so that one denoising step takes about half a second on one CPU core and the ablation fits in about 10
+  minutes. At these
   widths the STDiT step is still dominated by the attention and MLP work over 5,120 tokens per sample (the terms that
   LPL and TDTM remove), while a CPU reads a block far faster than it computes it: the CI-DL setting therefore
   throttles block reads (see ``benchmarks/README.md``).

@@ -7,13 +7,14 @@
 Stages, run in order; each leaves its result in ``--out`` and is skipped once done:
 
 1. ``spatial``   spatial autoencoder: the training-only :class:`~.models.SpatialEncoder` and the pack's spatial VAE
-                 decoder, on single 64×64 frames (pixel L1 + L2, object pixels weighted ×11, noise σ 0.1 on the latent);
-2. ``bank``      renders ``--bank`` training clips and stores their SD latents (frozen spatial encoder);
+                 decoder, on single 64×64 frames of wide-layout clips (pixel L1 + L2, object pixels weighted ×11, noise σ 0.1 on the latent);
+2. ``bank``      renders ``--bank`` clips of the wide layout and stores their SD latents (frozen spatial encoder);
 3. ``temporal``  temporal autoencoder: :class:`~.models.TemporalEncoder` and the pack's temporal VAE decoder on those
                  latents (weighted MSE in SD-latent space + pixel loss through the frozen spatial decoder on two frames
                  per clip, noise σ 0.1 on the latent);
-4. ``latents``   encodes the bank to video latents; their per-channel mean and std become the pack's VAE ``shift`` and
-                 ``scale``, so the diffusion model works on z ~ N(0, 1) and ``z·scale + shift`` is the decoder's input;
+4. ``latents``   renders ``--clips`` clips of the prompt world (world.py) and encodes them to video latents; their
+                 per-channel mean and std become the pack's VAE ``shift`` and ``scale``, so the diffusion model works
+                 on z ~ N(0, 1) and ``z·scale + shift`` is the decoder's input;
 5. ``diffusion`` T5 and STDiT3 trained together with the rectified-flow objective: x_t = (1 − t/1000)·x0 + (t/1000)·ε,
                  target v = x0 − ε (the sampler's z += v·dt/1000 moves noise → data). Timesteps: for half the samples
                  (``--uniform-t-share``) t = the sampler's timestep transform (17 frames, 64×64: ratio 0.28) of
@@ -211,7 +212,7 @@ def stage_spatial(run: Run, tick) -> None:
     acc, t_last = [], time.time()
     while loop.step < a.spatial_steps:
         rng, gen = step_rng(a.seed, "spatial", loop.step)
-        clips = [W.sample_clip(rng) for _ in range(a.ae_batch)]
+        clips = [W.sample_clip(rng, wide=True) for _ in range(a.ae_batch)]
         fidx = rng.integers(0, W.FRAMES, size=a.ae_batch)
         x = torch.from_numpy(np.stack([W.to_model(W.render_frame(c, int(f))[None])[:, 0]
                                        for c, f in zip(clips, fidx)], 0))
@@ -248,7 +249,7 @@ def stage_bank(run: Run, tick) -> None:
     rows, sds = [], []
     with torch.no_grad():
         for i in range(a.bank):
-            c = W.sample_clip(rng)
+            c = W.sample_clip(rng, wide=True)
             x = torch.from_numpy(W.to_model(W.render(c))).permute(1, 0, 2, 3)  # [F, 3, H, W]
             sd = enc(x) * M.SCALING_FACTOR  # [F, 4, 8, 8]
             sds.append(sd.permute(1, 0, 2, 3).numpy().astype(np.float16))
@@ -317,19 +318,27 @@ def load_vae(run: Run, seed: int, scale=None, shift=None):
 
 def stage_latents(run: Run, tick) -> None:
     a = run.args
-    bank = np.load(run.path("bank.npz"))
+    enc, _ = _load_spatial(run, a.seed)
     tenc = M.TemporalEncoder()
     tenc.load_state_dict(torch.load(run.path("temporal.pt"))["enc"])
     tenc.eval()
-    zs = []
+    rng = np.random.default_rng([a.seed, _STAGE_ID["latents"]])
+    rows, zs = [], []
     with torch.no_grad():
-        for i in range(0, len(bank["sd"]), 256):
-            zs.append(tenc(torch.from_numpy(bank["sd"][i:i + 256].astype(np.float32))).numpy())
-    z = np.concatenate(zs, 0)  # [N, 4, 5, 8, 8]
+        for i in range(a.clips):
+            c = W.sample_clip(rng)  # the prompt world
+            x = torch.from_numpy(W.to_model(W.render(c))).permute(1, 0, 2, 3)  # [F, 3, H, W]
+            sd = (enc(x) * M.SCALING_FACTOR).permute(1, 0, 2, 3)[None]  # [1, 4, F, 8, 8]
+            zs.append(tenc(sd)[0].numpy())
+            rows.append(clip_row(c))
+            if (i + 1) % 2000 == 0:
+                run.log(f"latents {i + 1}/{a.clips}")
+    z = np.stack(zs, 0)  # [N, 4, 5, 8, 8]
+    clips = np.asarray(rows, dtype=np.float64)
     shift = z.mean(axis=(0, 2, 3, 4))
     scale = z.std(axis=(0, 2, 3, 4))
     zn = (z - shift[None, :, None, None, None]) / scale[None, :, None, None, None]
-    np.savez(run.path("latents.npz"), z=zn.astype(np.float32), clips=bank["clips"], scale=scale, shift=shift)
+    np.savez(run.path("latents.npz"), z=zn.astype(np.float32), clips=clips, scale=scale, shift=shift)
     run.log(f"latents: {list(z.shape)} shift {np.round(shift, 4).tolist()} scale {np.round(scale, 4).tolist()}")
     # reconstruction check through the whole decoder (what the pack does with a latent)
     vae = load_vae(run, a.seed, scale, shift)
@@ -338,7 +347,7 @@ def stage_latents(run: Run, tick) -> None:
     errs = []
     for i in range(n):
         frames = vae.decode(torch.from_numpy(zn[i:i + 1]), W.FRAMES).float()
-        c = clip_from_row(bank["clips"][i])
+        c = clip_from_row(clips[i])
         d = detect(frames[0].numpy())
         ok += d.colour == c.colour and d.direction == c.direction
         errs.append(float((frames[0] - torch.from_numpy(W.to_model(W.render(c)))).abs().mean()))
@@ -498,6 +507,7 @@ def parse_args(argv=None):
     p.add_argument("--ae-lr", type=float, default=1e-3)
     p.add_argument("--bank", type=int, default=8000, help="training clips encoded for the temporal and diffusion stages")
     p.add_argument("--temporal-steps", type=int, default=1200)
+    p.add_argument("--clips", type=int, default=8000, help="prompt-world clips encoded for the diffusion stage")
     p.add_argument("--temporal-batch", type=int, default=16)
     p.add_argument("--dit-steps", type=int, default=4000)
     p.add_argument("--batch", type=int, default=32, help="clips per diffusion step")

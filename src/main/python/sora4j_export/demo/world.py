@@ -2,13 +2,20 @@
 
 A clip is 17 frames of 64×64 RGB (the demo pack's trained size: latent [4, 5, 8, 8]). The object is a circle, square
 or triangle of radius 6-8 px in one of :data:`COLOURS`; it moves left, right, up or down across the frame, ``slowly``
-(24 px over the clip) or ``quickly`` (40 px), over a ``dark`` or ``light`` background. Its path stays inside the frame,
-so it starts near the edge it moves away from (a quick object within 8 px of it); the coordinate across the motion is
-uniform. Edges are anti-aliased (2×2 super-sampling).
+(24 px over the clip) or ``quickly`` (40 px), over a ``dark`` or ``light`` background. Edges are anti-aliased (2×2
+super-sampling).
 
-Why long paths: in the latent (8×8 per latent frame, 4 frames per latent frame) a 12 px path is 1.5 latent pixels,
-which a small model trained for an hour on two cores did not learn to tie to the direction word (it made still
-objects); a path across the frame makes the direction a coarse layout feature, like the colour.
+Two layouts (:func:`sample_clip`):
+
+* the *prompt world* (default; the diffusion model's training clips and the evaluation): the object starts within
+  :data:`START_SPREAD` px of the edge it moves away from and crosses the frame within :data:`PERPENDICULAR_SPREAD` px
+  of the centre line, so a prompt fixes the layout up to a few pixels (and the radius);
+* the *wide* layout (``wide=True``; the autoencoder's training clips): the path can lie anywhere inside the frame.
+
+Why: in the latent (8×8 per latent frame, 4 frames per latent frame) the direction is a small difference between
+latent frames. With paths anywhere in the frame the mean of "… moving left" over positions is a faint smear, and a
+small model trained for an hour on two cores learnt colours but not directions (its objects stood still); with the
+path tied to the direction, the direction becomes a coarse layout feature like the colour.
 
 Captions use only words of the project tokenizer (tokenizer.py's vocabulary), in four templates, e.g.
 ``"a red circle moving left slowly on a dark background"`` (template 0) down to ``"a red circle moving left"``
@@ -53,6 +60,8 @@ DIRECTION_VECTORS = {"left": (-1.0, 0.0), "right": (1.0, 0.0), "up": (0.0, -1.0)
 SPEEDS = OrderedDict([("slowly", 24.0), ("quickly", 40.0)])
 RADIUS_RANGE = (6.0, 8.0)
 MARGIN = 1.0  # pixels kept free between the object's extent and the frame border
+START_SPREAD = 8.0  # prompt world: the start lies within this many px of the edge the object moves away from
+PERPENDICULAR_SPREAD = 6.0  # prompt world: the path lies within ± this many px of the centre line
 
 TEMPLATES = (
     "a {colour} {shape} moving {direction} {speed} on a {background} background",
@@ -121,9 +130,13 @@ class Clip:
 
 
 def sample_clip(rng: np.random.Generator, triples: Optional[Sequence[Tuple[str, str, str]]] = None, *,
-                speed: Optional[str] = None, background: Optional[str] = None, frames: int = FRAMES,
-                height: int = HEIGHT, width: int = WIDTH) -> Clip:
-    """A random clip. ``triples`` restricts (colour, shape, direction) (default: :data:`TRAIN_TRIPLES`)."""
+                speed: Optional[str] = None, background: Optional[str] = None, wide: bool = False,
+                frames: int = FRAMES, height: int = HEIGHT, width: int = WIDTH) -> Clip:
+    """A random clip. ``triples`` restricts (colour, shape, direction) (default: :data:`TRAIN_TRIPLES`).
+
+    Default: the prompt world (start near the edge, path near the centre line). ``wide=True``: the path anywhere
+    inside the frame. Both draw the same random numbers in the same order.
+    """
     triples = TRAIN_TRIPLES if triples is None else triples
     colour, shape, direction = triples[int(rng.integers(len(triples)))]
     speed = speed or list(SPEEDS)[int(rng.integers(len(SPEEDS)))]
@@ -135,20 +148,23 @@ def sample_clip(rng: np.random.Generator, triples: Optional[Sequence[Tuple[str, 
     hi_x, hi_y = width - 1 - radius - MARGIN, height - 1 - radius - MARGIN
 
     def along(hi):  # start coordinate along the motion axis, so the whole path stays inside [lo, hi]
-        return float(rng.uniform(lo, hi - travel))
+        top = hi - travel if wide else min(hi - travel, lo + START_SPREAD)
+        return float(rng.uniform(lo, top))
+
+    def across(hi, size):
+        if wide:
+            return float(rng.uniform(lo, hi))
+        c = (size - 1) / 2.0
+        return float(rng.uniform(max(lo, c - PERPENDICULAR_SPREAD), min(hi, c + PERPENDICULAR_SPREAD)))
 
     if ux != 0:
         x0 = along(hi_x)
         x0 = x0 if ux > 0 else (lo + hi_x) - x0  # moving left: start on the right side
-        y0 = float(rng.uniform(lo, hi_y))
+        y0 = across(hi_y, height)
     else:
         y0 = along(hi_y)
         y0 = y0 if uy > 0 else (lo + hi_y) - y0
-        x0 = float(rng.uniform(lo, hi_x))
-    if ux < 0:
-        x0 = max(x0, lo + travel)
-    if uy < 0:
-        y0 = max(y0, lo + travel)
+        x0 = across(hi_x, width)
     return Clip(colour, shape, direction, speed, background, x0, y0, radius, frames, height, width)
 
 

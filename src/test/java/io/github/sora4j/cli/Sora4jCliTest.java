@@ -87,11 +87,13 @@ class Sora4jCliTest {
     }
 
     @Test
-    void theBarRedrawsOneLinePerStageWithStepBlockAndEta(@TempDir Path dir) {
+    void theBarRedrawsOneLinePerStageWithStepAndEta(@TempDir Path dir) {
+        // Block redraws are throttled in real time, so which block lines appear depends on the
+        // machine's speed; ProgressDisplayTest checks them against a fake clock.
         Run r = cli(generate(dir.resolve("out.mp4"), "--progress", "bar"));
         assertThat(r.exitCode()).as(r.err()).isZero();
         assertThat(r.out()).contains("\rencode text [", "\rdenoise     [", "step 1/2",
-                "block 1/4", "ETA ", "\rdecode      [", "done in ");
+                "ETA ", "\rdecode      [", "done in ");
         assertThat(r.out().lines().filter(l -> l.contains("done in "))).hasSize(3);
     }
 

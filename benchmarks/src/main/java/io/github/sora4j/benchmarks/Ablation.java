@@ -39,7 +39,7 @@ import java.util.Map;
  * java -cp benchmarks/target/benchmarks.jar io.github.sora4j.benchmarks.Ablation [options]
  * </pre>
  *
- * <p>Options: {@code --pack DIR} (default: {@link BenchPack#directory()}), {@code --reps N} (3),
+ * <p>Options: {@code --pack DIR} (default: {@link BenchPack#directory()}), {@code --reps N} (5),
  * {@code --steps K} (30), {@code --settings compute,streaming} (both), {@code --doc FILE}
  * (docs/benchmarks.md), {@code --no-doc}, {@code --csv FILE}
  * (benchmarks/target/ablation/runs.csv), {@code --command TEXT} (the command line to print in
@@ -185,7 +185,7 @@ public final class Ablation {
 
     static Options parse(String[] args) {
         Path pack = BenchPack.directory();
-        int reps = 3;
+        int reps = 5;
         int steps = 30;
         List<BenchPack.Setting> settings = List.of(BenchPack.Setting.values());
         Path doc = Path.of("docs/benchmarks.md");

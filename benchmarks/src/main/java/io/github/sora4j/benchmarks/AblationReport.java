@@ -276,8 +276,9 @@ final class AblationReport {
                 options.command(), Ablation.date(c.started()), c.took().toMinutes(),
                 c.took().toSecondsPart(), pack.manifest().name(), options.reps(),
                 options.steps()));
-        b.append(String.format(Locale.ROOT, "- Machine: %s; PyTorch %s (DJL), default threads, "
-                        + "TorchScript graph optimizer %s.%n", c.machine(), c.engineVersion(),
+        b.append(String.format(Locale.ROOT, "- Machine: %s; PyTorch %s (DJL), %s intra-op "
+                        + "thread(s), TorchScript graph optimizer %s.%n", c.machine(),
+                c.engineVersion(), System.getProperty("ai.djl.pytorch.num_threads", "default"),
                 c.graphOptimizer() ? "on (DJL's default)" : "off"));
         b.append(String.format(Locale.ROOT, "- Load average (1 min) %.2f at the start, %.2f at "
                         + "the end: the machine is shared, so the numbers are noisy (see the CSV "

@@ -23,7 +23,7 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * A whole generation (T5, 30 steps, VAE) of the bench pack, per ablation row ({@link Variant}),
  * in the streaming (CI-DL) setting by default; {@code -p setting=compute} runs the paper's
- * 68×256×256 with everything resident (about 30-60 s per generation on two cores). The result is
+ * 68×256×256 with everything resident (about 15-20 s per generation). The result is
  * returned. The ablation runner ({@link Ablation}) measures the same rows interleaved, with
  * per-stage times; this class is for JMH's statistics and profilers ({@code -prof gc}).
  *
