@@ -38,7 +38,22 @@ public record DeviceProfile(String name, String description, MemoryBudget budget
     /** DJL's system property for libtorch inter-op threads. */
     public static final String NUM_INTEROP_THREADS_PROPERTY = "ai.djl.pytorch.num_interop_threads";
 
-    /** Checks the values. */
+    /**
+     * Creates a profile; the {@code with…} copies of a built-in in {@link DeviceProfiles} are
+     * usually shorter.
+     *
+     * @param name a short identifier, e.g. {@code phone-arm64-8gb} (what {@code --profile} takes);
+     *     not blank
+     * @param description what device it models, one line; not null
+     * @param budget memory the pipeline may use for weights and activations; not null
+     * @param computeThreads libtorch intra-op threads, {@code >= 0}; 0 for DJL's default (one per
+     *     core)
+     * @param interopThreads libtorch inter-op threads, {@code >= 0}; 0 for DJL's default
+     * @param weightPrecision the pack precision to export for this device; not null
+     * @param techniques LPL, TDTM and the block loader turned on by default; not null
+     * @throws IllegalArgumentException if the name is null or blank or a thread count is negative
+     * @throws NullPointerException if another argument is null
+     */
     public DeviceProfile {
         if (name == null || name.isBlank()) {
             throw new IllegalArgumentException("profile name must not be empty but was "

@@ -86,7 +86,20 @@ public record MemoryPlan(String pack, String profile, MemoryBudget budget, Loade
         }
     }
 
-    /** Copies the list. */
+    /**
+     * Creates a plan from a copy of the phases; {@link #of} computes one.
+     *
+     * @param pack the pack's name
+     * @param profile the device profile's name, {@code custom} for a bare budget
+     * @param budget the memory budget planned against; not null
+     * @param loader the loading strategy planned for; not null
+     * @param frames requested video frames
+     * @param width requested width in pixels
+     * @param height requested height in pixels
+     * @param captionTokens caption tokens assumed for cross-attention
+     * @param phases one per block set, in the order the sets run; not null
+     * @throws NullPointerException if {@code budget}, {@code loader} or {@code phases} is null
+     */
     public MemoryPlan {
         Objects.requireNonNull(budget, "budget");
         Objects.requireNonNull(loader, "loader");

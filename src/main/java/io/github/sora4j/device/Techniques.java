@@ -26,7 +26,16 @@ public record Techniques(int lplLeapStep, int tdtmMergeSteps, LoaderKind loader)
     public static final Techniques FULL_QUALITY = new Techniques(-1, 0,
             LoaderKind.CONCURRENT_DYNAMIC);
 
-    /** Checks the values. */
+    /**
+     * Creates the settings.
+     *
+     * @param lplLeapStep 0-based step at which LPL leaps, {@code >= 0}, or -1 for no LPL
+     * @param tdtmMergeSteps how many first steps TDTM merges frame pairs in, {@code >= 0}; 0 for no
+     *     merging
+     * @param loader the block loading strategy; not null
+     * @throws IllegalArgumentException if {@code lplLeapStep < -1} or {@code tdtmMergeSteps < 0}
+     * @throws NullPointerException if {@code loader} is null
+     */
     public Techniques {
         if (lplLeapStep < -1) {
             throw new IllegalArgumentException("lplLeapStep must be -1 (off) or >= 0 but was "

@@ -19,7 +19,14 @@ public record ActivationPeaks(Map<String, Long> bytesBySet) {
     /** No activation memory at all (the loader only budgets weights). */
     public static final ActivationPeaks NONE = new ActivationPeaks(Map.of());
 
-    /** Copies the map and checks the values. */
+    /**
+     * Creates the peaks from a copy of the map.
+     *
+     * @param bytesBySet peak activation bytes per set name ({@code t5}, {@code stdit}, {@code
+     *     vae}), each {@code >= 0}; sets that are not listed need 0. Neither the map nor its keys
+     *     or values may be null.
+     * @throws IllegalArgumentException if a value is negative
+     */
     public ActivationPeaks {
         bytesBySet = Map.copyOf(bytesBySet);
         bytesBySet.forEach((set, bytes) -> {

@@ -12,7 +12,9 @@ import io.github.sora4j.Sora4jException;
 public class BudgetExceededException extends Sora4jException {
     private static final long serialVersionUID = 1L;
 
+    /** Bytes that were needed. */
     private final long requestedBytes;
+    /** Bytes the budget had available for it. */
     private final long availableBytes;
 
     /**

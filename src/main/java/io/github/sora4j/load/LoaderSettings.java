@@ -23,7 +23,20 @@ import java.util.Objects;
 public record LoaderSettings(MemoryBudget budget, BlockReader reader, LoaderListener listener,
         ActivationPeaks activations) {
 
-    /** Checks for nulls. */
+    /**
+     * Creates the settings; {@link #of(MemoryBudget)} gives the usual defaults.
+     *
+     * @param budget the memory budget the loader must stay within: a hard limit on loaded
+     *     parameter bytes plus the running set's activations; {@link MemoryBudget#unlimited()} for
+     *     none; not null
+     * @param reader how a block is read from the pack ({@link BlockReaders#torchScript()}, or
+     *     {@link BlockReaders#throttled} to emulate slower storage); not null
+     * @param listener told about loads, frees and residency decisions; {@link LoaderListener#NONE}
+     *     for nobody; not null
+     * @param activations fixed activation peaks that replace the estimate announced with {@link
+     *     BlockLoader#beginGeneration}, or null to use the announced estimate
+     * @throws NullPointerException if {@code budget}, {@code reader} or {@code listener} is null
+     */
     public LoaderSettings {
         Objects.requireNonNull(budget, "budget");
         Objects.requireNonNull(reader, "reader");

@@ -16,7 +16,15 @@ package io.github.sora4j.load;
  */
 public record MemoryBudget(long totalBytes, long reservedBytes) {
 
-    /** Checks the values. */
+    /**
+     * Creates a budget; {@link #ofBytes(long)} and {@link #unlimited()} cover the common cases.
+     *
+     * @param totalBytes memory the process may use, in bytes, {@code > 0}; {@link Long#MAX_VALUE}
+     *     means no limit
+     * @param reservedBytes the part of {@code totalBytes} held outside the model (libtorch, the JVM
+     *     heap, the tokenizer), in bytes, in {@code [0, totalBytes)}
+     * @throws IllegalArgumentException if a value is out of range
+     */
     public MemoryBudget {
         if (totalBytes <= 0) {
             throw new IllegalArgumentException("totalBytes must be > 0 but was " + totalBytes);

@@ -26,7 +26,20 @@ import java.util.Map;
 public record SetResidency(String set, List<BlockInfo> blocks, int residentCount,
         boolean prefetch, long activationBytes, long availableBytes) {
 
-    /** Copies the list and checks the values. */
+    /**
+     * Creates a decision from a copy of the block list; {@link #plan} is how loaders make one.
+     *
+     * @param set the block set's name ({@code t5}, {@code stdit} or {@code vae})
+     * @param blocks the set's distinct blocks in execution order; not null
+     * @param residentCount how many leading blocks stay resident (d), in {@code [0,
+     *     blocks.size()]}
+     * @param prefetch whether the next streamed block is loaded while one runs
+     * @param activationBytes the set's activation peak in bytes, {@code >= 0}
+     * @param availableBytes the budget's available bytes (weights plus activations) the decision
+     *     was made against; {@link Long#MAX_VALUE} for no limit
+     * @throws IllegalArgumentException if {@code residentCount} or {@code activationBytes} is
+     *     out of range
+     */
     public SetResidency {
         blocks = List.copyOf(blocks);
         if (residentCount < 0 || residentCount > blocks.size()) {

@@ -30,7 +30,14 @@ import java.util.Objects;
  */
 public record Architecture(T5 t5, Stdit stdit, Vae vae) {
 
-    /** Checks for nulls. */
+    /**
+     * Creates the architecture; {@link #of(ModelPack)} reads one from a pack.
+     *
+     * @param t5 the T5 encoder's shapes; not null
+     * @param stdit the STDiT3 denoiser's shapes; not null
+     * @param vae the VAE decoder's shapes; not null
+     * @throws NullPointerException if a part is null
+     */
     public Architecture {
         Objects.requireNonNull(t5, "t5");
         Objects.requireNonNull(stdit, "stdit");
@@ -52,7 +59,19 @@ public record Architecture(T5 t5, Stdit stdit, Vae vae) {
     public record T5(int vocabSize, int dModel, int dKv, int dFf, int numLayers, int numHeads,
             int relativeAttentionBuckets, int maxLength) {
 
-        /** Checks the values. */
+        /**
+         * Creates the T5 shapes (Open-Sora v1.2's T5-XXL values in parentheses).
+         *
+         * @param vocabSize embedding rows (32128)
+         * @param dModel hidden size, {@code > 0} (4096)
+         * @param dKv width of one attention head, {@code > 0} (64)
+         * @param dFf gated-GELU feed-forward width, {@code > 0} (10240)
+         * @param numLayers encoder blocks, {@code > 0} (24)
+         * @param numHeads attention heads, {@code > 0} (64)
+         * @param relativeAttentionBuckets position-bias buckets of block 0 (32)
+         * @param maxLength tokens per prompt after padding, {@code > 0} (300)
+         * @throws IllegalArgumentException if a value that must be positive is not
+         */
         public T5 {
             positive("t5.dModel", dModel);
             positive("t5.dKv", dKv);
@@ -88,7 +107,22 @@ public record Architecture(T5 t5, Stdit stdit, Vae vae) {
     public record Stdit(int hiddenSize, int depth, int numHeads, double mlpRatio, int[] patchSize,
             int inChannels, int outChannels, int captionChannels, boolean qkNorm) {
 
-        /** Checks and copies. */
+        /**
+         * Creates the STDiT3 shapes (Open-Sora v1.2's STDiT3-XL/2 values in parentheses); the
+         * patch array is copied.
+         *
+         * @param hiddenSize token width d, {@code > 0} (1152)
+         * @param depth spatial+temporal block pairs, {@code > 0} (28)
+         * @param numHeads attention heads, {@code > 0} (16)
+         * @param mlpRatio MLP hidden width over d, {@code > 0} (4.0)
+         * @param patchSize the (t, h, w) patch, exactly 3 entries ((1, 2, 2))
+         * @param inChannels latent channels, {@code > 0} (4)
+         * @param outChannels output channels, {@code > 0} (8, twice the latent channels)
+         * @param captionChannels caption width, the T5 d_model, {@code > 0} (4096)
+         * @param qkNorm whether q and k have an RMSNorm (true)
+         * @throws IllegalArgumentException if a value is out of range or {@code patchSize} does not
+         *     have 3 entries
+         */
         public Stdit {
             positive("stdit.hiddenSize", hiddenSize);
             positive("stdit.depth", depth);
@@ -145,7 +179,25 @@ public record Architecture(T5 t5, Stdit stdit, Vae vae) {
             boolean[] temporalDownsample, int[] spatialBlockOutChannels, int spatialLayersPerBlock,
             int microFrameSize) {
 
-        /** Checks and copies. */
+        /**
+         * Creates the VAE decoder shapes (Open-Sora v1.2's values in parentheses); the arrays are
+         * copied.
+         *
+         * @param latentChannels video latent channels, {@code > 0} (4)
+         * @param sdLatentChannels channels between the temporal and the spatial half (4)
+         * @param outChannels pixel channels (3)
+         * @param temporalFilters base width of the temporal decoder, {@code > 0} (128)
+         * @param temporalChannelMultipliers widths per level over the base ((1, 2, 2, 4)); not null
+         * @param temporalNumResBlocks residual blocks per level (4)
+         * @param temporalDownsample whether level i+1 doubles time on the way up, one entry fewer
+         *     than {@code temporalChannelMultipliers} ((false, true, true))
+         * @param spatialBlockOutChannels SD decoder widths in encoder order, not empty ((128, 256,
+         *     512, 512))
+         * @param spatialLayersPerBlock ResNets per up block minus one (2)
+         * @param microFrameSize pixel frames per temporal chunk, {@code > 0} (17)
+         * @throws IllegalArgumentException if a value is out of range or the array lengths do not
+         *     match
+         */
         public Vae {
             positive("vae.latentChannels", latentChannels);
             positive("vae.temporalFilters", temporalFilters);

@@ -41,7 +41,16 @@ public final class LoadOverlap {
     public record Block(String name, double computeSeconds, double loadSeconds,
             boolean resident) {
 
-        /** Checks the values. */
+        /**
+         * Creates a block execution.
+         *
+         * @param name identifies the block (the same name in several runs is the same block); not
+         *     null
+         * @param computeSeconds time to run it once loaded, in seconds, {@code >= 0}
+         * @param loadSeconds time to load it from storage, in seconds, {@code >= 0}
+         * @param resident whether it stays loaded after its first use
+         * @throws IllegalArgumentException if a time is negative or NaN
+         */
         public Block {
             Objects.requireNonNull(name, "name");
             if (!(computeSeconds >= 0) || !(loadSeconds >= 0)) {
