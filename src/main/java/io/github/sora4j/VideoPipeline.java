@@ -72,6 +72,13 @@ import org.slf4j.LoggerFactory;
  * <p><b>Memory.</b> Each call owns one {@link NDManager}; every step and the decoder run in a
  * sub-manager closed when they end, so no native tensor outlives a call. Model blocks belong to
  * the {@link BlockLoader}, freed by {@link #close()}.
+ *
+ * <p><b>Exiting.</b> The JVM must not exit (SIGTERM, Ctrl-C, {@code System.exit}) while a block
+ * runs: {@code exit()} runs libtorch's static destructors under the running TorchScript call and
+ * the JVM crashes with SIGSEGV in {@code libtorch_cpu.so}. An application that may be stopped
+ * mid-generation cancels from a shutdown hook (its listener returns false, or it cancels the
+ * {@link #generateAsync} future) and then waits for {@link #close()}, which returns once the
+ * running generation has stopped at its next block boundary; docs/troubleshooting.md has the code.
  */
 public final class VideoPipeline implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(VideoPipeline.class);
@@ -218,7 +225,9 @@ public final class VideoPipeline implements AutoCloseable {
 
     /**
      * Generates on the pipeline's own thread. Cancelling the future (e.g. a cancelled Kotlin
-     * coroutine awaiting it) stops the work at the next block boundary.
+     * coroutine awaiting it) stops the work at the next block boundary. The future completes as
+     * cancelled at once, while the running block may still be finishing; {@link #close()} waits for
+     * it.
      *
      * @param request what to generate
      * @param listener told per block and per step; returning false cancels
@@ -464,7 +473,10 @@ public final class VideoPipeline implements AutoCloseable {
 
     /**
      * Frees the model blocks, the tokenizer and the pipeline's thread; idempotent. Pending {@link
-     * #generateAsync} futures are cancelled (a running one stops at its next block boundary).
+     * #generateAsync} futures are cancelled (a running one stops at its next block boundary). It
+     * waits for a running generation to return (a cancelled one at its next block boundary) and for
+     * a block load in flight before it frees anything, so once it returns no native call of this
+     * pipeline is running and the JVM may exit.
      */
     @Override
     public void close() {
