@@ -43,7 +43,15 @@ import java.util.Map;
  * {@code --steps K} (30), {@code --settings compute,streaming} (both), {@code --doc FILE}
  * (docs/benchmarks.md), {@code --no-doc}, {@code --csv FILE}
  * (benchmarks/target/ablation/runs.csv), {@code --command TEXT} (the command line to print in
- * the document).
+ * the document), {@code --python EXE} (the Python with PyTorch that runs {@code
+ * benchmarks/eager_step.py}; default {@code $PYTHON} or {@code /usr/bin/python3}), {@code
+ * --no-eager} (skip the eager PyTorch comparison).
+ *
+ * <p>Besides the rows, every run records the process's peak resident memory ({@link
+ * ProcessMemory}: {@code VmHWM}, reset before the run), and in the compute setting each
+ * repetition also runs {@value #BARE_STEPS} bare TorchScript steps of each kind ({@link
+ * StepOverhead}, Java's overhead per step) and {@code benchmarks/eager_step.py} ({@link
+ * EagerStep}, the same step in eager PyTorch).
  */
 public final class Ablation {
     /** Rows per setting, in the order they are interleaved. */
@@ -53,16 +61,24 @@ public final class Ablation {
             BenchPack.Setting.STREAMING,
             List.of(Variant.BASELINE, Variant.LPL, Variant.TDTM_30, Variant.CI_DL, Variant.ALL)));
 
+    /** Bare TorchScript steps of each kind (plain, merged) per repetition. */
+    static final int BARE_STEPS = 6;
+    /** Measured eager (and Python TorchScript) steps per repetition. */
+    static final int EAGER_STEPS = 3;
+
     private Ablation() {}
 
     /** One generation's measurements. */
     record Run(BenchPack.Setting setting, Variant variant, int rep, GenerationReport report,
             List<RunRecorder.BlockRun> blocks, int loads, long loadNanos, long peakLoadedBytes,
-            double loadAverage) {}
+            double loadAverage, ProcessMemory.Sample memory) {}
 
     /** What the runner was asked to do. */
     record Options(Path pack, int reps, int steps, List<BenchPack.Setting> settings, Path doc,
-            Path csv, String command) {}
+            Path csv, String command, String python, boolean eager) {}
+
+    /** The compute setting's step measurements besides the pipeline's. */
+    record StepComparison(List<StepOverhead.Sample> bare, EagerStep eager, int threads) {}
 
     /**
      * Runs the ablation.
@@ -87,6 +103,12 @@ public final class Ablation {
                 new EnumMap<>(BenchPack.Setting.class);
         Map<BenchPack.Setting, Map<Variant, RunRecorder>> recorders =
                 new EnumMap<>(BenchPack.Setting.class);
+        int threads = Integer.getInteger("ai.djl.pytorch.num_threads",
+                Runtime.getRuntime().availableProcessors());
+        EagerStep eager = o.eager() ? new EagerStep(o.python(), o.pack(),
+                o.csv().resolveSibling("eager_step.log")) : null;
+        StepOverhead bare = null;
+        int captionTokens = 0;
         try {
             for (BenchPack.Setting s : o.settings()) {
                 Map<Variant, VideoPipeline> ps = new LinkedHashMap<>();
@@ -109,9 +131,13 @@ public final class Ablation {
                         continue; // they share the baseline's resident loader
                     }
                     long w = System.nanoTime();
-                    ps.get(v).generate(small);
+                    captionTokens = ps.get(v).generate(small).report().promptTokens();
                     System.err.printf(Locale.ROOT, "warm-up %-9s %-16s %5.1f s%n", s.label(),
                             v.label(s), (System.nanoTime() - w) / 1e9);
+                }
+                if (s == BenchPack.Setting.COMPUTE) {
+                    bare = new StepOverhead(pack, s, captionTokens);
+                    bare.measure(2, false);
                 }
             }
             for (int rep = 0; rep < o.reps(); rep++) {
@@ -122,30 +148,26 @@ public final class Ablation {
                     List<Variant> order = new ArrayList<>(ROWS.get(s));
                     java.util.Collections.rotate(order, -rep);
                     for (Variant v : order) {
-                        RunRecorder rec = recorders.get(s).get(v);
-                        rec.reset();
-                        double la = loadAverage();
-                        GenerationResult result = pipelines.get(s).get(v).generate(request, rec);
-                        GenerationReport rep0 = result.report();
-                        Run run = new Run(s, v, rep, rep0, rec.blocks(), rec.loads(),
-                                rec.loadNanos(), rep0.peakLoadedBytes(), la);
-                        runs.add(run);
-                        System.err.printf(Locale.ROOT,
-                                "rep %d %-9s %-16s STDiT %6.2f s  total %6.2f s  calls %2d  "
-                                        + "loads %3d  load avg %.2f%n",
-                                rep + 1, s.label(), v.label(s), rep0.denoiseNanos() / 1e9,
-                                rep0.totalNanos() / 1e9, rep0.modelCalls(), rec.loads(), la);
+                        runs.add(run(s, v, rep, request, pipelines.get(s).get(v),
+                                recorders.get(s).get(v)));
+                    }
+                    if (s == BenchPack.Setting.COMPUTE) {
+                        compareStep(bare, eager, s, captionTokens, threads, rep);
                     }
                 }
             }
         } finally {
             pipelines.values().forEach(m -> m.values().forEach(VideoPipeline::close));
             shared.close();
+            if (bare != null) {
+                bare.close();
+            }
         }
         Duration took = Duration.ofNanos(System.nanoTime() - t0);
         double loadEnd = loadAverage();
 
-        AblationReport report = new AblationReport(pack, o, runs);
+        AblationReport report = new AblationReport(pack, o, runs, bare == null ? null
+                : new StepComparison(bare.samples(), eager, threads));
         writeCsv(o.csv(), runs);
         String section = report.markdown(new AblationReport.Context(machine(), started, took,
                 loadStart, loadEnd, Engine.getEngine("PyTorch").getVersion(),
@@ -154,6 +176,39 @@ public final class Ablation {
         if (o.doc() != null) {
             writeSection(o.doc(), section);
             System.err.println("wrote " + o.doc() + " and " + o.csv());
+        }
+    }
+
+    /** One generation of a row, with its process memory. */
+    private static Run run(BenchPack.Setting s, Variant v, int rep, GenerationRequest request,
+            VideoPipeline pipeline, RunRecorder rec) {
+        rec.reset();
+        double la = loadAverage();
+        ProcessMemory.Start mem = ProcessMemory.begin();
+        GenerationResult result = pipeline.generate(request, rec);
+        ProcessMemory.Sample memory = mem.finish();
+        GenerationReport g = result.report();
+        System.err.printf(Locale.ROOT, "rep %d %-9s %-16s STDiT %6.2f s  total %6.2f s  calls %2d  "
+                        + "loads %3d  VmHWM %s  load avg %.2f%n", rep + 1, s.label(), v.label(s),
+                g.denoiseNanos() / 1e9, g.totalNanos() / 1e9, g.modelCalls(), rec.loads(),
+                AblationReport.mb(memory.peakBytes()), la);
+        return new Run(s, v, rep, g, rec.blocks(), rec.loads(), rec.loadNanos(),
+                g.peakLoadedBytes(), la, memory);
+    }
+
+    /** The bare TorchScript steps and the eager PyTorch step of one repetition. */
+    private static void compareStep(StepOverhead bare, EagerStep eager, BenchPack.Setting s,
+            int captionTokens, int threads, int rep) {
+        long t = System.nanoTime();
+        bare.measure(BARE_STEPS, true);
+        System.err.printf(Locale.ROOT, "rep %d bare TorchScript steps %5.1f s%n", rep + 1,
+                (System.nanoTime() - t) / 1e9);
+        if (eager != null) {
+            t = System.nanoTime();
+            eager.run(s, captionTokens, threads, EAGER_STEPS);
+            System.err.printf(Locale.ROOT, "rep %d eager PyTorch steps %5.1f s%s%n", rep + 1,
+                    (System.nanoTime() - t) / 1e9,
+                    eager.problem() == null ? "" : " (" + eager.problem() + ")");
         }
     }
 
@@ -191,6 +246,8 @@ public final class Ablation {
         Path doc = Path.of("docs/benchmarks.md");
         Path csv = Path.of("benchmarks/target/ablation/runs.csv");
         String command = "benchmarks/ablation.sh";
+        String python = System.getenv().getOrDefault("PYTHON", "/usr/bin/python3");
+        boolean eager = true;
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
             switch (a) {
@@ -208,16 +265,18 @@ public final class Ablation {
                 case "--no-doc" -> doc = null;
                 case "--csv" -> csv = Path.of(value(args, ++i, a));
                 case "--command" -> command = value(args, ++i, a);
+                case "--python" -> python = value(args, ++i, a);
+                case "--no-eager" -> eager = false;
                 default -> throw new IllegalArgumentException("unknown option " + a + " (options: "
                         + "--pack DIR --reps N --steps K --settings compute,streaming --doc FILE "
-                        + "--no-doc --csv FILE --command TEXT)");
+                        + "--no-doc --csv FILE --command TEXT --python EXE --no-eager)");
             }
         }
         if (steps < 16) {
             throw new IllegalArgumentException("--steps must be >= 16 for LPL's leap at step 15 "
                     + "but was " + steps);
         }
-        return new Options(pack, reps, steps, settings, doc, csv, command);
+        return new Options(pack, reps, steps, settings, doc, csv, command, python, eager);
     }
 
     private static String value(String[] args, int i, String option) {
@@ -286,16 +345,17 @@ public final class Ablation {
         }
         StringBuilder b = new StringBuilder("setting,variant,rep,text_s,denoise_s,decode_s,total_s,"
                 + "model_calls,merged_steps,median_step_s,loads,load_s,peak_loaded_bytes,"
-                + "load_average\n");
+                + "load_average,rss_before_bytes,vm_hwm_bytes,hwm_reset\n");
         for (Run r : runs) {
             GenerationReport g = r.report();
             b.append(String.format(Locale.ROOT, "%s,%s,%d,%.4f,%.4f,%.4f,%.4f,%d,%d,%.4f,%d,%.4f,%d,"
-                            + "%.2f%n", r.setting().label(), r.variant().key(), r.rep() + 1,
+                            + "%.2f,%d,%d,%b%n", r.setting().label(), r.variant().key(), r.rep() + 1,
                     g.textEncodeNanos() / 1e9, g.denoiseNanos() / 1e9, g.decodeNanos() / 1e9,
                     g.totalNanos() / 1e9, g.modelCalls(), g.mergedSteps(),
                     AblationReport.median(g.steps().stream()
                             .mapToDouble(s -> s.elapsedNanos() / 1e9).toArray()),
-                    r.loads(), r.loadNanos() / 1e9, r.peakLoadedBytes(), r.loadAverage()));
+                    r.loads(), r.loadNanos() / 1e9, r.peakLoadedBytes(), r.loadAverage(),
+                    r.memory().rssBeforeBytes(), r.memory().peakBytes(), r.memory().reset()));
         }
         Files.writeString(csv, b.toString(), StandardCharsets.UTF_8);
         StringBuilder steps = new StringBuilder("setting,variant,rep,step,elapsed_s,merged,leap\n");

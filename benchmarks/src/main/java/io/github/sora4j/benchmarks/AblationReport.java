@@ -58,12 +58,27 @@ final class AblationReport {
     private final Ablation.Options options;
     private final List<Ablation.Run> runs;
     private final FlopModel flops;
+    private final Ablation.StepComparison comparison;
 
     AblationReport(ModelPack pack, Ablation.Options options, List<Ablation.Run> runs) {
+        this(pack, options, runs, null);
+    }
+
+    /**
+     * A report with the compute setting's step comparison.
+     *
+     * @param pack the bench pack
+     * @param options what the runner was asked to do
+     * @param runs every run
+     * @param comparison the bare TorchScript and eager PyTorch steps, or null
+     */
+    AblationReport(ModelPack pack, Ablation.Options options, List<Ablation.Run> runs,
+            Ablation.StepComparison comparison) {
         this.pack = pack;
         this.options = options;
         this.runs = List.copyOf(runs);
         this.flops = FlopModel.of(pack);
+        this.comparison = comparison;
     }
 
     // ---------------------------------------------------------------------------------------
@@ -79,7 +94,7 @@ final class AblationReport {
         return n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
     }
 
-    private List<Ablation.Run> runs(BenchPack.Setting s, Variant v) {
+    List<Ablation.Run> runs(BenchPack.Setting s, Variant v) {
         return runs.stream().filter(r -> r.setting() == s && r.variant() == v).toList();
     }
 
@@ -117,7 +132,7 @@ final class AblationReport {
         return byIndex.values().stream().mapToDouble(xs -> median(toArray(xs))).sum();
     }
 
-    private double[] stepSeconds(BenchPack.Setting s, Variant v, Boolean merged) {
+    double[] stepSeconds(BenchPack.Setting s, Variant v, Boolean merged) {
         List<Double> xs = new ArrayList<>();
         for (Ablation.Run r : runs(s, v)) {
             for (StepReport st : r.report().steps()) {
@@ -292,6 +307,9 @@ final class AblationReport {
         }
         if (options.settings().contains(BenchPack.Setting.COMPUTE)) {
             checks(b);
+            StepComparisonReport steps = new StepComparisonReport(this, comparison);
+            steps.overhead(b);
+            steps.eager(b);
         }
         if (options.settings().contains(BenchPack.Setting.STREAMING)) {
             overlap(b);
@@ -324,9 +342,10 @@ final class AblationReport {
         b.append("| Row | STDiT (s) | Total (s) | STDiT speedup | Total speedup | STDiT speedup, "
                 + "per-step medians | Predicted STDiT "
                 + "| Predicted total | Paper STDiT / total (Table 5, 256²) | Model calls | "
-                + "Merged steps | " + (s == BenchPack.Setting.COMPUTE ? "Block loads | Peak weights |\n"
-                        : "STDiT block loads | Peak STDiT weights |\n"));
-        b.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+                + "Merged steps | " + (s == BenchPack.Setting.COMPUTE ? "Block loads | Peak weights |"
+                        : "STDiT block loads | Peak STDiT weights |")
+                + " Peak process memory (VmHWM), rise in the run |\n");
+        b.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
         double baseStdit = stdit(s, Variant.BASELINE);
         double baseTotal = total(s, Variant.BASELINE);
         double baseRobust = robustStdit(s, Variant.BASELINE);
@@ -340,15 +359,149 @@ final class AblationReport {
             double[] p = v == Variant.BASELINE ? new double[] {1, 1} : predicted(s, v);
             GenerationReport r0 = rs.get(0).report();
             b.append(String.format(Locale.ROOT,
-                    "| %s | %.2f | %.2f | %s | %s | %s | %s | %s | %s | %d | %d | %.0f | %s |%n",
+                    "| %s | %.2f | %.2f | %s | %s | %s | %s | %s | %s | %d | %d | %.0f | %s | %s |%n",
                     v.label(s), st, tot, x(baseStdit / st), x(baseTotal / tot),
                     x(baseRobust / robustStdit(s, v)), x(p[0]), x(p[1]),
                     paper(s, v), r0.modelCalls(), r0.mergedSteps(),
                     median(rs.stream().mapToDouble(Ablation.Run::loads).toArray()),
                     MemoryBudget.format(rs.stream().mapToLong(Ablation.Run::peakLoadedBytes)
-                            .max().orElse(0))));
+                            .max().orElse(0)), memory(s, v)));
         }
         b.append('\n');
+        memoryNote(b, s);
+        readings(b, s);
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // process memory
+
+    /** Median VmHWM of a row's runs, in bytes, or -1 if unknown. */
+    long peakProcessBytes(BenchPack.Setting s, Variant v) {
+        double[] xs = runs(s, v).stream().mapToDouble(r -> r.memory().peakBytes())
+                .filter(x -> x >= 0).toArray();
+        return xs.length == 0 ? -1 : (long) median(xs);
+    }
+
+    private String memory(BenchPack.Setting s, Variant v) {
+        long peak = peakProcessBytes(s, v);
+        if (peak < 0) {
+            return "—";
+        }
+        double[] rise = runs(s, v).stream().mapToDouble(r -> r.memory().riseBytes())
+                .filter(x -> x >= 0).toArray();
+        return mb(peak) + ", +" + mb((long) median(rise));
+    }
+
+    private boolean hwmReset() {
+        return runs.stream().allMatch(r -> r.memory().reset());
+    }
+
+    private void memoryNote(StringBuilder b, BenchPack.Setting s) {
+        if (runs.stream().allMatch(r -> r.memory().peakBytes() < 0)) {
+            b.append("Peak process memory: not measured (no /proc/self/status on this system).\n\n");
+            return;
+        }
+        b.append(hwmReset()
+                ? "Peak process memory: the process's `VmHWM` after the run, medians; before each "
+                        + "run the runner returns freed native memory to the system (`malloc_trim`) "
+                        + "and resets the high-water mark to the current resident size (`5` to "
+                        + "`/proc/self/clear_refs`), so each row gets its own peak in the one JVM "
+                        + "that runs them all. Rise = `VmHWM` minus the resident size right after "
+                        + "the reset: what the run itself added.\n\n"
+                : "Peak process memory: **the high-water mark could not be reset** (writing `5` "
+                        + "to `/proc/self/clear_refs` was not permitted), so `VmHWM` is the JVM's "
+                        + "peak since it started, the same or growing from row to row, not each "
+                        + "row's own; the rise above the resident size before the run is still "
+                        + "the run's own only where it sets a new peak.\n\n");
+        if (s == BenchPack.Setting.STREAMING && !runs(BenchPack.Setting.COMPUTE,
+                Variant.BASELINE).isEmpty()) {
+            long all = peakProcessBytes(BenchPack.Setting.COMPUTE, Variant.BASELINE);
+            long seq = peakProcessBytes(s, Variant.BASELINE);
+            long cidl = peakProcessBytes(s, Variant.CI_DL);
+            b.append(String.format(Locale.ROOT, "Reading the memory column: the streaming rows run "
+                            + "the STDiT under a weight budget of %s, smaller than its %s (and the "
+                            + "whole pack's %s), and peak at %s (sequential) and %s (CI-DL), next to "
+                            + "%s for the all-resident compute baseline. On the bench pack the "
+                            + "weights are a few MB of a process of hundreds: the peaks are the JVM "
+                            + "heap, libtorch and the activations (the streaming request has 4x fewer "
+                            + "tokens), and since all rows share one JVM, the compute rows' resident "
+                            + "blocks (%s) stay loaded during the streaming rows. What the budget "
+                            + "changes is in the peak-weights column; with the real 23 GB pack the "
+                            + "same budget is the difference between fitting and not "
+                            + "(docs/memory.md).%n%n",
+                    MemoryBudget.format(BenchPack.streamingBudget(pack).availableBytes()),
+                    MemoryBudget.format(stditBytes()), MemoryBudget.format(packBytes()), mb(seq),
+                    mb(cidl), mb(all), MemoryBudget.format(runs(BenchPack.Setting.COMPUTE,
+                            Variant.BASELINE).get(0).peakLoadedBytes())));
+        }
+    }
+
+    private long stditBytes() {
+        return pack.manifest().blocks("stdit").stream().mapToLong(BlockInfo::parameterBytes).sum();
+    }
+
+    private long packBytes() {
+        return pack.manifest().blocks().stream().mapToLong(BlockInfo::parameterBytes).sum();
+    }
+
+    /**
+     * Bytes in MB (10^6), one decimal; "—" for a negative (unknown) value.
+     *
+     * @param bytes the bytes
+     * @return e.g. {@code 512.3 MB}
+     */
+    static String mb(long bytes) {
+        return bytes < 0 ? "—" : String.format(Locale.ROOT, "%.1f MB", bytes / 1e6);
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // one line per row
+
+    private void readings(StringBuilder b, BenchPack.Setting s) {
+        b.append("Reading, row by row:\n\n");
+        for (Variant v : Ablation.ROWS.get(s)) {
+            if (runs(s, v).isEmpty()) {
+                continue;
+            }
+            double measured = stdit(s, Variant.BASELINE) / stdit(s, v);
+            double[] p = v == Variant.BASELINE ? new double[] {1, 1} : predicted(s, v);
+            String fit = v == Variant.BASELINE ? "" : String.format(Locale.ROOT,
+                    " STDiT %s against %s predicted (%.0f %% of the prediction).", x(measured),
+                    x(p[0]), 100 * measured / p[0]);
+            b.append("- **").append(v.label(s)).append("**: ").append(what(s, v)).append(fit)
+                    .append('\n');
+        }
+        b.append('\n');
+    }
+
+    private String what(BenchPack.Setting s, Variant v) {
+        boolean compute = s == BenchPack.Setting.COMPUTE;
+        double step = median(stepSeconds(s, Variant.BASELINE, null));
+        return switch (v) {
+            case BASELINE -> compute
+                    ? String.format(Locale.ROOT, "the reference: 30 full CFG steps with every "
+                            + "block resident, %.3f s per step; T5 and the VAE take the other %.2f s.",
+                            step, total(s, v) - stdit(s, v))
+                    : String.format(Locale.ROOT, "the reference: every STDiT block read at phone "
+                            + "speed when it runs and freed after, %.3f s per step, most of it "
+                            + "waiting for reads.", step);
+            case LPL -> "16 of 30 model calls, the rest leaps on the last velocity: the STDiT time "
+                    + "falls with the call count; the total less, as T5 and the VAE stay.";
+            case TDTM_15 -> "frame pairs merged in the first 15 steps: half the steps get the "
+                    + "merged step's speedup.";
+            case TDTM_30 -> compute
+                    ? "frame pairs merged in every step: attention over half the frames, MLP "
+                            + "unchanged."
+                    : "merging shortens compute only, and the sequential loader waits for every "
+                            + "read anyway, so the step barely moves (the merges cost a little).";
+            case CI_DL -> "the embed block stays resident and the next block loads while one "
+                    + "runs, so reads hide behind compute.";
+            case ALL -> compute
+                    ? "LPL and TDTM together (CI-DL has nothing to hide with every block "
+                            + "resident): the ratios multiply."
+                    : "LPL, TDTM and CI-DL together: fewer calls, shorter compute, reads "
+                            + "overlapped.";
+        };
     }
 
     private static String paper(BenchPack.Setting s, Variant v) {
@@ -431,7 +584,13 @@ final class AblationReport {
                 + "%s.%n%n", String.join(", ", new java.util.TreeSet<>(residentBlocks(s)))));
     }
 
-    private static String x(double v) {
+    /**
+     * A ratio as {@code 1.23×}, or a dash for NaN.
+     *
+     * @param v the ratio
+     * @return the text
+     */
+    static String x(double v) {
         return Double.isNaN(v) ? "—" : String.format(Locale.ROOT, "%.2f×", v);
     }
 }
