@@ -11,7 +11,9 @@
 #   2. builds benchmarks/target/benchmarks.jar (skipped with SKIP_BUILD=1),
 #   3. writes the bench pack to benchmarks/target/packs/bench-opensora if it is missing
 #      (python3 -m sora4j_export bench, seed 0),
-#   4. runs io.github.sora4j.benchmarks.Ablation with the arguments given.
+#   4. runs io.github.sora4j.benchmarks.Ablation with the arguments given: the rows (each with its peak process
+#      memory, VmHWM reset before the run), Java's overhead per step against the bare TorchScript calls, and
+#      benchmarks/eager_step.py (the same step in eager PyTorch, run with $PYTHON; --no-eager skips it).
 #
 # Environment: SORA4J_BUILD, PYTHON (default /usr/bin/python3), MVN_OFFLINE=1 to pass -o to Maven, SKIP_BUILD=1,
 # THREADS (libtorch intra-op threads, default 1: on a 2-core machine shared with other work, two threads make every
@@ -37,4 +39,4 @@ exec java -Xmx6g -Dai.djl.offline=true -Dai.djl.pytorch.graph_optimizer=false \
     -Dai.djl.pytorch.num_threads="${THREADS:-1}" -Dai.djl.pytorch.num_interop_threads=1 \
     -Dsora4j.benchPack="$PACK_DIR" \
     -cp benchmarks/target/benchmarks.jar io.github.sora4j.benchmarks.Ablation \
-    --command "benchmarks/ablation.sh${*:+ $*}" "$@"
+    --python "$PYTHON" --command "benchmarks/ablation.sh${*:+ $*}" "$@"

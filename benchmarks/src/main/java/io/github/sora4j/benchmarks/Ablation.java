@@ -49,8 +49,9 @@ import java.util.Map;
  *
  * <p>Besides the rows, every run records the process's peak resident memory ({@link
  * ProcessMemory}: {@code VmHWM}, reset before the run), and in the compute setting each
- * repetition also runs {@value #BARE_STEPS} bare TorchScript steps of each kind ({@link
- * StepOverhead}, Java's overhead per step) and {@code benchmarks/eager_step.py} ({@link
+ * repetition also runs a {@value #BARE_STEPS}-step generation of the Baseline and the TDTM 30/30
+ * pipeline with a bare TorchScript step after each of their steps ({@link StepOverhead}, Java's
+ * overhead per step; not counted in the rows) and {@code benchmarks/eager_step.py} ({@link
  * EagerStep}, the same step in eager PyTorch).
  */
 public final class Ablation {
@@ -61,8 +62,8 @@ public final class Ablation {
             BenchPack.Setting.STREAMING,
             List.of(Variant.BASELINE, Variant.LPL, Variant.TDTM_30, Variant.CI_DL, Variant.ALL)));
 
-    /** Bare TorchScript steps of each kind (plain, merged) per repetition. */
-    static final int BARE_STEPS = 6;
+    /** Steps of the paired overhead runs (plain, merged) per repetition. */
+    static final int BARE_STEPS = 8;
     /** Measured eager (and Python TorchScript) steps per repetition. */
     static final int EAGER_STEPS = 3;
 
@@ -78,7 +79,7 @@ public final class Ablation {
             Path csv, String command, String python, boolean eager) {}
 
     /** The compute setting's step measurements besides the pipeline's. */
-    record StepComparison(List<StepOverhead.Sample> bare, EagerStep eager, int threads) {}
+    record StepComparison(List<StepOverhead.Pair> pairs, EagerStep eager, int threads) {}
 
     /**
      * Runs the ablation.
@@ -137,7 +138,7 @@ public final class Ablation {
                 }
                 if (s == BenchPack.Setting.COMPUTE) {
                     bare = new StepOverhead(pack, s, captionTokens);
-                    bare.measure(2, false);
+                    bare.warmUp(2);
                 }
             }
             for (int rep = 0; rep < o.reps(); rep++) {
@@ -152,7 +153,8 @@ public final class Ablation {
                                 recorders.get(s).get(v)));
                     }
                     if (s == BenchPack.Setting.COMPUTE) {
-                        compareStep(bare, eager, s, captionTokens, threads, rep);
+                        compareStep(bare, pipelines.get(s), eager, s, captionTokens, threads,
+                                rep);
                     }
                 }
             }
@@ -167,7 +169,7 @@ public final class Ablation {
         double loadEnd = loadAverage();
 
         AblationReport report = new AblationReport(pack, o, runs, bare == null ? null
-                : new StepComparison(bare.samples(), eager, threads));
+                : new StepComparison(bare.pairs(), eager, threads));
         writeCsv(o.csv(), runs);
         String section = report.markdown(new AblationReport.Context(machine(), started, took,
                 loadStart, loadEnd, Engine.getEngine("PyTorch").getVersion(),
@@ -197,12 +199,16 @@ public final class Ablation {
     }
 
     /** The bare TorchScript steps and the eager PyTorch step of one repetition. */
-    private static void compareStep(StepOverhead bare, EagerStep eager, BenchPack.Setting s,
-            int captionTokens, int threads, int rep) {
+    private static void compareStep(StepOverhead bare, Map<Variant, VideoPipeline> pipelines,
+            EagerStep eager, BenchPack.Setting s, int captionTokens, int threads, int rep) {
         long t = System.nanoTime();
-        bare.measure(BARE_STEPS, true);
-        System.err.printf(Locale.ROOT, "rep %d bare TorchScript steps %5.1f s%n", rep + 1,
-                (System.nanoTime() - t) / 1e9);
+        GenerationRequest request = s.request(BARE_STEPS);
+        bare.measurePaired(pipelines.get(Variant.BASELINE), request, false);
+        if (pipelines.containsKey(Variant.TDTM_30)) {
+            bare.measurePaired(pipelines.get(Variant.TDTM_30), request, true);
+        }
+        System.err.printf(Locale.ROOT, "rep %d paired pipeline and bare TorchScript steps %5.1f s%n",
+                rep + 1, (System.nanoTime() - t) / 1e9);
         if (eager != null) {
             t = System.nanoTime();
             eager.run(s, captionTokens, threads, EAGER_STEPS);

@@ -1,12 +1,8 @@
 package io.github.sora4j.benchmarks;
 
-import io.github.sora4j.Stage;
 import io.github.sora4j.StepReport;
-import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.function.ToLongFunction;
 
 /**
@@ -14,10 +10,11 @@ import java.util.function.ToLongFunction;
  * (the pipeline's step against the sum of the bare TorchScript calls it makes, {@link
  * StepOverhead}) and the Java step against the same step in eager PyTorch ({@link EagerStep}).
  *
- * <p>The pipeline's steps are the Baseline row's (plain) and the TDTM 30/30 row's (merged), as
- * {@link StepReport} times them; where the overhead goes comes from the pipeline's own block
- * events (time in the step outside its blocks) and from the bare loop, which times the tensor
- * work around the calls apart from the calls.
+ * <p>The overhead compares pairs: a step of the Baseline (plain) or TDTM 30/30 (merged)
+ * pipeline, as {@link StepReport} times it, and the bare step made right after it ({@link
+ * StepOverhead#measurePaired}). Where the overhead goes comes from the pipeline's own block
+ * events (time in the step outside its blocks) and from the bare step, which times the tensor
+ * work around the calls apart from the calls. The eager comparison uses the Baseline row's steps.
  */
 final class StepComparisonReport {
     /** The bar: Java's overhead at most 3 % of the TorchScript time. */
@@ -37,61 +34,44 @@ final class StepComparisonReport {
         this.comparison = comparison;
     }
 
-    /** Medians of one kind of step, in seconds. */
+    /**
+     * Medians of one kind of step, in seconds, over the pairs of a pipeline step and the bare
+     * step made right after it.
+     *
+     * @param pipeline the pipeline's step
+     * @param pipelineBlocks its blocks (acquire and run), summed
+     * @param pipelineOutside its time outside the blocks
+     * @param bareCalls the bare step's TorchScript calls, summed
+     * @param bareGlue the bare step's CFG batch, CFG combination and Euler update
+     * @param bareMerge the bare step's merges, unmerges and residual adds
+     * @param overhead the paired difference pipeline − bare calls
+     * @param insideRest the paired difference pipeline's blocks − bare calls − bare merges
+     * @param pairs how many pairs
+     */
     record Step(double pipeline, double pipelineBlocks, double pipelineOutside, double bareCalls,
-            double bareGlue, double bareMerge, int pipelineSteps, int bareSteps) {
-
-        double overhead() {
-            return pipeline - bareCalls;
-        }
+            double bareGlue, double bareMerge, double overhead, double insideRest, int pairs) {
 
         double overheadFraction() {
-            return overhead() / bareCalls;
-        }
-
-        /** Inside the pipeline's blocks but not in a call or merge of the bare loop. */
-        double insideRest() {
-            return pipelineBlocks - bareCalls - bareMerge;
+            return overhead / bareCalls;
         }
     }
 
     Step step(boolean merged) {
-        Variant v = merged ? Variant.TDTM_30 : Variant.BASELINE;
-        List<Double> steps = new ArrayList<>();
-        List<Double> blocks = new ArrayList<>();
-        List<Double> outside = new ArrayList<>();
-        for (Ablation.Run r : report.runs(BenchPack.Setting.COMPUTE, v)) {
-            Map<Integer, Long> perStep = blockNanosPerStep(r);
-            for (StepReport st : r.report().steps()) {
-                if (st.merged() == merged && perStep.containsKey(st.index())) {
-                    long in = perStep.get(st.index());
-                    steps.add(st.elapsedNanos() / 1e9);
-                    blocks.add(in / 1e9);
-                    outside.add((st.elapsedNanos() - in) / 1e9);
-                }
-            }
-        }
-        List<StepOverhead.Sample> bare = comparison.bare().stream()
-                .filter(s -> s.merged() == merged).toList();
-        return new Step(median(steps), median(blocks), median(outside),
-                bareMedian(bare, StepOverhead.Sample::callNanos),
-                bareMedian(bare, StepOverhead.Sample::glueNanos),
-                bareMedian(bare, StepOverhead.Sample::mergeNanos), steps.size(), bare.size());
+        List<StepOverhead.Pair> ps = comparison.pairs().stream()
+                .filter(p -> p.bare().merged() == merged).toList();
+        return new Step(median(ps, StepOverhead.Pair::pipelineNanos),
+                median(ps, StepOverhead.Pair::pipelineBlockNanos),
+                median(ps, p -> p.pipelineNanos() - p.pipelineBlockNanos()),
+                median(ps, p -> p.bare().callNanos()), median(ps, p -> p.bare().glueNanos()),
+                median(ps, p -> p.bare().mergeNanos()),
+                median(ps, p -> p.pipelineNanos() - p.bare().callNanos()),
+                median(ps, p -> p.pipelineBlockNanos() - p.bare().callNanos()
+                        - p.bare().mergeNanos()), ps.size());
     }
 
-    private static Map<Integer, Long> blockNanosPerStep(Ablation.Run r) {
-        Map<Integer, Long> m = new HashMap<>();
-        for (RunRecorder.BlockRun b : r.blocks()) {
-            if (b.stage() == Stage.DENOISE) {
-                m.merge(b.step(), b.elapsedNanos(), Long::sum);
-            }
-        }
-        return m;
-    }
-
-    private static double bareMedian(List<StepOverhead.Sample> xs,
-            ToLongFunction<StepOverhead.Sample> f) {
-        return AblationReport.median(xs.stream().mapToDouble(s -> f.applyAsLong(s) / 1e9)
+    private static double median(List<StepOverhead.Pair> ps,
+            ToLongFunction<StepOverhead.Pair> nanos) {
+        return AblationReport.median(ps.stream().mapToDouble(p -> nanos.applyAsLong(p) / 1e9)
                 .toArray());
     }
 
@@ -108,21 +88,25 @@ final class StepComparisonReport {
      * @param b the document
      */
     void overhead(StringBuilder b) {
-        if (comparison == null || comparison.bare().isEmpty()
+        if (comparison == null || comparison.pairs().isEmpty()
                 || report.runs(BenchPack.Setting.COMPUTE, Variant.BASELINE).isEmpty()) {
             return;
         }
         Step plain = step(false);
-        boolean hasMerged = !report.runs(BenchPack.Setting.COMPUTE, Variant.TDTM_30).isEmpty();
+        boolean hasMerged = comparison.pairs().stream().anyMatch(p -> p.bare().merged());
         Step merged = hasMerged ? step(true) : null;
         b.append("### Java overhead per STDiT step (compute setting)\n\n");
-        b.append(String.format(Locale.ROOT, "Pipeline = the step as `StepReport` times it in the "
-                        + "Baseline row (plain steps) and the TDTM 30/30 row (merged steps), median "
-                        + "of every step of every repetition. Bare TorchScript = the sum of the "
-                        + "`TorchScriptBlock#call` calls of one step (same blocks, loaded once more; "
-                        + "same methods; inputs of the same shapes), in a tight loop on the same "
-                        + "thread, %d steps of each kind after each repetition of the compute "
-                        + "setting, median. Times in ms per step.%n%n", Ablation.BARE_STEPS));
+        b.append(String.format(Locale.ROOT, "After each repetition of the compute setting the "
+                        + "runner makes a %d-step generation with the Baseline pipeline (plain "
+                        + "steps) and one with the TDTM 30/30 pipeline (merged steps), not counted "
+                        + "in the rows, and right after each of their steps (from the progress "
+                        + "listener, outside the step's timing) one bare step: the same "
+                        + "`TorchScriptBlock#call` calls (same blocks, loaded once more; same "
+                        + "methods; inputs of the same shapes) with no pipeline around them, on the "
+                        + "same thread. Pipeline = the step as `StepReport` times it; bare = the "
+                        + "sum of its TorchScript calls; overhead = the median of the paired "
+                        + "differences, which drift in the machine's load hardly touches. Medians, "
+                        + "ms per step.%n%n", Ablation.BARE_STEPS));
         b.append("| | Plain step" + (hasMerged ? " | Merged step (TDTM)" : "") + " |\n");
         b.append(hasMerged ? "|---|---|---|\n" : "|---|---|\n");
         row(b, "Java pipeline step", plain, merged, Step::pipeline);
@@ -140,12 +124,10 @@ final class StepComparisonReport {
         row(b, "… token merges, unmerges and residual adds around the sub-stage calls (bare "
                 + "loop)", plain, merged, Step::bareMerge);
         row(b, "… the rest inside the blocks (acquire, per-pair managers, call wrappers; and "
-                + "the noise between two medians): pipeline's blocks − bare calls − merges",
+                + "the noise): pipeline's blocks − bare calls − merges, paired",
                 plain, merged, Step::insideRest);
-        b.append(String.format(Locale.ROOT, "%nSteps timed: pipeline %d plain%s; bare loop %d "
-                        + "plain%s.%n%n", plain.pipelineSteps(),
-                hasMerged ? ", " + merged.pipelineSteps() + " merged" : "", plain.bareSteps(),
-                hasMerged ? ", " + merged.bareSteps() + " merged" : ""));
+        b.append(String.format(Locale.ROOT, "%nPairs: %d plain%s.%n%n", plain.pairs(),
+                hasMerged ? ", " + merged.pairs() + " merged" : ""));
         verdict(b, plain, merged);
     }
 
@@ -171,12 +153,22 @@ final class StepComparisonReport {
                         + "more than the bare ones.", ms(plain.pipelineOutside()),
                 ms(plain.bareGlue()), ms(plain.insideRest())));
         if (merged != null) {
-            b.append(String.format(Locale.ROOT, " **Merged step: %s** (%s ms), of which the token "
-                            + "merges and unmerges take %s ms: TDTM's own tensor work (reshape, "
-                            + "mean, repeat), done by DJL NDArray operations between the "
-                            + "TorchScript sub-stage calls; without them the merged step's overhead "
-                            + "is %s.", pct(merged.overheadFraction()), ms(merged.overhead()),
-                    ms(merged.bareMerge()),
+            b.append(String.format(Locale.ROOT, " **Merged step: %s of the TorchScript time** "
+                            + "(%s ms), %s the bar; %s ms of it are the token merges, unmerges and "
+                            + "residual adds that the merged path makes with DJL NDArray operations "
+                            + "between its TorchScript sub-stage calls (10 per pair): per merge or "
+                            + "unmerge a handful of native calls, each materialising a copy of the "
+                            + "tokens (merged: half the frames; unmerged: all of them, repeated). The "
+                            + "JNI crossings are microseconds; the copies' memory traffic is the cost, "
+                            + "and the residual adds are work the fused step does inside its "
+                            + "TorchScript call. Without them the merged step's overhead is %s. "
+                            + "Merging inside the exported sub-stage methods (`*_self_attn`, "
+                            + "`*_cross_attn` taking the group count, `*_gate_msa` broadcasting "
+                            + "instead of an unmerged copy) would remove the copies: a change to the "
+                            + "exporter's `STDiT3BlockPair` and the library's merged path, outside "
+                            + "the benchmarks.", pct(merged.overheadFraction()),
+                    ms(merged.overhead()), merged.overheadFraction() <= OVERHEAD_BAR ? "within"
+                            : "above", ms(merged.bareMerge()),
                     pct((merged.overhead() - merged.bareMerge()) / merged.bareCalls())));
         }
         b.append("\n\n");
@@ -207,6 +199,8 @@ final class StepComparisonReport {
             return;
         }
         Step plain = step(false);
+        double[] rowSteps = report.stepSeconds(BenchPack.Setting.COMPUTE, Variant.BASELINE, false);
+        double pipeline = AblationReport.median(rowSteps);
         double eager = median(e.eager());
         double script = median(e.torchScript());
         b.append(String.format(Locale.ROOT, "`benchmarks/eager_step.py` builds the bench pack's "
@@ -226,19 +220,19 @@ final class StepComparisonReport {
                 comparison.threads(), Ablation.EAGER_STEPS, engineVersion(), e.torchVersion()));
         b.append("| Implementation | Step (s), median | Steps timed | Time / Java pipeline "
                 + "step |\n|---|---|---|---|\n");
-        line(b, "Java pipeline (DJL, libtorch " + engineVersion() + ", TorchScript blocks)",
-                plain.pipeline(), plain.pipelineSteps(), plain.pipeline());
-        line(b, "Java, bare TorchScript calls (libtorch " + engineVersion() + ")",
-                plain.bareCalls(), plain.bareSteps(), plain.pipeline());
+        line(b, "Java pipeline (DJL, libtorch " + engineVersion() + ", TorchScript blocks): the "
+                + "Baseline row's steps", pipeline, rowSteps.length, pipeline);
+        line(b, "Java, bare TorchScript calls (libtorch " + engineVersion() + ", paired runs)",
+                plain.bareCalls(), plain.pairs(), pipeline);
         if (!e.torchScript().isEmpty()) {
             line(b, "Python, the pack's TorchScript files (torch " + e.torchVersion() + ")",
-                    script, e.torchScript().size(), plain.pipeline());
+                    script, e.torchScript().size(), pipeline);
         }
         line(b, "**Python eager** (torch " + e.torchVersion() + ", the same modules)", eager,
-                e.eager().size(), plain.pipeline());
+                e.eager().size(), pipeline);
         b.append(String.format(Locale.ROOT, "%n**Java step vs eager PyTorch step: %s** (the "
                         + "Java pipeline's step takes %.0f %% of the eager step's time)", 
-                AblationReport.x(eager / plain.pipeline()), 100 * plain.pipeline() / eager));
+                AblationReport.x(eager / pipeline), 100 * pipeline / eager));
         if (!e.torchScript().isEmpty()) {
             b.append(String.format(Locale.ROOT, "; eager against TorchScript in the same "
                             + "Python: %s; libtorch %s against torch %s on the same TorchScript "

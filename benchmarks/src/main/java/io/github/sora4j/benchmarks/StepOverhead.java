@@ -6,6 +6,11 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
+import io.github.sora4j.GenerationRequest;
+import io.github.sora4j.ProgressEvent;
+import io.github.sora4j.Stage;
+import io.github.sora4j.StepReport;
+import io.github.sora4j.VideoPipeline;
 import io.github.sora4j.load.TorchScriptBlock;
 import io.github.sora4j.merge.FrameGroups;
 import io.github.sora4j.merge.TokenMerger;
@@ -14,14 +19,16 @@ import io.github.sora4j.pack.BlockInfo;
 import io.github.sora4j.pack.ModelPack;
 import io.github.sora4j.plan.FlopModel;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 
 /**
  * The bare TorchScript calls of one STDiT step, for Java's overhead per step: the same blocks
  * (loaded once more, resident), the same methods and the same inputs (shapes, dtypes; random
  * values) as {@code io.github.sora4j.internal.Denoiser#velocity} in the compute setting, called
- * directly through {@link TorchScriptBlock#call} in a tight loop, without the pipeline, its
+ * directly through {@link TorchScriptBlock#call}, without the pipeline, its
  * loader or its progress events. Like the pipeline, it frees each pair's intermediates after the
  * pair (so that both allocate and free native memory alike).
  *
@@ -29,8 +36,11 @@ import java.util.Random;
  * pipeline's step is compared with) and, apart, the Java-side tensor work the step needs besides
  * them: the CFG batch (z twice), the CFG combination and the Euler update ({@link
  * Sample#glueNanos()}); in a merged (TDTM) step also the token merges, unmerges and the residual
- * add around the sub-stage calls ({@link Sample#mergeNanos()}). Run on the thread that runs the
- * pipelines, so that libtorch's thread-local settings (graph optimizer) are the same.
+ * add around the sub-stage calls ({@link Sample#mergeNanos()}). Bare steps run on the thread that
+ * runs the pipelines, so that libtorch's thread-local settings (graph optimizer) are the same, and
+ * each right after a step of a pipeline ({@link #measurePaired}): the overhead is then the median
+ * of paired differences, which drift in the machine's load, large on a shared machine, hardly
+ * touches.
  */
 final class StepOverhead implements AutoCloseable {
     private static final String[] HALVES = {"spatial", "temporal"};
@@ -46,6 +56,16 @@ final class StepOverhead implements AutoCloseable {
      * @param mergeNanos token merges, unmerges and residual adds (0 unmerged)
      */
     record Sample(boolean merged, long callNanos, long glueNanos, long mergeNanos) {}
+
+    /**
+     * A pipeline step and the bare step made right after it.
+     *
+     * @param pipelineNanos the pipeline's step as {@link StepReport} times it
+     * @param pipelineBlockNanos the sum of the step's blocks as the pipeline times them
+     *     (acquire and run), from its block events
+     * @param bare the bare step
+     */
+    record Pair(long pipelineNanos, long pipelineBlockNanos, Sample bare) {}
 
     private final List<TorchScriptBlock> blocks = new ArrayList<>();
     private final TorchScriptBlock embed;
@@ -64,7 +84,7 @@ final class StepOverhead implements AutoCloseable {
     private final int inChannels;
     private final TokenMerger merger = TokenMergers.tdtm(Integer.MAX_VALUE);
     private final FrameGroups groups;
-    private final List<Sample> samples = new ArrayList<>();
+    private final List<Pair> measured = new ArrayList<>();
 
     /**
      * Loads the STDiT blocks and makes the inputs of a step of a setting's request.
@@ -119,29 +139,49 @@ final class StepOverhead implements AutoCloseable {
     }
 
     /**
-     * Runs bare steps, plain and merged alternately, and keeps their samples.
+     * Runs bare steps, plain and merged alternately, and forgets them (first calls, allocations).
      *
      * @param steps steps of each kind
-     * @param keep false for a warm-up (nothing is kept)
      */
-    void measure(int steps, boolean keep) {
+    void warmUp(int steps) {
         for (int i = 0; i < steps; i++) {
-            for (boolean merged : new boolean[] {false, true}) {
-                Sample s = step(merged);
-                if (keep) {
-                    samples.add(s);
-                }
-            }
+            step(false);
+            step(true);
         }
     }
 
     /**
-     * The samples kept so far.
+     * Runs a generation of a pipeline and, right after each of its steps (from the progress
+     * listener, outside the step's timing), one bare step of the same kind: every pipeline step
+     * is paired with a bare step made a moment later, so that drift in the machine's load hits
+     * both alike.
      *
-     * @return plain and merged steps, in the order they ran
+     * @param pipeline a compute-setting pipeline (resident blocks) of the ablation
+     * @param request a request of the compute setting's shapes
+     * @param merged whether to pair the pipeline's merged (TDTM) steps or its plain ones
      */
-    List<Sample> samples() {
-        return List.copyOf(samples);
+    void measurePaired(VideoPipeline pipeline, GenerationRequest request, boolean merged) {
+        Map<Integer, Long> blockNanos = new HashMap<>();
+        pipeline.generate(request, event -> {
+            if (event instanceof ProgressEvent.BlockFinished f && f.stage() == Stage.DENOISE) {
+                blockNanos.merge(f.step(), f.elapsedNanos(), Long::sum);
+            } else if (event instanceof ProgressEvent.StepFinished f
+                    && f.report().merged() == merged) {
+                StepReport r = f.report();
+                measured.add(new Pair(r.elapsedNanos(), blockNanos.getOrDefault(r.index(), 0L),
+                        step(merged)));
+            }
+            return true;
+        });
+    }
+
+    /**
+     * The pairs measured so far.
+     *
+     * @return plain and merged pairs, in the order they ran
+     */
+    List<Pair> pairs() {
+        return List.copyOf(measured);
     }
 
     /** Counters of one bare step. */
