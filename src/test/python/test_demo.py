@@ -47,7 +47,10 @@ class WorldTest(unittest.TestCase):
                 self.assertTrue(c.radius <= y <= c.height - 1 - c.radius, c)
             dx = c.centre(c.frames - 1)[0] - c.x0
             dy = c.centre(c.frames - 1)[1] - c.y0
-            self.assertAlmostEqual(max(abs(dx), abs(dy)), W.SPEEDS[c.speed])
+            self.assertAlmostEqual(max(abs(dx), abs(dy)), W.PROMPT_SPEEDS[c.speed])
+            w = W.sample_clip(rng, wide=True)
+            self.assertAlmostEqual(max(abs(w.centre(w.frames - 1)[0] - w.x0), abs(w.centre(w.frames - 1)[1] - w.y0)),
+                                   W.SPEEDS[w.speed])
 
     def test_render_shape_and_range(self):
         c = W.Clip("red", "triangle", "up", "quickly", "light", 30.0, 45.0, 7.0)
@@ -76,7 +79,7 @@ class DetectorTest(unittest.TestCase):
             self.assertGreaterEqual(ok / n, 0.95, name)
 
     def test_float_input_and_prompt_parsing(self):
-        c = W.Clip("cyan", "square", "left", "slowly", "dark", 40.0, 20.0, 7.0)
+        c = W.Clip("cyan", "square", "left", "slowly", "dark", 40.0, 20.0, 7.0, travel_px=W.PROMPT_SPEEDS["slowly"])
         d = D.detect(W.to_model(W.render(c))[None])  # [1, 3, F, H, W] in [-1, 1]
         want = D.parse_prompt("A cyan square moving left slowly on a dark background.")
         self.assertEqual(want, {"colour": "cyan", "shape": "square", "direction": "left", "speed": "slowly",

@@ -7,7 +7,7 @@ vote over the strong object pixels (strength ≥ half the frame's maximum) of ev
 :data:`world.COLOURS` entry. The direction comes from a least-squares line through the centroids: the displacement from
 the first to the last frame along the dominant axis (image y grows downwards, so ``up`` is negative dy); it is
 ``"none"`` when the object is found in fewer than half the frames or moves less than :data:`MIN_TRAVEL` pixels. The
-speed is ``slowly`` below :data:`SPEED_SPLIT` pixels of travel (the world moves 24 or 40), else ``quickly``.
+speed is ``slowly`` below :data:`SPEED_SPLIT` pixels of travel (the prompt world moves 14 or 22), else ``quickly``.
 
 Command line::
 
@@ -31,7 +31,7 @@ from . import world
 
 MIN_DISTANCE = 50.0   # RGB distance from the background for a pixel to count as object
 MIN_TRAVEL = 4.0      # pixels of travel below which there is no direction
-SPEED_SPLIT = 32.0    # pixels of travel between "slowly" (24) and "quickly" (40)
+SPEED_SPLIT = 18.0    # pixels of travel between "slowly" (14) and "quickly" (22) in the prompt world
 _PALETTE_NAMES = list(world.COLOURS)
 _PALETTE = np.asarray([world.COLOURS[c] for c in _PALETTE_NAMES], dtype=np.float32)
 

@@ -120,14 +120,16 @@ def frame_weights(clip: W.Clip, f: int, dilate=2) -> np.ndarray:
 
 
 def clip_from_row(row) -> W.Clip:
-    ci, si, di, spi, bi, x0, y0, r = row
+    ci, si, di, spi, bi, x0, y0, r = row[:8]
+    travel = float(row[8]) if len(row) > 8 else 0.0
     return W.Clip(list(W.COLOURS)[int(ci)], W.SHAPES[int(si)], W.DIRECTIONS[int(di)], list(W.SPEEDS)[int(spi)],
-                  list(W.BACKGROUNDS)[int(bi)], float(x0), float(y0), float(r))
+                  list(W.BACKGROUNDS)[int(bi)], float(x0), float(y0), float(r), travel_px=travel)
 
 
 def clip_row(c: W.Clip):
     return [list(W.COLOURS).index(c.colour), W.SHAPES.index(c.shape), W.DIRECTIONS.index(c.direction),
-            list(W.SPEEDS).index(c.speed), list(W.BACKGROUNDS).index(c.background), c.x0, c.y0, c.radius]
+            list(W.SPEEDS).index(c.speed), list(W.BACKGROUNDS).index(c.background), c.x0, c.y0, c.radius,
+            c.travel_px]
 
 
 class Loop:

@@ -1,21 +1,25 @@
 """The demo's procedural video world: one coloured shape moving in a straight line over a plain background.
 
 A clip is 17 frames of 64×64 RGB (the demo pack's trained size: latent [4, 5, 8, 8]). The object is a circle, square
-or triangle of radius 6-8 px in one of :data:`COLOURS`; it moves left, right, up or down across the frame, ``slowly``
-(24 px over the clip) or ``quickly`` (40 px), over a ``dark`` or ``light`` background. Edges are anti-aliased (2×2
-super-sampling).
+or triangle of radius 6-8 px in one of :data:`COLOURS`; it moves left, right, up or down, ``slowly`` or ``quickly``,
+over a ``dark`` or ``light`` background. Edges are anti-aliased (2×2 super-sampling).
 
 Two layouts (:func:`sample_clip`):
 
 * the *prompt world* (default; the diffusion model's training clips and the evaluation): the object starts within
-  :data:`START_SPREAD` px of the edge it moves away from and crosses the frame within :data:`PERPENDICULAR_SPREAD` px
-  of the centre line, so a prompt fixes the layout up to a few pixels (and the radius);
-* the *wide* layout (``wide=True``; the autoencoder's training clips): the path can lie anywhere inside the frame.
+  :data:`START_SPREAD` px of the centre and moves out towards the edge of its direction, :data:`PROMPT_SPEEDS` px over
+  the clip (14 slowly, 22 quickly), within :data:`PERPENDICULAR_SPREAD` px of the centre line;
+* the *wide* layout (``wide=True``; the autoencoders' training clips): :data:`SPEEDS` px over the clip (24 slowly, 40
+  quickly), the path anywhere inside the frame.
 
-Why: in the latent (8×8 per latent frame, 4 frames per latent frame) the direction is a small difference between
-latent frames. With paths anywhere in the frame the mean of "… moving left" over positions is a faint smear, and a
-small model trained for an hour on two cores learnt colours but not directions (its objects stood still); with the
-path tied to the direction, the direction becomes a coarse layout feature like the colour.
+Why centre-out: STDiT3 has no absolute temporal position (its temporal attention uses RoPE, which sees only frame
+offsets), so at high noise a token cannot tell the first latent frame from the last, and the model can only learn the
+time average of the videos a prompt describes. When a path crosses the whole frame, "moving left" and "moving right"
+have the same time average (a stripe across the frame): trained that way, the demo model learnt colours but moved its
+objects in random directions (its left-minus-right prediction at t = 1000 had cosine ≈ 0 with the data's). Starting
+at the centre, "moving left" averages to the left half and "moving right" to the right half, which the spatial
+position embedding can place like a colour; the sign of the motion is then the same rule for every prompt (away from
+the centre), which relative temporal attention can express.
 
 Captions use only words of the project tokenizer (tokenizer.py's vocabulary), in four templates, e.g.
 ``"a red circle moving left slowly on a dark background"`` (template 0) down to ``"a red circle moving left"``
@@ -60,7 +64,8 @@ DIRECTION_VECTORS = {"left": (-1.0, 0.0), "right": (1.0, 0.0), "up": (0.0, -1.0)
 SPEEDS = OrderedDict([("slowly", 24.0), ("quickly", 40.0)])
 RADIUS_RANGE = (6.0, 8.0)
 MARGIN = 1.0  # pixels kept free between the object's extent and the frame border
-START_SPREAD = 8.0  # prompt world: the start lies within this many px of the edge the object moves away from
+PROMPT_SPEEDS = OrderedDict([("slowly", 14.0), ("quickly", 22.0)])  # prompt world: px over the clip
+START_SPREAD = 3.0  # prompt world: the start lies within ± this many px of the centre along the motion
 PERPENDICULAR_SPREAD = 6.0  # prompt world: the path lies within ± this many px of the centre line
 
 TEMPLATES = (
@@ -109,6 +114,7 @@ class Clip:
     frames: int = FRAMES
     height: int = HEIGHT
     width: int = WIDTH
+    travel_px: float = 0.0  # px over a FRAMES-frame clip; 0: SPEEDS[speed] (the wide layout)
 
     @property
     def triple(self) -> Tuple[str, str, str]:
@@ -121,8 +127,13 @@ class Clip:
     def velocity(self) -> Tuple[float, float]:
         """Pixels per frame (dx, dy)."""
         ux, uy = DIRECTION_VECTORS[self.direction]
-        step = SPEEDS[self.speed] / max(self.frames - 1, 1)
+        step = self.travel() / max(self.frames - 1, 1)
         return ux * step, uy * step
+
+    def travel(self) -> float:
+        """Pixels the object moves over the whole clip."""
+        base = self.travel_px if self.travel_px > 0 else SPEEDS[self.speed]
+        return base * (self.frames - 1) / max(FRAMES - 1, 1)
 
     def centre(self, f: int) -> Tuple[float, float]:
         vx, vy = self.velocity()
@@ -134,22 +145,25 @@ def sample_clip(rng: np.random.Generator, triples: Optional[Sequence[Tuple[str, 
                 frames: int = FRAMES, height: int = HEIGHT, width: int = WIDTH) -> Clip:
     """A random clip. ``triples`` restricts (colour, shape, direction) (default: :data:`TRAIN_TRIPLES`).
 
-    Default: the prompt world (start near the edge, path near the centre line). ``wide=True``: the path anywhere
-    inside the frame. Both draw the same random numbers in the same order.
+    Default: the prompt world (start at the centre, moving out). ``wide=True``: the path anywhere inside the frame.
+    Both draw the same random numbers in the same order.
     """
     triples = TRAIN_TRIPLES if triples is None else triples
     colour, shape, direction = triples[int(rng.integers(len(triples)))]
     speed = speed or list(SPEEDS)[int(rng.integers(len(SPEEDS)))]
     background = background or list(BACKGROUNDS)[int(rng.integers(len(BACKGROUNDS)))]
     radius = float(rng.uniform(*RADIUS_RANGE))
-    travel = SPEEDS[speed] * (frames - 1) / max(FRAMES - 1, 1)
+    travel_px = 0.0 if wide else PROMPT_SPEEDS[speed]
+    travel = (travel_px or SPEEDS[speed]) * (frames - 1) / max(FRAMES - 1, 1)
     ux, uy = DIRECTION_VECTORS[direction]
     lo = radius + MARGIN
     hi_x, hi_y = width - 1 - radius - MARGIN, height - 1 - radius - MARGIN
 
-    def along(hi):  # start coordinate along the motion axis, so the whole path stays inside [lo, hi]
-        top = hi - travel if wide else min(hi - travel, lo + START_SPREAD)
-        return float(rng.uniform(lo, top))
+    def along(hi, size):  # start coordinate along the motion (for a positive direction; mirrored below)
+        if wide:  # anywhere, so that the whole path stays inside [lo, hi]
+            return float(rng.uniform(lo, hi - travel))
+        c = (size - 1) / 2.0
+        return float(rng.uniform(max(lo, c - START_SPREAD), min(hi - travel, c + START_SPREAD)))
 
     def across(hi, size):
         if wide:
@@ -158,14 +172,14 @@ def sample_clip(rng: np.random.Generator, triples: Optional[Sequence[Tuple[str, 
         return float(rng.uniform(max(lo, c - PERPENDICULAR_SPREAD), min(hi, c + PERPENDICULAR_SPREAD)))
 
     if ux != 0:
-        x0 = along(hi_x)
+        x0 = along(hi_x, width)
         x0 = x0 if ux > 0 else (lo + hi_x) - x0  # moving left: start on the right side
         y0 = across(hi_y, height)
     else:
-        y0 = along(hi_y)
+        y0 = along(hi_y, height)
         y0 = y0 if uy > 0 else (lo + hi_y) - y0
         x0 = across(hi_x, width)
-    return Clip(colour, shape, direction, speed, background, x0, y0, radius, frames, height, width)
+    return Clip(colour, shape, direction, speed, background, x0, y0, radius, frames, height, width, travel_px)
 
 
 def sample_template(rng: np.random.Generator) -> int:
