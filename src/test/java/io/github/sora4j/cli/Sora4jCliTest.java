@@ -15,6 +15,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class Sora4jCliTest {
+    /** The random tiny pack: the numbers below (block counts, bytes) are its own. */
+    private static final String TINY = ModelPack.embedded("tiny-random").directory().toString();
+
     /** One run of the command line with its captured output. */
     record Run(int exitCode, String out, String err) {
         List<String> errLines() {
@@ -29,10 +32,23 @@ class Sora4jCliTest {
         return new Run(code, out.toString(), err.toString());
     }
 
+    /** A quick generate command on the tiny pack, unless {@code more} names another pack. */
     private static String[] generate(Path output, String... more) {
-        return Stream.concat(Stream.of("generate", "--prompt", "a red circle moving left",
+        Stream<String> pack = List.of(more).contains("--pack") ? Stream.of()
+                : Stream.of("--pack", TINY);
+        return Stream.of(Stream.of("generate", "--prompt", "a red circle moving left",
                 "--output", output.toString(), "--frames", "9", "--size", "32x32", "--steps", "2"),
-                Stream.of(more)).toArray(String[]::new);
+                pack, Stream.of(more)).flatMap(x -> x).toArray(String[]::new);
+    }
+
+    @Test
+    void withoutAPackTheBuiltInDemoPackIsUsed(@TempDir Path dir) {
+        Path out = dir.resolve("out.mp4");
+        Run r = cli("generate", "--prompt", "a red circle moving left", "--output", out.toString(),
+                "--frames", "9", "--size", "32x32", "--steps", "2");
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        assertThat(r.out()).contains("pack       " + ModelPack.DEFAULT_EMBEDDED + " (built-in demo");
+        assertThat(out).isRegularFile();
     }
 
     @Test
@@ -41,7 +57,7 @@ class Sora4jCliTest {
         Run r = cli(generate(out));
         assertThat(r.exitCode()).as(r.err()).isZero();
         assertThat(out).isRegularFile();
-        assertThat(r.out()).contains("pack       tiny-random (built-in demo",
+        assertThat(r.out()).contains("pack       tiny-random (" + TINY + ")",
                 "request    9 frames 32x32 at 24 fps, 2 steps, CFG 7.0, seed 42",
                 "techniques LPL off, TDTM off; loader resident, budget unlimited",
                 "encode text ...", "denoise ...", "step 1/2", "step 2/2", "decode ...",
@@ -155,19 +171,23 @@ class Sora4jCliTest {
     }
 
     @Test
-    void inspectSummarisesTheDemoPackAndVerifiesIt() {
-        Run r = cli("inspect");
+    void inspectSummarisesAPackAndVerifiesIt() {
+        Run r = cli("inspect", TINY);
         assertThat(r.exitCode()).as(r.err()).isZero();
         assertThat(r.out()).contains("pack         tiny-random (open-sora-v1.2), format version 1",
                 "T5: 2 blocks", "STDiT3: depth 2", "sizes must be multiples of 8",
                 "t5                4", "stdit             4", "vae              12",
                 "other files       2", "total            22",
                 "integrity    OK (sizes and sha256 of 22 files");
+        Run demo = cli("inspect");
+        assertThat(demo.exitCode()).as(demo.err()).isZero();
+        assertThat(demo.out()).contains("pack         " + ModelPack.DEFAULT_EMBEDDED + " (",
+                "integrity    OK");
     }
 
     @Test
     void inspectNamesEveryFileThatFailsTheCheck(@TempDir Path dir) throws IOException {
-        Path pack = copyOfDemoPack(dir);
+        Path pack = copyOfTinyPack(dir);
         Path block = pack.resolve("stdit/block_01.pt");
         if (!Files.exists(block)) {
             block = firstFile(pack.resolve("stdit"));
@@ -188,7 +208,7 @@ class Sora4jCliTest {
 
     @Test
     void aCorruptPackIsRefusedUnlessVerificationIsSkipped(@TempDir Path dir) throws IOException {
-        Path pack = copyOfDemoPack(dir);
+        Path pack = copyOfTinyPack(dir);
         Path npy = pack.resolve("null_embedding.npy");
         byte[] bytes = Files.readAllBytes(npy);
         bytes[bytes.length - 2] ^= 1; // a float of the data, not the header
@@ -206,7 +226,8 @@ class Sora4jCliTest {
 
     @Test
     void planPrintsTheMemoryPlanWithoutLoading() {
-        Run r = cli("plan", "--profile", "phone-arm64-8gb", "--frames", "68", "--size", "256");
+        Run r = cli("plan", "--pack", TINY, "--profile", "phone-arm64-8gb", "--frames", "68",
+                "--size", "256");
         assertThat(r.exitCode()).as(r.err()).isZero();
         assertThat(r.out()).contains("Memory plan: pack tiny-random, profile phone-arm64-8gb, "
                 + "loader CI-DL", "request 68 frames 256x256", "fits");
@@ -237,8 +258,8 @@ class Sora4jCliTest {
                 .isEqualTo("NullPointerException: boom");
     }
 
-    private static Path copyOfDemoPack(Path dir) throws IOException {
-        Path source = ModelPack.embeddedDefault().directory();
+    private static Path copyOfTinyPack(Path dir) throws IOException {
+        Path source = Path.of(TINY);
         Path target = dir.resolve("pack");
         try (Stream<Path> walk = Files.walk(source)) {
             for (Path p : walk.toList()) {
