@@ -268,7 +268,7 @@ def report(models: PackModels, tallies, gt: Tally, seen: Optional[Dict[str, Tall
         "```",
         "",
         f"Pack: `{man['name']}` (the embedded default; trained by `python3 -m sora4j_export.demo.train`, see "
-        "[model-pack.md](model-pack.md#the-demo-pack)): 17 frames at 64×64, latent [4, 5, 8, 8], "
+        "[demo-pack.md](demo-pack.md)): 17 frames at 64×64, latent [4, 5, 8, 8], "
         f"STDiT3 hidden {man['stdit']['hiddenSize']}, depth {man['stdit']['depth']}, T5 d_model "
         f"{man['text']['dModel']} × {man['text']['numBlocks']} blocks.",
         "",

@@ -142,8 +142,8 @@ final class GenerateCommand implements Callable<Integer> {
             builder.scheduler(lplChoice.scheduler()).tokenMerger(tdtmChoice.merger());
 
             out.printf(Locale.ROOT, "pack       %s%s%n", modelPack.manifest().name(),
-                    pack.isDemo() ? " (built-in demo: tiny model, random weights; the video is "
-                            + "noise)" : " (" + modelPack.directory() + ")");
+                    pack.isDemo() ? " (built-in demo pack: coloured shapes, 17 frames 64x64)"
+                            : " (" + modelPack.directory() + ")");
             out.printf(Locale.ROOT, "request    %d frames %dx%d at %d fps, %d steps, CFG %s, "
                             + "seed %d%n", request.frames(), request.width(), request.height(),
                     request.fps(), request.steps(), trim(request.guidanceScale()),

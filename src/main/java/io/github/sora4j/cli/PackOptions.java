@@ -8,7 +8,8 @@ import picocli.CommandLine.Option;
 /** {@code --pack DIR}, shared by the commands that run or plan a pack. */
 final class PackOptions {
     @Option(names = "--pack", paramLabel = "DIR", description = "Model pack directory (default: "
-            + "the built-in demo pack, a tiny model with random weights whose videos are noise).")
+            + "the built-in demo pack, a small model trained on coloured shapes moving over a plain "
+            + "background: prompts like 'a red circle moving left').")
     Path directory;
 
     /** Whether no pack was given, so the built-in demo pack is used. */

@@ -36,7 +36,7 @@ public final class ModelPack {
     static final String EMBEDDED_ROOT = "/io/github/sora4j/packs/";
 
     /** Name of the pack {@link #embeddedDefault()} returns. */
-    public static final String DEFAULT_EMBEDDED = "tiny-random";
+    public static final String DEFAULT_EMBEDDED = "demo";
 
     private final Path directory;
     private final PackManifest manifest;
@@ -107,8 +107,10 @@ public final class ModelPack {
     }
 
     /**
-     * The pack embedded in the sora4j jar and used when no pack is given: for now a tiny model
-     * with random weights, whose videos are noise. It is extracted once to a cache directory
+     * The pack embedded in the sora4j jar and used when no pack is given: the demo pack, a small
+     * model of Open-Sora's architecture trained by the project on a procedural world of coloured
+     * shapes moving over a plain background (prompts like {@code "a red circle moving left"}; 17
+     * frames of 64x64; docs/quality.md). It is extracted once to a cache directory
      * under {@code java.io.tmpdir} (or {@code sora4j.cacheDir}) and verified.
      *
      * @return the embedded default pack
