@@ -511,7 +511,7 @@ def parse_args(argv=None):
     p.add_argument("--temporal-steps", type=int, default=1200)
     p.add_argument("--clips", type=int, default=8000, help="prompt-world clips encoded for the diffusion stage")
     p.add_argument("--temporal-batch", type=int, default=16)
-    p.add_argument("--dit-steps", type=int, default=4000)
+    p.add_argument("--dit-steps", type=int, default=6000)
     p.add_argument("--batch", type=int, default=32, help="clips per diffusion step")
     p.add_argument("--dit-lr", type=float, default=5e-4)
     p.add_argument("--hidden", type=int, default=128, help="STDiT hidden size")
