@@ -21,7 +21,8 @@ MVN=(mvn -B -q ${MVN_OFFLINE:+-o} -Dsora4j.buildDir="$BUILD" -DskipPythonTests=t
 mkdir -p "$BUILD/cidl-bench"
 javac --release 17 -nowarn -d "$BUILD/cidl-bench" -cp "$BUILD/classes:$(cat "$BUILD/cp.txt")" \
     benchmarks/src/main/java/io/github/sora4j/benchmarks/BenchPack.java \
-    benchmarks/src/main/java/io/github/sora4j/benchmarks/CiDlBenchmark.java
+    benchmarks/src/main/java/io/github/sora4j/benchmarks/CiDlBenchmark.java \
+    benchmarks/src/main/java/io/github/sora4j/benchmarks/ProcessMemory.java
 
 if [[ " $* " != *" --pack "* && ! -f "$PACK_DIR/manifest.json" ]]; then
     PYTHONPATH=src/main/python PYTHONHASHSEED=0 "$PYTHON" -m sora4j_export bench --out "$PACK_DIR"

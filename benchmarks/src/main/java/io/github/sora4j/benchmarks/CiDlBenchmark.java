@@ -122,11 +122,15 @@ public final class CiDlBenchmark {
             }
             // 2. Rounds in rotated order, so drift in the machine's load hits every variant.
             Map<String, List<Long>> stepNanos = new LinkedHashMap<>();
+            Map<String, List<ProcessMemory.Sample>> memory = new LinkedHashMap<>();
             VARIANTS.forEach(v -> stepNanos.put(v, new ArrayList<>()));
+            VARIANTS.forEach(v -> memory.put(v, new ArrayList<>()));
             for (int round = 0; round < runs; round++) {
                 for (int i = 0; i < VARIANTS.size(); i++) {
                     String v = VARIANTS.get((i + round) % VARIANTS.size());
+                    ProcessMemory.Start start = ProcessMemory.begin();
                     GenerationResult r = pipelines.get(v).generate(request);
+                    memory.get(v).add(start.finish());
                     List<StepReport> reports = r.report().steps();
                     for (int k = 1; k < reports.size(); k++) {
                         stepNanos.get(v).add(reports.get(k).elapsedNanos());
@@ -135,6 +139,7 @@ public final class CiDlBenchmark {
                 System.out.printf(Locale.ROOT, "round %d of %d done%n", round + 1, runs);
             }
             report(stdit, probes, stepNanos);
+            printMemory(memory);
         } finally {
             pipelines.values().forEach(VideoPipeline::close);
         }
@@ -212,6 +217,24 @@ public final class CiDlBenchmark {
                 + " Σe = the step's blocks' median time held while running; stall = step − Σe "
                 + "(waiting for reads, CFG, bookkeeping).%n", b, meanL, meanE);
         System.out.printf(Locale.ROOT, "peak loaded weights: %s%n", peakLine(probes));
+    }
+
+    /**
+     * Peak process memory per variant: {@code VmHWM} reset before each run (medians over the
+     * runs), and how far each run raised the resident memory. Every variant's pipeline stays open
+     * in this JVM, so the resident variant's weights count in all of them; the rise isolates a
+     * run's own allocations.
+     */
+    private static void printMemory(Map<String, List<ProcessMemory.Sample>> memory) {
+        boolean reset = memory.values().stream().flatMap(List::stream)
+                .allMatch(ProcessMemory.Sample::reset);
+        System.out.printf(Locale.ROOT, "%npeak process memory per run (VmHWM%s; medians)%n",
+                reset ? ", reset before each run" : ": the reset was not permitted, so this is "
+                        + "the peak since the JVM started");
+        System.out.printf(Locale.ROOT, "%-10s %12s %12s%n", "variant", "peak (MB)", "rise (MB)");
+        memory.forEach((v, samples) -> System.out.printf(Locale.ROOT, "%-10s %12.1f %12.1f%n", v,
+                median(samples.stream().map(ProcessMemory.Sample::peakBytes).toList()) / 1e6,
+                median(samples.stream().map(ProcessMemory.Sample::riseBytes).toList()) / 1e6));
     }
 
     /** Saving against sequential loading, block by block (α = 0). */
