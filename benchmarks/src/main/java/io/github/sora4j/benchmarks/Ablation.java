@@ -6,12 +6,9 @@ import io.github.sora4j.GenerationRequest;
 import io.github.sora4j.GenerationResult;
 import io.github.sora4j.VideoPipeline;
 import io.github.sora4j.internal.Engines;
-import io.github.sora4j.load.ActivationPeaks;
 import io.github.sora4j.load.BlockLoader;
+import io.github.sora4j.load.ForwardingBlockLoader;
 import io.github.sora4j.load.BlockLoaders;
-import io.github.sora4j.load.LoadedBlock;
-import io.github.sora4j.load.LoaderStats;
-import io.github.sora4j.pack.BlockInfo;
 import io.github.sora4j.pack.ModelPack;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -219,25 +216,9 @@ public final class Ablation {
     }
 
     /** A loader shared by several pipelines: closing a pipeline does not close it. */
-    private record Unclosed(BlockLoader delegate) implements BlockLoader {
-        @Override
-        public void beginGeneration(ActivationPeaks peaks) {
-            delegate.beginGeneration(peaks);
-        }
-
-        @Override
-        public void beginSet(List<BlockInfo> blocks) {
-            delegate.beginSet(blocks);
-        }
-
-        @Override
-        public LoadedBlock acquire(BlockInfo block) {
-            return delegate.acquire(block);
-        }
-
-        @Override
-        public LoaderStats stats() {
-            return delegate.stats();
+    private static final class Unclosed extends ForwardingBlockLoader {
+        Unclosed(BlockLoader delegate) {
+            super(delegate);
         }
 
         @Override

@@ -7,11 +7,11 @@ import io.github.sora4j.VideoPipeline;
 import io.github.sora4j.load.ActivationPeaks;
 import io.github.sora4j.load.BlockLoader;
 import io.github.sora4j.load.BlockReaders;
+import io.github.sora4j.load.ForwardingBlockLoader;
 import io.github.sora4j.load.LoadedBlock;
 import io.github.sora4j.load.LoaderKind;
 import io.github.sora4j.load.LoaderListener;
 import io.github.sora4j.load.LoaderSettings;
-import io.github.sora4j.load.LoaderStats;
 import io.github.sora4j.load.MemoryBudget;
 import io.github.sora4j.load.SetResidency;
 import io.github.sora4j.pack.BlockInfo;
@@ -305,33 +305,13 @@ public final class CiDlBenchmark {
         BlockLoader wrap(BlockLoader delegate) {
             loader = delegate;
             Probe self = this;
-            return new BlockLoader() {
-                @Override
-                public void beginGeneration(ActivationPeaks peaks) {
-                    delegate.beginGeneration(peaks);
-                }
-
-                @Override
-                public void beginSet(List<BlockInfo> blocks) {
-                    delegate.beginSet(blocks);
-                }
-
+            return new ForwardingBlockLoader(delegate) {
                 @Override
                 public LoadedBlock acquire(BlockInfo block) {
-                    LoadedBlock b = delegate.acquire(block);
+                    LoadedBlock b = super.acquire(block);
                     long start = System.nanoTime();
                     return b.whenClosed(() -> self.holds.computeIfAbsent(block.name(),
                             k -> new CopyOnWriteArrayList<>()).add(System.nanoTime() - start));
-                }
-
-                @Override
-                public LoaderStats stats() {
-                    return delegate.stats();
-                }
-
-                @Override
-                public void close() {
-                    delegate.close();
                 }
             };
         }
