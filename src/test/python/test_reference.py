@@ -71,8 +71,9 @@ class ScheduleTest(unittest.TestCase):
         ts = ref.timesteps(30, 16, 512, 512)  # ratio 2
         self.assertEqual(ts[0], 1000.0)
         self.assertTrue(all(a > b > 0 for a, b in zip(ts, ts[1:])), ts)
-        self.assertAlmostEqual(sum(ref.step_dt(ts, i) for i in range(30)), 1000.0, places=9)
-        self.assertAlmostEqual(ts[15], 1000 * 2 * 0.5 / (1 + 0.5), places=9)
+        # float32 schedule and float32 step sizes (upstream's arithmetic): exact only to float32 precision
+        self.assertAlmostEqual(sum(ref.step_dt(ts, i) for i in range(30)), 1000.0, places=3)
+        self.assertAlmostEqual(ts[15], 1000 * 2 * 0.5 / (1 + 0.5), places=4)
         # upstream's nf = 0 collapses the schedule: 0/0 = NaN at t = 1000, then all 0
         up = ref.timesteps(30, 16, 512, 512, upstream_nf=True)
         self.assertTrue(math.isnan(up[0]))
@@ -80,11 +81,12 @@ class ScheduleTest(unittest.TestCase):
 
     def test_dt(self):
         ts = ref.timesteps(30, 68, 256, 256)
-        self.assertEqual(ref.step_dt(ts, 0), ts[0] - ts[1])
+        self.assertEqual(ref.step_dt(ts, 0), float(np.float32(ts[0] - ts[1])))
+        self.assertTrue(all(float(np.float32(t)) == t for t in ts))  # float32 values
         self.assertEqual(ref.step_dt(ts, 29), ts[29])
         self.assertEqual(ref.step_dt(ts, 15, leap=True), ts[15])
         total = sum(ref.step_dt(ts, i) for i in range(30))
-        self.assertAlmostEqual(total, 1000.0, places=9)
+        self.assertAlmostEqual(total, 1000.0, places=3)
 
 
 def _v(value):

@@ -6,10 +6,11 @@ the On-device Sora techniques LPL (§3.4) and TDTM (§4).
 
 Numerical conventions (the Java port follows them):
 
-* The timestep schedule is computed in float64 (:func:`timesteps`); its transform uses the latent frame count T of the
-  request (not upstream's ``(F // 17) * 5``, which differs when F is not a multiple of 17). The value passed to the STDiT embed block is that
-  float64 cast to float32; ``dt/num_timesteps`` is computed in float64 and cast to float32 once, then
-  ``z = z + v * dt32`` in float32.
+* The timestep schedule is computed in float32 with upstream's operation order (:func:`timesteps`), so the values fed
+  to the STDiT embed block are bit-equal to upstream's; its transform uses the latent frame count T of the
+  request (not upstream's ``(F // 17) * 5``, which differs when F is not a multiple of 17). ``dt`` is the float32
+  difference of two timesteps; ``dt/num_timesteps`` is computed in float64 and cast to float32 once (the correctly
+  rounded float32 quotient, as upstream's), then ``z = z + v * dt32`` in float32.
 * CFG: ``v = v_u + guidance * (v_c - v_u)`` in float32, on output channels 0..3 (the sigma half is ignored).
 * Cosines for dynamic LPL are computed in float64.
 """
@@ -59,7 +60,7 @@ def discrete_timesteps(steps: int, num_timesteps: int = 1000) -> List[int]:
 
 def timesteps(steps: int, num_frames: int, height: int, width: int, *, transform: bool = True, scale: float = 1.0,
               num_timesteps: int = 1000, upstream_nf: bool = False) -> List[float]:
-    """The K float64 timesteps t'_0..t'_{K-1} (on the 0..num_timesteps scale) of the rectified-flow sampler.
+    """The K timesteps t'_0..t'_{K-1} (float32 values, on the 0..num_timesteps scale) of the rectified-flow sampler.
 
     ``height``/``width`` are pixels, ``num_frames`` the pixel frame count. With ``transform``:
     ``tau = t/N; ratio = sqrt(H*W/512^2) * sqrt(nf) * scale; t' = N * ratio*tau / (1 + (ratio-1)*tau)`` where nf is
@@ -70,25 +71,29 @@ def timesteps(steps: int, num_frames: int, height: int, width: int, *, transform
     """
     if steps <= 0:
         raise ValueError("steps must be positive")
-    ts = [float(t) for t in discrete_timesteps(steps, num_timesteps)]
+    discrete = discrete_timesteps(steps, num_timesteps)
+    ts = [float(t) for t in discrete]
     if not transform:
         return ts
     nf = transform_latent_frames(num_frames, upstream_nf=upstream_nf)
-    ratio = math.sqrt(float(height) * float(width) / (512.0 * 512.0)) * math.sqrt(float(nf)) * float(scale)
-    out = []
-    for t in ts:
-        tau = t / num_timesteps
-        den = 1.0 + (ratio - 1.0) * tau
-        # den is 0 only for ratio 0 (upstream_nf below 17 frames) at tau = 1: 0/0, NaN as in upstream's tensor math
-        out.append(ratio * tau / den * num_timesteps if den != 0.0 else math.nan)
-    return out
+    # float32 tensor arithmetic in upstream's order (timestep_transform of Open-Sora v1.2), so the values are the
+    # float32 timesteps upstream feeds to the model, bit for bit
+    f32 = torch.float32
+    t = torch.tensor(discrete, dtype=torch.int64) / num_timesteps
+    resolution = torch.tensor([float(height)], dtype=f32) * torch.tensor([float(width)], dtype=f32)
+    ratio_space = (resolution / (512 * 512)).sqrt()
+    ratio_time = (torch.tensor([float(nf)], dtype=f32) / 1).sqrt()
+    ratio = ratio_space * ratio_time * float(scale)
+    new_t = ratio * t / (1 + (ratio - 1) * t)
+    return [float(v) for v in (new_t * num_timesteps)]
 
 
 def step_dt(ts: Sequence[float], i: int, leap: bool = False) -> float:
-    """Euler step size of step i: ``t'_i - t'_{i+1}``, or ``t'_i`` at the last step or when leaping (float64)."""
+    """Euler step size of step i: ``t'_i - t'_{i+1}`` rounded to float32 (upstream subtracts float32 tensors), or
+    ``t'_i`` at the last step or when leaping."""
     if leap or i == len(ts) - 1:
         return float(ts[i])
-    return float(ts[i]) - float(ts[i + 1])
+    return float(np.float32(float(ts[i]) - float(ts[i + 1])))
 
 
 # ---------------------------------------------------------------------------------------------------------------------

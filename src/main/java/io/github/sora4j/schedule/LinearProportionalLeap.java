@@ -18,12 +18,21 @@ import ai.djl.ndarray.NDArray;
  * double precision), or with upstream's scope: batch 0, channel 0, latent frame 0, cosine per row
  * over the width, averaged over rows.
  *
+ * <p>{@link #dynamicUpstream()} is the rule of the paper's code (eai-lab/On-device-Sora, commit
+ * 47a90a5, {@code RFLOW.compute_cosine_simularity}): tolerance 1e-3, the {@link
+ * CosineScope#UPSTREAM_SLICE} cosine, the best similarity starting at 0 instead of −∞, and
+ * measuring from step 14 whatever K is (for K ≤ 17 it cannot leap before the last step; at
+ * K = 16 the project's rule measures from step 7). Because the first measurement need not beat
+ * 0 + 1e-3, its earliest leap is step 16, one before the project's rule's. Upstream computes the cosine in float32 and this class in double; the
+ * two agree to ~1e-7, which changes a decision only for a cosine within that of best + tolerance.
+ *
  * <p>All state lives in the {@link Session}; a scheduler instance is immutable and can be shared.
  *
  * <pre>{@code
  * StepScheduler fixed = LinearProportionalLeap.fixed(15);          // 16 of 30 calls
  * StepScheduler dynamic = LinearProportionalLeap.dynamic();         // paper defaults
  * StepScheduler custom = LinearProportionalLeap.dynamic(0.5, 1e-3, 3, CosineScope.UPSTREAM_SLICE);
+ * StepScheduler upstream = LinearProportionalLeap.dynamicUpstream(); // the paper's code
  * }</pre>
  */
 public final class LinearProportionalLeap implements StepScheduler {
@@ -50,8 +59,12 @@ public final class LinearProportionalLeap implements StepScheduler {
     public static final double DEFAULT_MIN_STEP_FRACTION = 0.5;
     /** Default cosine tolerance of DYNAMIC mode (the paper's). */
     public static final double DEFAULT_TOLERANCE = 1e-4;
-    /** Default patience of DYNAMIC mode. */
+    /** Default patience of DYNAMIC mode (the paper's code's, too). */
     public static final int DEFAULT_PATIENCE = 3;
+    /** Cosine tolerance of the paper's code ({@link #dynamicUpstream()}). */
+    public static final double UPSTREAM_TOLERANCE = 1e-3;
+    /** First measured step of the paper's code, for every K ({@link #dynamicUpstream()}). */
+    public static final int UPSTREAM_FIRST_STEP = 14;
 
     private final Mode mode;
     private final int leapStep;
@@ -60,9 +73,22 @@ public final class LinearProportionalLeap implements StepScheduler {
     private final double tolerance;
     private final int patience;
     private final CosineScope scope;
+    /** DYNAMIC: the first measured step for every K, or -1 to derive it from minStepFraction. */
+    private final int firstStep;
+    /** DYNAMIC: the best similarity before the first measurement. */
+    private final double initialBest;
 
     private LinearProportionalLeap(Mode mode, int leapStep, double leapFraction,
             double minStepFraction, double tolerance, int patience, CosineScope scope) {
+        this(mode, leapStep, leapFraction, minStepFraction, tolerance, patience, scope, -1,
+                Double.NEGATIVE_INFINITY);
+    }
+
+    private LinearProportionalLeap(Mode mode, int leapStep, double leapFraction,
+            double minStepFraction, double tolerance, int patience, CosineScope scope,
+            int firstStep, double initialBest) {
+        this.firstStep = firstStep;
+        this.initialBest = initialBest;
         this.mode = mode;
         this.leapStep = leapStep;
         this.leapFraction = leapFraction;
@@ -142,6 +168,19 @@ public final class LinearProportionalLeap implements StepScheduler {
     }
 
     /**
+     * DYNAMIC mode exactly as the paper's code runs it (eai-lab/On-device-Sora 47a90a5): measure
+     * from step 14 for every K, tolerance 1e-3, patience 3, cosine over v[0, 0, 0] per row and
+     * averaged, best similarity starting at 0.
+     *
+     * @return the scheduler
+     */
+    public static LinearProportionalLeap dynamicUpstream() {
+        return new LinearProportionalLeap(Mode.DYNAMIC, -1, Double.NaN, Double.NaN,
+                UPSTREAM_TOLERANCE, DEFAULT_PATIENCE, CosineScope.UPSTREAM_SLICE,
+                UPSTREAM_FIRST_STEP, 0.0);
+    }
+
+    /**
      * The mode.
      *
      * @return FIXED or DYNAMIC
@@ -167,9 +206,12 @@ public final class LinearProportionalLeap implements StepScheduler {
      * The first step index at which DYNAMIC mode measures a cosine.
      *
      * @param steps K
-     * @return max(1, ⌈f·K⌉ − 1)
+     * @return max(1, ⌈f·K⌉ − 1), or 14 for {@link #dynamicUpstream()}
      */
     public int firstMeasuredStep(int steps) {
+        if (firstStep >= 0) {
+            return firstStep;
+        }
         return Math.max(1, (int) Math.ceil(minStepFraction * steps) - 1);
     }
 
@@ -219,7 +261,7 @@ public final class LinearProportionalLeap implements StepScheduler {
         private final Timesteps ts;
         private final int first;
         private float[] previous;
-        private double best = Double.NEGATIVE_INFINITY;
+        private double best = initialBest;
         private int remaining = patience;
 
         DynamicSession(Timesteps ts) {
@@ -287,7 +329,11 @@ public final class LinearProportionalLeap implements StepScheduler {
         return mode == Mode.FIXED
                 ? "LinearProportionalLeap[FIXED, n=" + (leapStep >= 0 ? leapStep
                         : "round(" + leapFraction + "*K)-1") + "]"
-                : "LinearProportionalLeap[DYNAMIC, f=" + minStepFraction + ", tol=" + tolerance
-                        + ", patience=" + patience + ", " + scope + "]";
+                : firstStep >= 0
+                        ? "LinearProportionalLeap[DYNAMIC upstream, from step " + firstStep
+                                + ", tol=" + tolerance + ", patience=" + patience + ", " + scope
+                                + ", best from " + initialBest + "]"
+                        : "LinearProportionalLeap[DYNAMIC, f=" + minStepFraction + ", tol="
+                                + tolerance + ", patience=" + patience + ", " + scope + "]";
     }
 }

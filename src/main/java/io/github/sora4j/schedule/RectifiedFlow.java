@@ -2,7 +2,9 @@ package io.github.sora4j.schedule;
 
 /**
  * Open-Sora v1.2's rectified-flow timestep schedule ({@code RFLOW} with discrete timesteps and the
- * timestep transform), in double precision.
+ * timestep transform), computed in float32 with upstream's operation order, so the timesteps fed
+ * to the model are bit-equal to upstream's (the golden tests under {@code
+ * src/test/resources/upstream} check this).
  *
  * <p>For K steps: t<sub>i</sub> = round((1 − i/K)·N) with round-half-to-even (Python's {@code
  * round}), i = 0..K−1. The transform (SD3-style resolution and length shift) maps each to
@@ -11,6 +13,9 @@ package io.github.sora4j.schedule;
  * latent frame count for every multiple of 17 frames (and 1 frame) but collapses the schedule to 0
  * below 17 frames; the upstream app hard-codes 51 frames. Using the latent count fixes both and
  * agrees with upstream wherever upstream is well defined.
+ *
+ * <p>Like upstream's, t'<sub>0</sub> can come out a few float32 ulps above N (e.g. 1000.0001 at
+ * 152×152 with T = 2); it is kept, as upstream feeds it to the model.
  */
 public final class RectifiedFlow {
     private RectifiedFlow() {}
@@ -23,21 +28,42 @@ public final class RectifiedFlow {
      */
     public static Timesteps timesteps(SamplingContext c) {
         int k = c.steps();
-        double n = c.numTimesteps();
+        int n = c.numTimesteps();
         double[] t = new double[k];
+        float ratio = c.timestepTransform()
+                ? transformRatioFloat(c.latentFrames(), c.height(), c.width(), c.transformScale())
+                : Float.NaN;
         for (int i = 0; i < k; i++) {
-            t[i] = Math.rint((1.0 - (double) i / k) * n);
-        }
-        if (c.timestepTransform()) {
-            double ratio = transformRatio(c.latentFrames(), c.height(), c.width(), c.transformScale());
-            for (int i = 0; i < k; i++) {
-                double tau = t[i] / n;
-                // At τ = 1 the quotient is 1 up to rounding (1 + (r − 1) need not equal r in
-                // floating point), which could put t'_0 a hair above N.
-                t[i] = Math.min(n, ratio * tau / (1 + (ratio - 1) * tau) * n);
+            // Python: int(round((1.0 - i / K) * N)), in double, round half to even.
+            int discrete = (int) Math.rint((1.0 - (double) i / k) * n);
+            if (c.timestepTransform()) {
+                // torch, float32 throughout: t = t_int / N; r·t / (1 + (r − 1)·t) · N.
+                float tau = (float) discrete / (float) n;
+                float shifted = ratio * tau / (1f + (ratio - 1f) * tau);
+                t[i] = shifted * (float) n;
+            } else {
+                t[i] = discrete;
             }
         }
-        return new Timesteps(t, c.numTimesteps());
+        return new Timesteps(t, n);
+    }
+
+    /**
+     * The shift ratio r of the timestep transform in float32, computed as upstream's torch code
+     * does: sqrt(H·W / 512²) · sqrt(nf) · scale.
+     *
+     * @param latentFrames latent frames T (nf)
+     * @param height pixel height
+     * @param width pixel width
+     * @param scale extra factor (1.0 upstream)
+     * @return r, float32
+     */
+    public static float transformRatioFloat(int latentFrames, int height, int width,
+            double scale) {
+        float resolution = (float) height * (float) width;
+        float ratioSpace = (float) Math.sqrt(resolution / (float) (512 * 512));
+        float ratioTime = (float) Math.sqrt((float) latentFrames);
+        return ratioSpace * ratioTime * (float) scale;
     }
 
     /**

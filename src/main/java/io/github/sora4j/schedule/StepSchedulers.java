@@ -24,12 +24,23 @@ public final class StepSchedulers {
     }
 
     /**
-     * LPL leaping when consecutive velocities stop becoming more similar, with the paper's
-     * defaults.
+     * LPL leaping when consecutive velocities stop becoming more similar, with the project's rule
+     * (the paper's text: tolerance 1e-4, whole-velocity cosine, measured from ⌈K/2⌉ − 1, best
+     * from −∞; see {@link LinearProportionalLeap}).
      *
      * @return the scheduler
      */
     public static StepScheduler lplDynamic() {
         return LinearProportionalLeap.dynamic();
+    }
+
+    /**
+     * LPL with the dynamic rule of the paper's code (eai-lab/On-device-Sora 47a90a5): tolerance
+     * 1e-3, cosine over v[0, 0, 0] row-wise, best from 0, measured from step 14 for every K.
+     *
+     * @return the scheduler
+     */
+    public static StepScheduler lplDynamicUpstream() {
+        return LinearProportionalLeap.dynamicUpstream();
     }
 }

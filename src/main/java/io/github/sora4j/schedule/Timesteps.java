@@ -4,12 +4,17 @@ import java.util.Arrays;
 
 /**
  * The timesteps a generation samples at, t'<sub>0</sub> &gt; … &gt; t'<sub>K-1</sub> &gt; 0, in
- * training-timestep units (0..numTimesteps), computed in double precision.
+ * training-timestep units (0..numTimesteps). The built-in schedules hold float32 values (as
+ * upstream computes them) in doubles; a float32 rounding may put t'<sub>0</sub> up to {@link
+ * #OVERSHOOT} above numTimesteps.
  *
  * @param values the timesteps (copied)
  * @param numTimesteps the training timesteps they are measured in (1000)
  */
 public record Timesteps(double[] values, int numTimesteps) {
+
+    /** Relative slack above numTimesteps a timestep may have (float32 rounding of t'<sub>0</sub>). */
+    public static final double OVERSHOOT = 1e-6;
 
     /**
      * Validates and copies.
@@ -23,7 +28,7 @@ public record Timesteps(double[] values, int numTimesteps) {
         }
         values = values.clone();
         for (int i = 0; i < values.length; i++) {
-            if (!(values[i] > 0) || values[i] > numTimesteps) {
+            if (!(values[i] > 0) || values[i] > numTimesteps * (1 + OVERSHOOT)) {
                 throw new IllegalArgumentException("timestep " + i + " must be in (0, " + numTimesteps
                         + "] but was " + values[i]);
             }
@@ -54,14 +59,15 @@ public record Timesteps(double[] values, int numTimesteps) {
     }
 
     /**
-     * The regular Euler step size at index i: t'<sub>i</sub> − t'<sub>i+1</sub>, or t'<sub>K-1</sub>
-     * at the last index (the last step goes to t = 0).
+     * The regular Euler step size at index i: t'<sub>i</sub> − t'<sub>i+1</sub> rounded to float32
+     * (upstream subtracts float32 tensors), or t'<sub>K-1</sub> at the last index (the last step
+     * goes to t = 0).
      *
      * @param i index in 0..K-1
      * @return the step size in timestep units
      */
     public double eulerDelta(int i) {
-        return i < values.length - 1 ? values[i] - values[i + 1] : values[i];
+        return i < values.length - 1 ? (float) (values[i] - values[i + 1]) : values[i];
     }
 
     /**

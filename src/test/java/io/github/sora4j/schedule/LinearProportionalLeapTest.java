@@ -138,8 +138,69 @@ class LinearProportionalLeapTest {
         for (StepDecision s : d) {
             leapt += v * s.dt() / 1000;
         }
-        assertThat(leapt).isCloseTo(full, within(1e-12));
-        assertThat(d.stream().mapToDouble(StepDecision::dt).sum()).isCloseTo(1000.0, within(1e-9));
+        // The regular steps are float32-rounded differences, the leap the exact t'_n.
+        assertThat(leapt).isCloseTo(full, within(1e-7));
+        assertThat(d.stream().mapToDouble(StepDecision::dt).sum()).isCloseTo(1000.0, within(1e-4));
+    }
+
+    @Test
+    void upstreamDynamicMeasuresFromStepFourteenWhateverTheStepCount() {
+        SamplingContext k16 = new SamplingContext(16, 1000, 68, 20, 256, 256, true, 1.0);
+        LinearProportionalLeap upstream = LinearProportionalLeap.dynamicUpstream();
+        assertThat(upstream.firstMeasuredStep(16)).isEqualTo(14);
+        assertThat(upstream.firstMeasuredStep(30)).isEqualTo(14);
+        assertThat(LinearProportionalLeap.dynamic().firstMeasuredStep(16)).isEqualTo(7);
+        Timesteps ts = upstream.timesteps(k16);
+        StepScheduler.Session session = upstream.start(ts);
+        List<StepDecision> d = new ArrayList<>();
+        for (int i = 0; i < 16; i++) {
+            d.add(session.decide(i, direction(0)));
+        }
+        // K = 16: step 14 measures (improves on 0), step 15 is the last: all 16 calls, no leap.
+        assertThat(d.stream().filter(StepDecision::leap)).isEmpty();
+        assertThat(d.get(13).cosine()).isNaN();
+        assertThat(d.get(14).cosine()).isCloseTo(1.0, within(1e-12));
+        // The project's rule measures from step 7 and leaps at step 10 (11 calls).
+        StepScheduler.Session project = LinearProportionalLeap.dynamic().start(ts);
+        int calls = 0;
+        for (int i = 0; i < 16; i++) {
+            calls++;
+            if (project.decide(i, direction(0)).last()) {
+                break;
+            }
+        }
+        assertThat(calls).isEqualTo(11);
+    }
+
+    @Test
+    void upstreamDynamicStartsTheBestCosineAtZero() {
+        // Orthogonal consecutive velocities: cosine 0, which never beats 0 + 1e-3, so the counter
+        // runs down from step 14 and step 16 leaps (17 calls); the project's rule (best from −∞)
+        // takes the first cosine as its best and leaps at step 17.
+        IntFunction<NDArray> orthogonal = i -> direction(i * Math.PI / 2);
+        List<StepDecision> up = run(LinearProportionalLeap.dynamicUpstream(), orthogonal);
+        assertThat(up).hasSize(17);
+        assertThat(up.get(16).leap()).isTrue();
+        assertThat(up.get(16).dt()).isEqualTo(StepSchedulers.rectifiedFlow().timesteps(CONTEXT)
+                .get(16));
+        assertThat(run(LinearProportionalLeap.dynamic(), orthogonal)).hasSize(18);
+    }
+
+    @Test
+    void upstreamDynamicUsesAToleranceOfOneThousandth() {
+        // cosine rises by 3e-4 per step: above the project's 1e-4, while three steps stay within
+        // upstream's 1e-3 of the best. Upstream leaps at step 17; the project's rule keeps
+        // improving until its last step.
+        double[] angle = new double[30];
+        for (int i = 1; i < 30; i++) {
+            double cos = 0.98 + 3e-4 * i;
+            angle[i] = angle[i - 1] + Math.acos(cos);
+        }
+        assertThat(run(LinearProportionalLeap.dynamicUpstream(), i -> direction(angle[i])))
+                .hasSize(18);
+        assertThat(run(LinearProportionalLeap.dynamic(), i -> direction(angle[i]))).hasSize(30);
+        assertThat(StepSchedulers.lplDynamicUpstream().toString()).contains("upstream", "14",
+                "0.001", "UPSTREAM_SLICE");
     }
 
     @Test
