@@ -309,8 +309,7 @@ public final class VideoPipeline implements AutoCloseable {
             throw new IllegalArgumentException("width and height must be multiples of " + sc
                     + " for this model but were " + request.width() + "x" + request.height());
         }
-        String prompt = Prompts.withAestheticScore(Prompts.clean(request.prompt()),
-                request.aestheticScore());
+        String prompt = Prompts.prepare(request.prompt(), request.aestheticScore());
         TextEncoder.Tokens tokens = text.tokenize(prompt);
         return new Prepared(request, tokens, VaeDecoder.latentFrames(v, request.frames()),
                 request.height() / sc, request.width() / sc);
