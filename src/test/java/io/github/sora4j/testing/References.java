@@ -24,7 +24,12 @@ public final class References {
 
     /** Loads one .npz file of the tiny-random references. */
     public static References load(String name) {
-        URL url = References.class.getResource("/reference/tiny-random/" + name);
+        return loadResource("/reference/tiny-random/" + name);
+    }
+
+    /** Loads an .npz file from the test classpath, e.g. {@code /upstream/runs.npz}. */
+    public static References loadResource(String name) {
+        URL url = References.class.getResource(name);
         if (url == null) {
             throw new IllegalStateException("missing reference file " + name);
         }
@@ -44,6 +49,11 @@ public final class References {
                     + new java.util.TreeSet<>(arrays.keySet()));
         }
         return a;
+    }
+
+    /** The keys of the file, sorted. */
+    public java.util.SortedSet<String> keys() {
+        return new java.util.TreeSet<>(arrays.keySet());
     }
 
     public boolean has(String key) {
