@@ -506,3 +506,35 @@ class ReferenceFilesTest(unittest.TestCase):
             num_frames=int(run["num_frames"]), tdtm_steps=int(run["tdtm_steps"]))
         scale = float(np.abs(run["z_final"]).max())
         np.testing.assert_allclose(res.z.numpy(), run["z_final"], rtol=0, atol=1e-4 * scale)
+
+
+class UpstreamVariantsTest(unittest.TestCase):
+    """The upstream presets of the reference against upstream's own outputs (src/test/resources/upstream)."""
+
+    RULES = os.path.join(os.path.dirname(__file__), "..", "resources", "upstream", "rules.npz")
+
+    def test_upstream_tdtm_rule_equals_upstreams_merge_functions(self):
+        g = np.load(self.RULES)
+        for T in (3, 4, 7, 15, 20, 30):
+            x = torch.from_numpy(g[f"merge_t{T}_in"])  # [S, T, C]: upstream's (B S) T C with B = 1
+            S, _, C = x.shape
+            tokens = x.permute(1, 0, 2).reshape(1, T * S, C)
+            m = ref.merge_frames_rule(tokens, T, S, ref.TDTM_UPSTREAM)
+            want = torch.from_numpy(g[f"merge_t{T}_merged"]).permute(1, 0, 2).reshape(1, -1, C)
+            self.assertTrue(torch.equal(m, want), T)
+            self.assertEqual(ref.merged_frame_count(T, ref.TDTM_UPSTREAM), want.shape[1] // S)
+            u = ref.unmerge_frames_rule(m, T, S, ref.TDTM_UPSTREAM)
+            want_u = torch.from_numpy(g[f"merge_t{T}_unmerged"]).permute(1, 0, 2).reshape(1, -1, C)
+            self.assertTrue(torch.equal(u, want_u), T)
+        # where upstream fails, the project's rule
+        x = torch.randn(1, 5 * 2, 3)
+        self.assertTrue(torch.equal(ref.merge_frames_rule(x, 5, 2, ref.TDTM_UPSTREAM), ref.merge_frames(x, 5, 2)))
+
+    def test_upstream_dynamic_lpl_starts_at_step_14_with_best_zero(self):
+        cfg = ref.LplConfig.dynamic_upstream()
+        self.assertEqual(cfg.first_measured_step(16), 14)
+        self.assertEqual(ref.LplConfig.dynamic().first_measured_step(16), 7)
+        st = ref.LplState(cfg, 30)
+        ortho = [torch.tensor([[[[[1.0, 0.0]]]]]), torch.tensor([[[[[0.0, 1.0]]]]])]
+        leaps = [st.update(i, ortho[i % 2]) for i in range(30)]
+        self.assertEqual(leaps.index(True), 16)  # cosine 0 never beats 0 + 1e-3: 14, 15, 16 count down

@@ -160,6 +160,40 @@ def unmerge_frames(x: torch.Tensor, T: int, S: int) -> torch.Tensor:
     return torch.repeat_interleave(x4, 2, dim=1)[:, :T].reshape(B, T * S, C)
 
 
+TDTM_SORA4J = "sora4j"
+TDTM_UPSTREAM = "upstream"
+
+
+def upstream_drops_last(T: int) -> bool:
+    """Whether the paper's code's TDTM rule drops the last frame at T (T ≡ 3 mod 4 except 31; Java:
+    ``UpstreamTemporalTokenMerger``). Where upstream's unmerge fails (T ≡ 1 mod 4, T ≡ 2 mod 4 other than 30, T = 31)
+    both rules are the project's."""
+    return T % 4 == 3 and T != 31
+
+
+def merge_frames_rule(x: torch.Tensor, T: int, S: int, rule: str = TDTM_SORA4J) -> torch.Tensor:
+    """:func:`merge_frames`, or with ``rule="upstream"`` and T ≡ 3 (mod 4) the pairs of the first T-1 frames (the
+    last frame is dropped, as upstream's ``merge.merge`` does)."""
+    if rule == TDTM_UPSTREAM and upstream_drops_last(T):
+        B, N, C = x.shape
+        return merge_frames(x.reshape(B, T, S, C)[:, :T - 1].reshape(B, (T - 1) * S, C), T - 1, S)
+    return merge_frames(x, T, S)
+
+
+def unmerge_frames_rule(x: torch.Tensor, T: int, S: int, rule: str = TDTM_SORA4J) -> torch.Tensor:
+    """:func:`unmerge_frames`, or with ``rule="upstream"`` and T ≡ 3 (mod 4) each pair repeated and the last pair's
+    output copied onto the dropped last frame (upstream's ``merge.unmerge``)."""
+    if rule == TDTM_UPSTREAM and upstream_drops_last(T):
+        B, N, C = x.shape
+        full = unmerge_frames(x, T - 1, S).reshape(B, T - 1, S, C)
+        return torch.cat([full, full[:, -1:]], dim=1).reshape(B, T * S, C)
+    return unmerge_frames(x, T, S)
+
+
+def merged_frame_count(T: int, rule: str = TDTM_SORA4J) -> int:
+    return (T - 1) // 2 if rule == TDTM_UPSTREAM and upstream_drops_last(T) else (T + 1) // 2
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # LPL (§3.4)
 
@@ -191,6 +225,8 @@ class LplConfig:
     cos_tolerance: float = 1e-4
     patience: int = 3
     cosine_scope: str = COS_FULL_TENSOR
+    first_step: Optional[int] = None      # DYNAMIC: measure from this step for every K (upstream: 14)
+    initial_best: float = -math.inf       # DYNAMIC: best cosine before the first measurement (upstream: 0)
 
     @staticmethod
     def fixed(target_step: int = 15) -> "LplConfig":
@@ -200,7 +236,17 @@ class LplConfig:
     def dynamic(**kw) -> "LplConfig":
         return LplConfig(mode=LPL_DYNAMIC, **kw)
 
+    @staticmethod
+    def dynamic_upstream() -> "LplConfig":
+        """The paper's code (On-device Sora 47a90a5, ``RFLOW.compute_cosine_simularity``): tolerance 1e-3, the
+        v[0,0,0] row-wise cosine, best starting at 0, measured from step 14 for every K (Java:
+        ``StepSchedulers.lplDynamicUpstream()``)."""
+        return LplConfig(mode=LPL_DYNAMIC, cos_tolerance=1e-3, cosine_scope=COS_SLICE_B0_C0_F0_ROWWISE, first_step=14,
+                         initial_best=0.0)
+
     def first_measured_step(self, steps: int) -> int:
+        if self.first_step is not None:
+            return self.first_step
         return max(1, int(math.ceil(self.min_step_fraction * steps)) - 1)
 
 
@@ -242,7 +288,7 @@ class LplState:
         self.config = config
         self.steps = steps
         self.prev_v: Optional[torch.Tensor] = None
-        self.best = -math.inf
+        self.best = config.initial_best if config is not None else -math.inf
         self.count = config.patience if config is not None else 0
         self.cosines: List[float] = []  # one per step; NaN where not measured
 
@@ -315,22 +361,24 @@ class Sampler:
         self.embed, self.blocks, self.final = stdit_pieces(stdit)
 
     # -- one model evaluation --------------------------------------------------------------------------------------
-    def block_forward(self, block, x, y_tokens, t_mlp, T: int, S: int, merged: bool) -> torch.Tensor:
+    def block_forward(self, block, x, y_tokens, t_mlp, T: int, S: int, merged: bool,
+                      rule: str = TDTM_SORA4J) -> torch.Tensor:
         nf = torch.tensor(T, dtype=torch.int64)
         if not merged:
             return block(x, y_tokens, t_mlp, nf)
-        tm = torch.tensor((T + 1) // 2, dtype=torch.int64)
+        tm = torch.tensor(merged_frame_count(T, rule), dtype=torch.int64)
         for half in ("spatial", "temporal"):
             h = getattr(block, half + "_norm_msa")(x, t_mlp)
-            a = getattr(block, half + "_self_attn")(merge_frames(h, T, S), tm)
-            x = getattr(block, half + "_gate_msa")(x, unmerge_frames(a, T, S), t_mlp)
-            c = getattr(block, half + "_cross_attn")(merge_frames(x, T, S), y_tokens)
-            x = x + unmerge_frames(c, T, S)
+            a = getattr(block, half + "_self_attn")(merge_frames_rule(h, T, S, rule), tm)
+            x = getattr(block, half + "_gate_msa")(x, unmerge_frames_rule(a, T, S, rule), t_mlp)
+            c = getattr(block, half + "_cross_attn")(merge_frames_rule(x, T, S, rule), y_tokens)
+            x = x + unmerge_frames_rule(c, T, S, rule)
             x = getattr(block, half + "_mlp")(x, t_mlp)
         return x
 
     @torch.no_grad()
-    def model_output(self, z_in, t_in, y, fps, height, width, merged: bool = False) -> torch.Tensor:
+    def model_output(self, z_in, t_in, y, fps, height, width, merged: bool = False,
+                     rule: str = TDTM_SORA4J) -> torch.Tensor:
         """One STDiT3 evaluation through the pieces: returns [B, 8, T, H', W']."""
         B, _, T, Hl, Wl = z_in.shape
         f32 = torch.float32
@@ -339,7 +387,7 @@ class Sampler:
                                                torch.tensor([float(width)], dtype=f32))
         S = x.shape[1] // T
         for block in self.blocks:
-            x = self.block_forward(block, x, y_tokens, t_mlp, T, S, merged)
+            x = self.block_forward(block, x, y_tokens, t_mlp, T, S, merged, rule)
         return self.final(x, t_emb, torch.tensor([T, Hl, Wl], dtype=torch.int64))
 
     # -- the sampling loop ------------------------------------------------------------------------------------------
@@ -347,7 +395,8 @@ class Sampler:
     def sample(self, z0: torch.Tensor, y_cond: torch.Tensor, mask: torch.Tensor, null_emb: torch.Tensor, *,
                height: int, width: int, num_frames: int, steps: int = 30, guidance: float = 7.0, fps: float = 24,
                lpl: Optional[LplConfig] = None, tdtm_steps: int = 0, record: bool = True, transform: bool = True,
-               scale: float = 1.0, num_timesteps: int = 1000, upstream_nf: bool = False) -> SampleResult:
+               scale: float = 1.0, num_timesteps: int = 1000, upstream_nf: bool = False,
+               tdtm_rule: str = TDTM_SORA4J) -> SampleResult:
         """Sample a latent from ``z0`` [1, 4, T, H', W'] (the initial noise).
 
         ``y_cond`` [1, Lt, D] and ``mask`` [1, Lt] from :func:`encode_prompt`; ``null_emb`` [Lt, D] the STDiT null
@@ -369,7 +418,8 @@ class Sampler:
         res = SampleResult(z=z, timesteps=[], dts=[], schedule=list(ts))
         for i in range(steps):
             t_in = torch.tensor([ts[i], ts[i]], dtype=torch.float32)
-            out = self.model_output(torch.cat([z, z], 0), t_in, y, fps, height, width, merged=i < tdtm_steps)
+            out = self.model_output(torch.cat([z, z], 0), t_in, y, fps, height, width, merged=i < tdtm_steps,
+                                    rule=tdtm_rule)
             v_c, v_u = out[:, :4].chunk(2, dim=0)
             v = v_u + guidance * (v_c - v_u)
             leap = state.update(i, v)

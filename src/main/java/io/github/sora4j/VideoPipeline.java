@@ -349,11 +349,7 @@ public final class VideoPipeline implements AutoCloseable {
                 p.latentHeight(), p.latentWidth()};
         Shape zShape = new Shape(latentShape);
         List<StepReport> steps = new ArrayList<>();
-        List<Double> traceTimesteps = new ArrayList<>();
-        List<float[]> traceVelocities = new ArrayList<>();
-        List<float[]> traceLatents = new ArrayList<>();
-        float[] traceEmbedding = null;
-        float[] noise = null;
+        TraceRecorder trace = TraceRecorder.create(recordTrace);
         float[] pixels = null;
         long textNanos = 0;
         long denoiseNanos = 0;
@@ -372,9 +368,7 @@ public final class VideoPipeline implements AutoCloseable {
             float[] nullRows = java.util.Arrays.copyOf(nullEmbedding, length * ccap);
             NDArray captions = NDArrays.concat(
                     new NDList(y, call.create(nullRows, new Shape(1, length, ccap))), 0);
-            if (recordTrace) {
-                traceEmbedding = y.toFloatArray();
-            }
+            trace.embedding(y);
             textNanos = System.nanoTime() - t0;
 
             // 2. Denoise.
@@ -388,7 +382,7 @@ public final class VideoPipeline implements AutoCloseable {
                     call.create(new long[] {p.latentFrames(), p.latentHeight(), p.latentWidth()}),
                     denoiser.spatialTokens(p.latentHeight(), p.latentWidth()));
             float[] z = new TorchGenerator(r.seed()).randn(latentShape);
-            noise = z;
+            trace.noise(z);
             Timesteps ts = scheduler.timesteps(new SamplingContext(r.steps(),
                     sampling.numTimesteps(), r.frames(), p.latentFrames(), r.height(), r.width(),
                     sampling.timestepTransform(), sampling.transformScale()));
@@ -405,11 +399,7 @@ public final class VideoPipeline implements AutoCloseable {
                             blockEvents(listener, cancel, Stage.DENOISE, i));
                     d = session.decide(i, v);
                     z = zi.add(v.mul((float) (d.dt() / sampling.numTimesteps()))).toFloatArray();
-                    if (recordTrace) {
-                        traceTimesteps.add(ts.get(i));
-                        traceVelocities.add(v.toFloatArray());
-                        traceLatents.add(z);
-                    }
+                    trace.step(ts.get(i), v, z);
                 }
                 StepReport report = new StepReport(i, ts.get(i), d.dt(),
                         System.nanoTime() - stepStart, !groups.isIdentity(), d.cosine(), d.leap());
@@ -441,11 +431,8 @@ public final class VideoPipeline implements AutoCloseable {
                 System.nanoTime() - callStart, steps, planned,
                 after.loadCount() - before.loadCount(), after.peakLoadedBytes(),
                 p.tokens().length(), latentShape);
-        GenerationTrace trace = recordTrace
-                ? new GenerationTrace(p.tokens().ids(), traceEmbedding, noise, traceTimesteps,
-                        traceVelocities, traceLatents, pixels)
-                : null;
-        return new GenerationResult(cancelled ? null : frames, report, cancelled, trace);
+        return new GenerationResult(cancelled ? null : frames, report, cancelled,
+                trace.build(p.tokens().ids(), pixels));
     }
 
     private static void emit(ProgressListener listener, AtomicBoolean cancel, ProgressEvent e) {

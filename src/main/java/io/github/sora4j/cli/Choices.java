@@ -25,9 +25,10 @@ final class Choices {
     private Choices() {}
 
     /**
-     * An LPL setting: {@code off}, {@code fixed}, {@code fixed:N} or {@code dynamic}.
+     * An LPL setting: {@code off}, {@code fixed}, {@code fixed:N}, {@code dynamic} (sora4j's rule)
+     * or {@code dynamic-upstream} (the paper's code's rule).
      *
-     * @param mode off, fixed or dynamic
+     * @param mode off, fixed, dynamic or dynamic-upstream
      * @param leapStep the 0-based leap step of {@code fixed}, else -1
      */
     record Lpl(String mode, int leapStep) {
@@ -37,6 +38,7 @@ final class Choices {
             return switch (mode) {
                 case "fixed" -> StepSchedulers.lplFixed(leapStep);
                 case "dynamic" -> StepSchedulers.lplDynamic();
+                case "dynamic-upstream" -> StepSchedulers.lplDynamicUpstream();
                 default -> StepSchedulers.rectifiedFlow();
             };
         }
@@ -49,9 +51,17 @@ final class Choices {
         String describe() {
             return switch (mode) {
                 case "fixed" -> "LPL fixed (leap at step " + (leapStep + 1) + ")";
-                case "dynamic" -> "LPL dynamic";
+                case "dynamic" -> "LPL dynamic (sora4j rule: tolerance 1e-4, whole-velocity cosine,"
+                        + " measured from step K/2)";
+                case "dynamic-upstream" -> "LPL dynamic-upstream (the paper's code: tolerance 1e-3,"
+                        + " cosine of v[0,0,0], measured from step 15)";
                 default -> "LPL off";
             };
+        }
+
+        /** Whether the run may stop before its planned calls (a dynamic rule). */
+        boolean mayEndEarly() {
+            return mode.startsWith("dynamic");
         }
     }
 
@@ -63,8 +73,8 @@ final class Choices {
             if (v.equals("off") || v.equals("none")) {
                 return Lpl.OFF;
             }
-            if (v.equals("dynamic")) {
-                return new Lpl("dynamic", -1);
+            if (v.equals("dynamic") || v.equals("dynamic-upstream")) {
+                return new Lpl(v, -1);
             }
             if (v.equals("fixed")) {
                 return new Lpl("fixed", 15);
@@ -78,26 +88,55 @@ final class Choices {
                 return new Lpl("fixed", n);
             }
             throw new TypeConversionException("'" + value + "' is not one of off, fixed, fixed:N"
-                    + " (0-based leap step, fixed = fixed:15), dynamic");
+                    + " (0-based leap step, fixed = fixed:15), dynamic, dynamic-upstream");
         }
     }
 
     /**
-     * A TDTM setting: merge frame pairs in the first {@code steps} steps (0: off).
+     * A TDTM setting: merge frame pairs in the first {@code steps} steps (0: off), with sora4j's
+     * odd-T rule or the paper's code's.
      *
      * @param steps merged steps, {@link Integer#MAX_VALUE} for all
+     * @param upstreamRule whether to use {@link TokenMergers#tdtmUpstream}
      */
-    record Tdtm(int steps) {
+    record Tdtm(int steps, boolean upstreamRule) {
         static final Tdtm OFF = new Tdtm(0);
 
+        Tdtm(int steps) {
+            this(steps, false);
+        }
+
+        Tdtm withUpstreamRule(boolean upstream) {
+            return new Tdtm(steps, upstream);
+        }
+
         TokenMerger merger() {
-            return steps == 0 ? TokenMergers.none() : TokenMergers.tdtm(steps);
+            return steps == 0 ? TokenMergers.none()
+                    : upstreamRule ? TokenMergers.tdtmUpstream(steps) : TokenMergers.tdtm(steps);
         }
 
         String describe() {
+            String rule = upstreamRule ? " (upstream odd-T rule)" : "";
             return steps == 0 ? "TDTM off"
-                    : steps == Integer.MAX_VALUE ? "TDTM all steps"
-                    : "TDTM first " + steps + " steps";
+                    : steps == Integer.MAX_VALUE ? "TDTM all steps" + rule
+                    : "TDTM first " + steps + " steps" + rule;
+        }
+    }
+
+    /** Parses {@code --tdtm-rule}: {@code sora4j} or {@code upstream}; true for upstream. */
+    static final class TdtmRuleConverter implements ITypeConverter<Boolean> {
+        @Override
+        public Boolean convert(String value) {
+            String v = value.trim().toLowerCase(Locale.ROOT);
+            if (v.equals("sora4j")) {
+                return false;
+            }
+            if (v.equals("upstream")) {
+                return true;
+            }
+            throw new TypeConversionException("'" + value + "' is not one of sora4j (an odd last"
+                    + " latent frame is its own group), upstream (the paper's code: it is dropped"
+                    + " and gets the last pair's output)");
         }
     }
 

@@ -88,13 +88,21 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--lpl", paramLabel = "MODE", converter = Choices.LplConverter.class,
             description = "Linear Proportional Leap: off, fixed (leap at step 16 of 30), fixed:N "
                     + "(0-based leap step N: N+1 model calls), dynamic (leap once velocities "
-                    + "stop changing). Default: the profile's, else off.")
+                    + "stop changing; sora4j's rule: tolerance 1e-4, whole-velocity cosine, from "
+                    + "step K/2), dynamic-upstream (the paper's code's rule: tolerance 1e-3, "
+                    + "cosine of v[0,0,0], from step 15). Default: the profile's, else off.")
     private Choices.Lpl lpl;
 
     @Option(names = "--tdtm-steps", paramLabel = "N", converter = Choices.TdtmConverter.class,
             description = "Temporal token merging in the first N steps: a number, all, or off "
                     + "(= 0). Default: the profile's, else off.")
     private Choices.Tdtm tdtm;
+
+    @Option(names = "--tdtm-rule", paramLabel = "RULE", converter = Choices.TdtmRuleConverter.class,
+            description = "TDTM at an odd latent frame count: sora4j (the last frame is a group "
+                    + "of its own; default) or upstream (the paper's code: it is dropped when "
+                    + "merging and gets the last pair's output).")
+    private Boolean tdtmUpstreamRule;
 
     @Mixin
     private MemoryOptions memory;
@@ -131,6 +139,9 @@ final class GenerateCommand implements Callable<Integer> {
             Choices.Tdtm tdtmChoice = tdtm != null ? tdtm
                     : defaults == null ? Choices.Tdtm.OFF : new Choices.Tdtm(
                             defaults.tdtmMergeSteps());
+            if (tdtmUpstreamRule != null) {
+                tdtmChoice = tdtmChoice.withUpstreamRule(tdtmUpstreamRule);
+            }
 
             VideoPipeline.Builder builder = VideoPipeline.builder().pack(modelPack);
             if (profile != null) {
@@ -154,7 +165,7 @@ final class GenerateCommand implements Callable<Integer> {
 
             ProgressDisplay display = new ProgressDisplay(out, mode(), columns(),
                     System::nanoTime, lplChoice.maxCalls(request.steps()),
-                    lplChoice.mode().equals("dynamic"));
+                    lplChoice.mayEndEarly());
             ProgressListener listener = event -> {
                 display.accept(event);
                 return !ctrlC.requested();

@@ -18,6 +18,34 @@ class ChoicesTest {
         assertThat(c.convert("fixed:40").maxCalls(30)).isEqualTo(30);
         assertThat(c.convert("dynamic").maxCalls(30)).isEqualTo(30);
         assertThatThrownBy(() -> c.convert("fixed:-1")).isInstanceOf(TypeConversionException.class);
+    }
+
+    @Test
+    void dynamicLplStatesWhichRuleItRunsAndOffersTheOther() {
+        Choices.LplConverter c = new Choices.LplConverter();
+        Choices.Lpl project = c.convert("dynamic");
+        Choices.Lpl upstream = c.convert("Dynamic-Upstream");
+        assertThat(project.describe()).contains("sora4j rule", "1e-4");
+        assertThat(upstream.describe()).contains("paper's code", "1e-3", "v[0,0,0]");
+        assertThat(project.scheduler().toString()).doesNotContain("upstream");
+        assertThat(upstream.scheduler().toString()).contains("upstream");
+        assertThat(project.mayEndEarly()).isTrue();
+        assertThat(upstream.mayEndEarly()).isTrue();
+        assertThat(c.convert("fixed").mayEndEarly()).isFalse();
+        assertThatThrownBy(() -> c.convert("dynamic-x")).isInstanceOf(TypeConversionException.class)
+                .hasMessageContaining("dynamic-upstream");
+    }
+
+    @Test
+    void tdtmRuleChoosesTheOddFrameRule() {
+        Choices.TdtmRuleConverter c = new Choices.TdtmRuleConverter();
+        assertThat(c.convert("upstream")).isTrue();
+        assertThat(c.convert("SORA4J")).isFalse();
+        assertThatThrownBy(() -> c.convert("paper")).isInstanceOf(TypeConversionException.class);
+        Choices.Tdtm t = new Choices.Tdtm(15).withUpstreamRule(true);
+        assertThat(t.merger().toString()).contains("Upstream");
+        assertThat(t.describe()).contains("upstream odd-T rule");
+        assertThat(new Choices.Tdtm(15).merger().toString()).doesNotContain("Upstream");
         assertThatThrownBy(() -> c.convert("fixed:x")).isInstanceOf(TypeConversionException.class);
     }
 
