@@ -422,7 +422,9 @@ class ReferenceFilesTest(unittest.TestCase):
         np.testing.assert_array_equal(tdtm["z0"], base["z0"])
         self.assertFalse(np.array_equal(tdtm["latents"][0], base["latents"][0]))
         for d in (base, self.load("run_baseline_odd_pad.npz")):
-            self.assertAlmostEqual(float(d["dts"].sum()), 1000.0, places=9)
+            # the dts sum to t'_0, which is 1000 up to float32 rounding (999.99988 at 72x48, T = 5, as upstream)
+            self.assertAlmostEqual(float(d["dts"].sum()), float(d["schedule"][0]), places=3)
+            self.assertAlmostEqual(float(d["schedule"][0]), 1000.0, places=3)
             f = d["frames"]
             self.assertGreater(float(f.std()), 0.1)
             self.assertGreater(float(f.std(axis=(3, 4)).min()), 0.0)  # no constant frame
