@@ -34,19 +34,22 @@ final class TextFixer {
     static String fixText(String text) {
         StringBuilder out = new StringBuilder();
         int pos = 0;
+        // ftfy: once a line contains '<', entities stay escaped in it and in every later line.
+        boolean unescape = true;
         while (pos < text.length()) {
             int brk = text.indexOf('\n', pos) + 1;
             if (brk == 0) {
                 brk = text.length();
             }
-            out.append(fixSegment(text.substring(pos, brk)));
+            String segment = text.substring(pos, brk);
+            unescape &= segment.indexOf('<') < 0;
+            out.append(fixSegment(segment, unescape));
             pos = brk;
         }
         return out.toString();
     }
 
-    private static String fixSegment(String s) {
-        boolean unescape = s.indexOf('<') < 0;
+    private static String fixSegment(String s, boolean unescape) {
         while (true) {
             String orig = s;
             if (unescape) {
