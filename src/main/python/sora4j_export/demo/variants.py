@@ -112,7 +112,7 @@ def table(tallies, groups) -> str:
             finite = [p for p in t.psnr if np.isfinite(p)]
             ps = "—" if not t.psnr else (
                 f"{np.mean(finite):.2f} / {min(finite):.2f}" if finite else "identical")
-            if t.psnr and len(finite) < len(t.psnr):
+            if finite and len(finite) < len(t.psnr):
                 ps += f" ({len(t.psnr) - len(finite)} identical)"
             ss = "—" if not t.ssim else f"{np.mean(t.ssim):.4f}"
             rows.append(f"| {v.name} | {np.mean(t.calls):.1f} | {ps} | {ss} | {100 * t.colour / t.n:.1f} % | "

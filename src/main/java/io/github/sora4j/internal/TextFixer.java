@@ -7,7 +7,7 @@ import java.util.regex.Pattern;
 /**
  * The part of {@code ftfy.fix_text} (ftfy 6.3, default settings) that Open-Sora's prompt cleaning
  * relies on, in Java. Per line, repeated until nothing changes: HTML entities ending in {@code ;}
- * (only when the line has no {@code <}), C1 controls read as windows-1252, Latin ligatures,
+ * (until a line contains {@code <}: from there on they stay), C1 controls read as windows-1252, Latin ligatures,
  * fullwidth/halfwidth forms, curly quotes, line breaks, ANSI escapes, control characters, NFC.
  *
  * <p>Not implemented: ftfy's mojibake repair ({@code fix_encoding}: text decoded in the wrong
