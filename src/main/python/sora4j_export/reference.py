@@ -101,7 +101,10 @@ def step_dt(ts: Sequence[float], i: int, leap: bool = False) -> float:
 
 
 def prepare_prompt(prompt: str, aesthetic_score: Optional[float] = 6.5) -> str:
-    """``with_aesthetic_score(clean_prompt(prompt), aesthetic_score)`` (the project's order: clean first, then append)."""
+    """``with_aesthetic_score(clean_prompt(prompt), aesthetic_score)``: the subset of upstream's preparation that the
+    references' plain prompts need. The Java pipeline prepares prompts exactly as upstream does (``Prompts.prepare``:
+    append the score, then Open-Sora's ``clean_caption`` twice; checked against upstream in
+    ``src/test/resources/upstream/captions.json``); for plain prompts (words, spaces, case) both give the same text."""
     from . import tokenizer as tok
 
     text = tok.clean_prompt(prompt)
