@@ -123,16 +123,13 @@ final class Choices {
         }
     }
 
-    /** Parses {@code --tdtm-rule}: {@code sora4j} or {@code upstream}; true for upstream. */
-    static final class TdtmRuleConverter implements ITypeConverter<Boolean> {
+    /** Parses {@code --tdtm-rule}: {@code sora4j} or {@code upstream}, any case. */
+    static final class TdtmRuleConverter implements ITypeConverter<String> {
         @Override
-        public Boolean convert(String value) {
+        public String convert(String value) {
             String v = value.trim().toLowerCase(Locale.ROOT);
-            if (v.equals("sora4j")) {
-                return false;
-            }
-            if (v.equals("upstream")) {
-                return true;
+            if (v.equals("sora4j") || v.equals("upstream")) {
+                return v;
             }
             throw new TypeConversionException("'" + value + "' is not one of sora4j (an odd last"
                     + " latent frame is its own group), upstream (the paper's code: it is dropped"

@@ -102,7 +102,7 @@ final class GenerateCommand implements Callable<Integer> {
             description = "TDTM at an odd latent frame count: sora4j (the last frame is a group "
                     + "of its own; default) or upstream (the paper's code: it is dropped when "
                     + "merging and gets the last pair's output).")
-    private Boolean tdtmUpstreamRule;
+    private String tdtmRule;
 
     @Mixin
     private MemoryOptions memory;
@@ -139,8 +139,8 @@ final class GenerateCommand implements Callable<Integer> {
             Choices.Tdtm tdtmChoice = tdtm != null ? tdtm
                     : defaults == null ? Choices.Tdtm.OFF : new Choices.Tdtm(
                             defaults.tdtmMergeSteps());
-            if (tdtmUpstreamRule != null) {
-                tdtmChoice = tdtmChoice.withUpstreamRule(tdtmUpstreamRule);
+            if (tdtmRule != null) {
+                tdtmChoice = tdtmChoice.withUpstreamRule(tdtmRule.equals("upstream"));
             }
 
             VideoPipeline.Builder builder = VideoPipeline.builder().pack(modelPack);

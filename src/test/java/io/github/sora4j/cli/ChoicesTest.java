@@ -39,8 +39,8 @@ class ChoicesTest {
     @Test
     void tdtmRuleChoosesTheOddFrameRule() {
         Choices.TdtmRuleConverter c = new Choices.TdtmRuleConverter();
-        assertThat(c.convert("upstream")).isTrue();
-        assertThat(c.convert("SORA4J")).isFalse();
+        assertThat(c.convert("upstream")).isEqualTo("upstream");
+        assertThat(c.convert("SORA4J")).isEqualTo("sora4j");
         assertThatThrownBy(() -> c.convert("paper")).isInstanceOf(TypeConversionException.class);
         Choices.Tdtm t = new Choices.Tdtm(15).withUpstreamRule(true);
         assertThat(t.merger().toString()).contains("Upstream");

@@ -100,6 +100,16 @@ class Sora4jCliTest {
             assertThat(files.filter(f -> f.toString().endsWith(".png"))).hasSize(9);
         }
         assertThat(r.out()).contains("(PNG frames, 9 frames 32x32");
+        assertThat(r.out()).contains("LPL dynamic (sora4j rule");
+    }
+
+    @Test
+    void theUpstreamRulesAreOfferedAndNamed(@TempDir Path dir) {
+        Run r = cli(generate(dir.resolve("out.gif"), "--lpl", "dynamic-upstream", "--tdtm-steps",
+                "2", "--tdtm-rule", "upstream"));
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        assertThat(r.out()).contains("LPL dynamic-upstream (the paper's code",
+                "TDTM first 2 steps (upstream odd-T rule)");
     }
 
     @Test
