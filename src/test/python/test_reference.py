@@ -532,6 +532,16 @@ class UpstreamVariantsTest(unittest.TestCase):
         x = torch.randn(1, 5 * 2, 3)
         self.assertTrue(torch.equal(ref.merge_frames_rule(x, 5, 2, ref.TDTM_UPSTREAM), ref.merge_frames(x, 5, 2)))
 
+    def test_schedule_is_bit_equal_to_upstreams_float32_timesteps(self):
+        import re
+        g = np.load(self.RULES)
+        keys = [k for k in g.files if k.startswith("schedule_")]
+        self.assertEqual(len(keys), 11)
+        for k in keys:
+            K, F, H, W = map(int, re.fullmatch(r"schedule_k(\d+)_f(\d+)_(\d+)x(\d+)", k).groups())
+            got = np.array(ref.timesteps(K, F, H, W), dtype=np.float64)
+            np.testing.assert_array_equal(got, g[k].astype(np.float64), err_msg=k)
+
     def test_upstream_dynamic_lpl_starts_at_step_14_with_best_zero(self):
         cfg = ref.LplConfig.dynamic_upstream()
         self.assertEqual(cfg.first_measured_step(16), 14)
