@@ -1,5 +1,8 @@
 package io.github.sora4j.pack;
 
+import com.google.gson.Gson;
+import com.google.gson.JsonParseException;
+import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -32,6 +35,53 @@ final class ManifestChecks {
      */
     static void check(PackManifest m, String where) {
         new ManifestChecks(where).all(m);
+    }
+
+    /**
+     * Parses and checks a manifest.
+     *
+     * @param bytes the bytes of {@code manifest.json}
+     * @param where the manifest's file, for messages
+     * @return the checked manifest
+     * @throws ModelPackException if it is not valid JSON, not a sora4j pack, of an unknown
+     *     version, incomplete or invalid
+     */
+    static PackManifest parse(byte[] bytes, String where) {
+        PackManifest m;
+        try {
+            m = new Gson().fromJson(new String(bytes, StandardCharsets.UTF_8), PackManifest.class);
+        } catch (JsonParseException e) {
+            throw new ModelPackException("manifest is not valid JSON: " + where + ": "
+                    + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            // Gson wraps what a record constructor throws ("Failed to invoke constructor")
+            for (Throwable c = e; c != null; c = c.getCause()) {
+                if (c instanceof ModelPackException mpe) {
+                    throw new ModelPackException("invalid manifest " + where + ": "
+                            + mpe.getMessage(), mpe);
+                }
+            }
+            throw new ModelPackException("invalid manifest " + where + ": " + e.getMessage(), e);
+        }
+        if (m == null || !"sora4j-pack".equals(m.format())) {
+            throw new ModelPackException("not a sora4j model pack manifest (format="
+                    + (m == null ? null : m.format()) + "): " + where);
+        }
+        if (m.formatVersion() != PackManifest.FORMAT_VERSION) {
+            throw new ModelPackException("unknown model pack format version " + m.formatVersion()
+                    + " in " + where + " (this sora4j reads version "
+                    + PackManifest.FORMAT_VERSION + ")");
+        }
+        if (m.text() == null || m.stdit() == null || m.vae() == null || m.sampling() == null) {
+            throw new ModelPackException("manifest lacks text, stdit, vae or sampling: " + where);
+        }
+        for (String set : List.of("t5", "stdit", "vae")) {
+            if (m.blocks(set).isEmpty()) {
+                throw new ModelPackException("manifest lists no '" + set + "' blocks: " + where);
+            }
+        }
+        check(m, where);
+        return m;
     }
 
     private void all(PackManifest m) {
@@ -149,7 +199,7 @@ final class ManifestChecks {
                 fail(f + " has set " + quoted(b.set()) + " but role " + b.role() + " belongs to set "
                         + quoted(set));
             }
-            if (!BLOCK_DTYPES.contains(b.dtype())) {
+            if (b.dtype() == null || !BLOCK_DTYPES.contains(b.dtype())) {
                 fail(f + " has dtype " + quoted(b.dtype()) + "; allowed: " + BLOCK_DTYPES);
             }
             range(f + ".order", b.order(), 0, 1023);

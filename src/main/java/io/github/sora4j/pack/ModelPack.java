@@ -1,12 +1,9 @@
 package io.github.sora4j.pack;
 
-import com.google.gson.Gson;
-import com.google.gson.JsonParseException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -186,41 +183,7 @@ public final class ModelPack {
     }
 
     static PackManifest parseManifest(byte[] bytes, String where) {
-        PackManifest m;
-        try {
-            m = new Gson().fromJson(new String(bytes, StandardCharsets.UTF_8), PackManifest.class);
-        } catch (JsonParseException e) {
-            throw new ModelPackException("manifest is not valid JSON: " + where + ": "
-                    + e.getMessage(), e);
-        } catch (RuntimeException e) {
-            // Gson wraps what a record constructor throws ("Failed to invoke constructor")
-            for (Throwable c = e; c != null; c = c.getCause()) {
-                if (c instanceof ModelPackException mpe) {
-                    throw new ModelPackException("invalid manifest " + where + ": "
-                            + mpe.getMessage(), mpe);
-                }
-            }
-            throw new ModelPackException("invalid manifest " + where + ": " + e.getMessage(), e);
-        }
-        if (m == null || !"sora4j-pack".equals(m.format())) {
-            throw new ModelPackException("not a sora4j model pack manifest (format="
-                    + (m == null ? null : m.format()) + "): " + where);
-        }
-        if (m.formatVersion() != PackManifest.FORMAT_VERSION) {
-            throw new ModelPackException("unknown model pack format version " + m.formatVersion()
-                    + " in " + where + " (this sora4j reads version "
-                    + PackManifest.FORMAT_VERSION + ")");
-        }
-        if (m.text() == null || m.stdit() == null || m.vae() == null || m.sampling() == null) {
-            throw new ModelPackException("manifest lacks text, stdit, vae or sampling: " + where);
-        }
-        for (String set : List.of("t5", "stdit", "vae")) {
-            if (m.blocks(set).isEmpty()) {
-                throw new ModelPackException("manifest lists no '" + set + "' blocks: " + where);
-            }
-        }
-        ManifestChecks.check(m, where);
-        return m;
+        return ManifestChecks.parse(bytes, where);
     }
 
     private void verifyFiles() {
@@ -266,8 +229,9 @@ public final class ModelPack {
      *     role, or uses an operator outside the allowlist
      */
     public byte[] readBlock(BlockInfo block) {
-        if (!manifest.blocks().contains(block)) {
-            throw new IllegalArgumentException("block " + block.name() + " is not in pack "
+        if (block == null || !manifest.blocks().contains(block)) {
+            throw new IllegalArgumentException("block " + (block == null ? null : block.name())
+                    + " is not in pack "
                     + manifest.name());
         }
         byte[] data = readBlockBytes(block);

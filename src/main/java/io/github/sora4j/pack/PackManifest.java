@@ -59,7 +59,8 @@ public record PackManifest(
      * @throws ModelPackException if blocks or files has a null entry
      */
     public PackManifest {
-        if ((blocks != null && blocks.contains(null)) || (files != null && files.contains(null))) {
+        if ((blocks != null && blocks.stream().anyMatch(java.util.Objects::isNull))
+                || (files != null && files.stream().anyMatch(java.util.Objects::isNull))) {
             throw new ModelPackException("blocks or files has a null entry");
         }
         blocks = blocks == null ? List.of() : List.copyOf(blocks);
