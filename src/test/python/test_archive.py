@@ -110,6 +110,16 @@ class TrustTest(unittest.TestCase):
             (pack / "manifest.json").write_text(text)
             self.assertFalse(T.verify_signature(pack, SIGNING / "test-key.pub.pem"))
 
+    def test_the_exporter_signs_what_it_writes_with_sign_key(self):
+        import contextlib
+        import io
+        from sora4j_export import cli
+        with tempfile.TemporaryDirectory() as d, contextlib.redirect_stdout(io.StringIO()):
+            out = Path(d) / "p"
+            self.assertEqual(cli.main(["tiny", "--out", str(out), "--seed", "2", "--sign-key",
+                                       str(SIGNING / "test-key.pem")]), 0)
+            self.assertTrue(T.verify_signature(out, SIGNING / "test-key.pub.pem"))
+
     def test_keygen_writes_an_owner_only_private_key_and_refuses_to_overwrite(self):
         with tempfile.TemporaryDirectory() as d:
             priv, pub = Path(d) / "k.pem", Path(d) / "k.pub.pem"
