@@ -26,8 +26,10 @@ import org.slf4j.LoggerFactory;
  * every time one is opened; a missing or changed file makes the pack be extracted again.
  *
  * <p>The cache root is {@code -Dsora4j.cacheDir}, else {@code $XDG_CACHE_HOME/sora4j}, else
- * {@code ~/.cache/sora4j}; sora4j creates its directories with owner-only permissions (0700) and
- * refuses a cache directory that belongs to another user or that others can write.
+ * {@code ~/.cache/sora4j} (when that cannot be used, e.g. no writable home, {@code
+ * java.io.tmpdir/sora4j-<user>}, logged); sora4j creates its directories with owner-only
+ * permissions (0700) and refuses a cache directory that belongs to another user or that others
+ * can write.
  */
 final class EmbeddedPacks {
     /** The system property that overrides the cache root. */
@@ -78,18 +80,29 @@ final class EmbeddedPacks {
      */
     static Path cacheRoot() {
         String prop = System.getProperty(CACHE_DIR_PROPERTY);
-        Path root;
         if (prop != null && !prop.isBlank()) {
-            root = Path.of(prop);
-        } else {
-            String xdg = System.getenv("XDG_CACHE_HOME");
-            root = xdg != null && !xdg.isBlank() && Path.of(xdg).isAbsolute()
-                    ? Path.of(xdg, "sora4j")
-                    : Path.of(System.getProperty("user.home"), ".cache", "sora4j");
+            Path root = Path.of(prop).toAbsolutePath().normalize();
+            ensurePrivate(root);
+            return root;
         }
-        root = root.toAbsolutePath().normalize();
-        ensurePrivate(root);
-        return root;
+        String xdg = System.getenv("XDG_CACHE_HOME");
+        Path root = (xdg != null && !xdg.isBlank() && Path.of(xdg).isAbsolute()
+                ? Path.of(xdg, "sora4j")
+                : Path.of(System.getProperty("user.home"), ".cache", "sora4j"))
+                .toAbsolutePath().normalize();
+        try {
+            ensurePrivate(root);
+            return root;
+        } catch (ModelPackException e) {
+            // No usable home (a service account, a read-only container): a private directory
+            // of this user under the temp dir, with the same owner and permission checks.
+            Path fallback = Path.of(System.getProperty("java.io.tmpdir"),
+                    "sora4j-" + System.getProperty("user.name", "user").replaceAll(
+                            "[^A-Za-z0-9._-]", "_")).toAbsolutePath().normalize();
+            LOG.warn("{}; using {} instead", e.getMessage(), fallback);
+            ensurePrivate(fallback);
+            return fallback;
+        }
     }
 
     /** Creates a directory owner-only if absent; refuses one of another user or writable by others. */

@@ -144,4 +144,27 @@ class EmbeddedPackCacheTest {
             System.setProperty("user.home", home);
         }
     }
+
+    @Test
+    void withoutAUsableHomeThePackGoesToAPrivateDirectoryOfTheUserUnderTheTempDir()
+            throws IOException {
+        assumeTrue(posix());
+        System.clearProperty(EmbeddedPacks.CACHE_DIR_PROPERTY);
+        assumeTrue(System.getenv("XDG_CACHE_HOME") == null, "XDG_CACHE_HOME is set");
+        String home = System.getProperty("user.home");
+        String tmpdir = System.getProperty("java.io.tmpdir");
+        Path file = Files.writeString(tmp.resolve("not-a-directory"), "x");
+        try {
+            System.setProperty("user.home", file.toString());
+            System.setProperty("java.io.tmpdir", tmp.toString());
+            Path root = EmbeddedPacks.cacheRoot();
+            assertThat(root.getParent()).isEqualTo(tmp.toAbsolutePath());
+            assertThat(root.getFileName().toString()).startsWith("sora4j-");
+            assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(root)))
+                    .isEqualTo("rwx------");
+        } finally {
+            System.setProperty("user.home", home);
+            System.setProperty("java.io.tmpdir", tmpdir);
+        }
+    }
 }
