@@ -1,14 +1,14 @@
 """Command line: ``python3 -m sora4j_export {export,tiny,bench,references,verify} …``.
 
   export --t5 PATH --stdit PATH --vae PATH --tokenizer PATH --out DIR [--dtype float32|float16] [--t5-int8]
-         [--name N] [--description D] [--overwrite]
+         [--name N] [--description D] [--overwrite] [--sign-key PEM]
       [--t5-config JSON] [--stdit-config JSON] [--vae-config JSON]
       Real checkpoints (file, sharded index or directory). The T5 config comes from --t5-config, else the Hugging
       Face config.json next to the T5 weights, else T5Config.xxl(); STDiT uses --stdit-config or
       STDiT3Config.xl2(), the VAE --vae-config or VAEConfig.v1_2(). Every checkpoint is loaded strictly (VAE encoder
       keys, the VAE scale/shift buffers and T5 decoder keys are ignored).
 
-  tiny --out DIR [--seed N] [--dtype float32|float16] [--t5-int8] [--name N] [--overwrite]
+  tiny --out DIR [--seed N] [--dtype float32|float16] [--t5-int8] [--name N] [--overwrite] [--sign-key PEM]
       A pack of seeded random tiny models with the project's word-level tokenizer (tiny.py's builder and writer:
       with --seed 0 and the defaults, the committed tiny-random pack byte for byte).
 
@@ -22,7 +22,10 @@
       tiny-random.
 
   verify DIR
-      Checks sizes and sha256 of every file a pack lists.
+      Checks sizes and sha256 of every file a pack lists, that files stay inside the pack, and every block's role tag
+      and TorchScript names (archive.py).
+
+  With --sign-key, export and tiny also write manifest.json.sig (trust.py; keys: python3 -m sora4j_export.trust keygen).
 
 Errors print one line (``sora4j_export: error: …``) and exit with status 2; nothing is left half-written.
 """
@@ -73,6 +76,8 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--name", default=None, help="pack name (default open-sora-v1.2-<dtype>[-t5int8])")
     e.add_argument("--description", default=None, help="pack description")
     e.add_argument("--overwrite", action="store_true", help="replace an existing non-empty output directory")
+    e.add_argument("--sign-key", metavar="PEM", help="sign the manifest with this Ed25519 private key "
+                                                     "(python3 -m sora4j_export.trust keygen; needs python3-cryptography)")
 
     t = sub.add_parser("tiny", help="write a pack of seeded random tiny models")
     t.add_argument("--out", required=True, metavar="DIR")
@@ -81,6 +86,7 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--t5-int8", action="store_true")
     t.add_argument("--name", default=None, help="pack name (default tiny-random)")
     t.add_argument("--overwrite", action="store_true")
+    t.add_argument("--sign-key", metavar="PEM", help="sign the manifest with this Ed25519 private key")
 
     b = sub.add_parser("bench", help="write the bench pack (real token counts, cut widths)")
     b.add_argument("--out", required=True, metavar="DIR")
@@ -126,6 +132,10 @@ def main(argv=None) -> int:
             manifest = export_real(args)
         print(f"wrote {args.out}: {len(manifest['blocks'])} blocks, "
               f"{sum(b['bytes'] for b in manifest['blocks']):,} bytes of blocks")
+        if args.sign_key:
+            from .trust import sign_pack
+
+            print(f"signed: {sign_pack(args.out, args.sign_key)}")
         return 0
     except (UsageError, CheckpointError, PackError) as e:
         msg = " ".join(str(e).split()) if isinstance(e, UsageError) else str(e)

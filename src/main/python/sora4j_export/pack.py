@@ -33,13 +33,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .archive import TAG_ENTRY, block_tag, disallowed, read_tag
 from .blocks import BlockSpec
 from .quantize import quantize_t5_int8, quantized_parameter_bytes
 from .tokenizer import max_token_id
 
 __all__ = [
     "PackError", "FORMAT", "FORMAT_VERSION", "DEFAULT_SAMPLING", "WEIGHT_DTYPES", "ROLES",
-    "write_pack", "read_manifest", "verify_pack", "sha256_file",
+    "write_pack", "read_manifest", "verify_pack", "sha256_file", "save_scripted", "retag_pack", "sign_pack",
+    "generate_signing_key", "SIGNATURE",
 ]
 
 FORMAT = "sora4j-pack"
@@ -64,6 +66,7 @@ DEFAULT_SAMPLING = {
 MANIFEST = "manifest.json"
 TOKENIZER = "tokenizer.json"
 NULL_EMBEDDING = "null_embedding.npy"
+SIGNATURE = "manifest.json.sig"
 _FILE_RE = re.compile(r"^[a-z0-9]+(/[A-Za-z0-9_.-]+)+\.pt$")
 
 
@@ -223,24 +226,39 @@ def _blank_or_absent(p: Path) -> bool:
 
 
 # ------------------------------------------------------------------------------------------------------------- writing
-def save_scripted(scripted, target) -> None:
-    """``torch.jit.save`` without the path-dependent ``*.debug_pkl`` entries, deterministically (see module doc)."""
+def save_scripted(scripted, target, tag: bytes = None) -> None:
+    """``torch.jit.save`` without the path-dependent ``*.debug_pkl`` entries, deterministically (see module doc),
+    with the block's role tag (``archive.block_tag``) as the last entry ``<root>/extra/sora4j-block.json``."""
     buffer = io.BytesIO()
     torch.jit.save(scripted, buffer)
-    buffer.seek(0)
+    Path(target).write_bytes(_rewrite_archive(buffer.getvalue(), Path(target).stem, tag))
+
+
+def _rewrite_archive(data: bytes, stem: str, tag: bytes = None) -> bytes:
+    """The archive with stored entries, fixed dates, no ``*.debug_pkl``, root folder ``stem`` and (when given) the
+    tag entry replacing any earlier one; the same bytes whether the archive comes from torch or from this function."""
     out = io.BytesIO()
-    # The root folder inside the archive is named after the file, as torch.jit.save(path) would name it.
-    stem = Path(target).stem
-    with zipfile.ZipFile(buffer) as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as zout:
-        for info in zin.infolist():
-            if info.filename.endswith(".debug_pkl"):
-                continue
-            name = stem + info.filename[info.filename.index("/"):]
+    with zipfile.ZipFile(io.BytesIO(data)) as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as zout:
+        entries = [(stem + i.filename[i.filename.index("/"):], zin.read(i.filename)) for i in zin.infolist()
+                   if not i.filename.endswith(".debug_pkl")]
+        if tag is not None:
+            entries = [e for e in entries if e[0] != f"{stem}/{TAG_ENTRY}"] + [(f"{stem}/{TAG_ENTRY}", tag)]
+        for name, body in entries:
             entry = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
             entry.compress_type = zipfile.ZIP_STORED
             entry.external_attr = 0o644 << 16
-            zout.writestr(entry, zin.read(info.filename))
-    Path(target).write_bytes(out.getvalue())
+            zout.writestr(entry, body)
+    return out.getvalue()
+
+
+def _check_archive(label: str, data: bytes) -> None:
+    """PackError when a block uses a name outside the TorchScript allowlist (archive.py)."""
+    bad = disallowed(data)
+    if bad:
+        raise PackError(f"block {label} uses {', '.join(bad)}, which the TorchScript allowlist "
+                        f"(src/main/resources/io/github/sora4j/pack/torchscript-allowlist.txt) does not allow; sora4j "
+                        f"would refuse the block (if the exporter's own modules changed, regenerate the allowlist with "
+                        f"python3 -m sora4j_export.archive)")
 
 
 def write_pack(out_dir, *, name: str, description: str = "", t5_model, t5_config, stdit_model, stdit_config,
@@ -308,8 +326,9 @@ def write_pack(out_dir, *, name: str, description: str = "", t5_model, t5_config
                 scripted = torch.jit.script(module)
             except Exception as e:  # noqa: BLE001 - TorchScript raises many kinds
                 raise PackError(f"block {spec.name} cannot be scripted: {str(e).strip().splitlines()[0]}") from e
-            save_scripted(scripted, target)
+            save_scripted(scripted, target, block_tag(spec.name, spec.set, spec.role, spec.order))
             del scripted, module
+            _check_archive(spec.name, target.read_bytes())
             blocks.append({
                 "name": spec.name, "set": spec.set, "role": spec.role, "order": int(spec.order), "file": spec.file,
                 "bytes": target.stat().st_size, "parameterBytes": int(param_bytes), "dtype": dname,
@@ -388,9 +407,35 @@ def read_manifest(pack_dir) -> dict:
     return manifest
 
 
+def _inside(root: Path, p: Path) -> bool:
+    try:
+        p.resolve(strict=True).relative_to(root.resolve(strict=True))
+        return True
+    except (ValueError, OSError):
+        return False
+
+
+def _archive_problems(entry: dict, data: bytes):
+    """Role-tag and allowlist problems of one block file (what the Java side checks before the block first runs)."""
+    label = entry.get("name")
+    try:
+        tag = read_tag(data)
+        bad = disallowed(data)
+    except (zipfile.BadZipFile, ValueError, UnicodeDecodeError) as e:
+        return [f"block {label}: not a readable TorchScript archive ({e})"]
+    out = [f"block {label} uses {', '.join(bad)}, which the TorchScript allowlist does not allow"] if bad else []
+    if tag is not None:
+        for key in ("name", "set", "role", "order"):
+            if tag.get(key) != entry.get(key):
+                out.append(f"block {label} has {key} {tag.get(key)!r} in its tag, the manifest says "
+                           f"{entry.get(key)!r}")
+    return out
+
+
 def verify_pack(pack_dir, check_hashes: bool = True) -> dict:
-    """Checks a pack on disk: manifest readable, every listed block and file present with the listed size and sha256,
-    block names/files unique, each set present with orders 0..n-1 and known roles. Returns the manifest; raises
+    """Checks a pack on disk: manifest readable, every listed block and file present inside the pack with the listed
+    size and sha256, block names/files unique, each set present with orders 0..n-1 and known roles, and every block's
+    role tag and TorchScript names (archive.py). Returns the manifest; raises
     PackError listing every problem found."""
     d = Path(pack_dir)
     manifest = read_manifest(d)
@@ -434,12 +479,18 @@ def verify_pack(pack_dir, check_hashes: bool = True) -> dict:
         if not p.is_file():
             problems.append(f"{rel}: missing")
             continue
+        if not _inside(d, p):
+            problems.append(f"{rel}: resolves outside the pack (symbolic link?)")
+            continue
         size = p.stat().st_size
         if size != entry.get("bytes"):
             problems.append(f"{rel}: {size} bytes, manifest says {entry.get('bytes')}")
             continue
         if check_hashes and sha256_file(p) != entry.get("sha256"):
             problems.append(f"{rel}: sha256 does not match the manifest")
+            continue
+        if entry in blocks:
+            problems.extend(_archive_problems(entry, p.read_bytes()))
     for section, field in (("text", "tokenizer"), ("stdit", "nullEmbedding")):
         named = (manifest.get(section) or {}).get(field)
         if named is not None and named not in seen_files:

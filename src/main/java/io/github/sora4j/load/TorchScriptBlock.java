@@ -13,7 +13,8 @@ import io.github.sora4j.Sora4jException;
 import io.github.sora4j.pack.BlockInfo;
 import io.github.sora4j.pack.ModelPack;
 import io.github.sora4j.pack.ModelPackException;
-import java.nio.file.Path;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -41,19 +42,22 @@ public final class TorchScriptBlock implements AutoCloseable {
      * @param pack the pack
      * @param info the block to load
      * @return the loaded block, owned by the caller
-     * @throws ModelPackException if the file cannot be loaded as TorchScript
+     * @throws ModelPackException if the file fails its checks ({@link ModelPack#readBlock}) or
+     *     cannot be loaded as TorchScript
      */
     public static TorchScriptBlock load(ModelPack pack, BlockInfo info) {
-        Path file = pack.resolve(info.file());
+        // Read once, check those bytes (size, sha256, role tag, TorchScript allowlist), then hand
+        // exactly them to libtorch: nothing can change the file between the check and the load.
+        byte[] data = pack.readBlock(info);
         NDManager manager = NDManager.newBaseManager("PyTorch");
         try {
             PtSymbolBlock module = JniUtils.loadModule(
-                    (PtNDManager) manager, file, true, new String[0], new String[0], false);
+                    (PtNDManager) manager, new ByteArrayInputStream(data), true, false);
             return new TorchScriptBlock(info, manager, module);
-        } catch (RuntimeException e) {
+        } catch (IOException | RuntimeException e) {
             manager.close();
-            throw new ModelPackException("cannot load block " + info.name() + " from " + file
-                    + ": " + e.getMessage(), e);
+            throw new ModelPackException("cannot load block " + info.name() + " from "
+                    + pack.directory().resolve(info.file()) + ": " + e.getMessage(), e);
         }
     }
 

@@ -42,19 +42,19 @@ public record BlockInfo(
         if (name == null || name.isBlank()) {
             throw new ModelPackException("manifest block without a name: file=" + file);
         }
-        if (file == null || file.isBlank() || file.contains("..")) {
-            throw new ModelPackException("manifest block " + name + " has a bad file: " + file);
-        }
+        PackPaths.checkForm("block " + name + " file", file);
         if (bytes <= 0 || parameterBytes < 0) {
-            throw new ModelPackException(
-                    "manifest block " + name + " has bad sizes: bytes=" + bytes
-                            + ", parameterBytes=" + parameterBytes);
+            throw new ModelPackException("manifest block " + name + " has bytes " + bytes
+                    + " and parameterBytes " + parameterBytes + "; allowed: bytes 1 or more,"
+                    + " parameterBytes 0 or more");
         }
-        if (!PackManifest.ROLES.contains(role)) {
-            throw new ModelPackException("manifest block " + name + " has an unknown role: " + role);
+        if (role == null || !PackManifest.ROLES.contains(role)) {
+            throw new ModelPackException("manifest block " + name + " has an unknown role: " + role
+                    + "; allowed: " + PackManifest.ROLES);
         }
         if (sha256 == null || !sha256.matches("[0-9a-f]{64}")) {
-            throw new ModelPackException("manifest block " + name + " has a bad sha256: " + sha256);
+            throw new ModelPackException("manifest block " + name + " has a bad sha256: " + sha256
+                    + "; allowed: 64 lower-case hex digits");
         }
     }
 }

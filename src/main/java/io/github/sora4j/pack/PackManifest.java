@@ -56,8 +56,13 @@ public record PackManifest(
      * @param sampling the sampling defaults the model was trained for
      * @param blocks every block, in set order
      * @param files the other files with their integrity data
+     * @throws ModelPackException if blocks or files has a null entry
      */
     public PackManifest {
+        if ((blocks != null && blocks.stream().anyMatch(java.util.Objects::isNull))
+                || (files != null && files.stream().anyMatch(java.util.Objects::isNull))) {
+            throw new ModelPackException("blocks or files has a null entry");
+        }
         blocks = blocks == null ? List.of() : List.copyOf(blocks);
         files = files == null ? List.of() : List.copyOf(files);
     }

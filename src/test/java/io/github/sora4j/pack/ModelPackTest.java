@@ -107,4 +107,68 @@ class ModelPackTest {
                 .isInstanceOf(ModelPackException.class)
                 .hasMessageStartingWith("manifest is not valid JSON");
     }
+
+    /** Writes a .npy header with {@code descr} and {@code shape}, then {@code dataBytes} zeros. */
+    private void writeNullEmbedding(String descr, String shape, int dataBytes) throws IOException {
+        String dict = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': (" + shape
+                + "), }";
+        int pad = 64 - (10 + dict.length() + 1) % 64;
+        String header = dict + " ".repeat(pad % 64) + "\n";
+        byte[] h = header.getBytes(StandardCharsets.ISO_8859_1);
+        byte[] out = new byte[10 + h.length + dataBytes];
+        out[0] = (byte) 0x93;
+        System.arraycopy("NUMPY".getBytes(StandardCharsets.US_ASCII), 0, out, 1, 5);
+        out[6] = 1;
+        out[8] = (byte) h.length;
+        out[9] = (byte) (h.length >> 8);
+        System.arraycopy(h, 0, out, 10, h.length);
+        Path file = copy.resolve("null_embedding.npy");
+        Files.write(file, out);
+        String manifest = Files.readString(copy.resolve("manifest.json"));
+        com.google.gson.JsonObject m = new com.google.gson.Gson().fromJson(manifest,
+                com.google.gson.JsonObject.class);
+        for (var e : m.getAsJsonArray("files")) {
+            var o = e.getAsJsonObject();
+            if (o.get("file").getAsString().equals("null_embedding.npy")) {
+                o.addProperty("bytes", out.length);
+                o.addProperty("sha256", ModelPack.sha256(out));
+            }
+        }
+        Files.writeString(copy.resolve("manifest.json"), m.toString());
+    }
+
+    @Test
+    void aFloat16NullEmbeddingIsRefusedWithItsDtypeAtOpen() throws IOException {
+        writeNullEmbedding("<f2", "300, 64", 300 * 64 * 2);
+        assertThatThrownBy(() -> ModelPack.open(copy))
+                .isInstanceOf(ModelPackException.class)
+                .hasMessageContaining("(stdit.nullEmbedding) has dtype <f2; sora4j reads"
+                        + " little-endian float32 ('<f4') null embeddings");
+    }
+
+    @Test
+    void aNullEmbeddingWithAHugeShapeIsRefusedWithoutOverflow() throws IOException {
+        writeNullEmbedding("<f4", "1000000000, 64", 16);
+        assertThatThrownBy(() -> ModelPack.open(copy))
+                .isInstanceOf(ModelPackException.class)
+                .hasMessageContaining("has shape [1000000000, 64], expected [300, 64]"
+                        + " (text.modelMaxLength, stdit.captionChannels)");
+    }
+
+    @Test
+    void aNullEmbeddingShorterThanItsHeaderSaysIsRefused() throws IOException {
+        writeNullEmbedding("<f4", "300, 64", 16);
+        assertThatThrownBy(() -> ModelPack.open(copy))
+                .isInstanceOf(ModelPackException.class)
+                .hasMessageContaining("its header promises");
+    }
+
+    @Test
+    void readBlockReturnsTheCheckedBytesOfTheFile() throws IOException {
+        ModelPack pack = ModelPack.open(copy);
+        BlockInfo b = pack.manifest().blocks().get(0);
+        assertThat(pack.readBlock(b)).isEqualTo(Files.readAllBytes(copy.resolve(b.file())));
+        assertThat(pack.readFile("tokenizer.json"))
+                .isEqualTo(Files.readAllBytes(copy.resolve("tokenizer.json")));
+    }
 }

@@ -1,0 +1,116 @@
+package io.github.sora4j.pack;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.KeyFactory;
+import java.security.PublicKey;
+import java.security.spec.X509EncodedKeySpec;
+import java.util.Base64;
+import java.util.List;
+
+/**
+ * What {@link ModelPack#open(Path, PackTrust)} requires of a pack directory before it is used.
+ *
+ * <p>A pack's blocks are TorchScript archives, i.e. code that libtorch compiles and runs. Whatever
+ * the trust settings, sora4j checks every block's code against an allowlist of operators before
+ * libtorch sees it (docs/model-pack.md, "Threat model"). On top of that:
+ *
+ * <ul>
+ *   <li>{@link #defaults()}: every file's SHA-256 is checked against the manifest, at open and
+ *       again on the bytes each block is loaded from;
+ *   <li>{@link #signedBy(PublicKey...)}: in addition, {@code manifest.json.sig} must be a valid
+ *       Ed25519 signature of {@code manifest.json} by one of the keys (the publisher's); since
+ *       the manifest lists every file's SHA-256, this covers the whole pack;
+ *   <li>{@link #withoutHashes()}: sizes only, no SHA-256 (faster for huge packs on trusted
+ *       storage); the choice is logged as a warning when the pack opens.
+ * </ul>
+ *
+ * @param verifyHashes whether SHA-256 values are checked (at open and on every load)
+ * @param trustedKeys Ed25519 public keys of which one must have signed the manifest; empty: no
+ *     signature required
+ */
+public record PackTrust(boolean verifyHashes, List<PublicKey> trustedKeys) {
+
+    /**
+     * Validates the combination.
+     *
+     * @param verifyHashes whether SHA-256 values are checked (at open and on every load)
+     * @param trustedKeys Ed25519 public keys of which one must have signed the manifest; empty:
+     *     no signature required
+     * @throws IllegalArgumentException if a signature is required without hash checks (the
+     *     signature covers the files only through their hashes), or a key is not Ed25519
+     */
+    public PackTrust {
+        trustedKeys = trustedKeys == null ? List.of() : List.copyOf(trustedKeys);
+        if (!verifyHashes && !trustedKeys.isEmpty()) {
+            throw new IllegalArgumentException("a signed pack must be opened with SHA-256"
+                    + " checks: the signature covers the files only through their hashes");
+        }
+        for (PublicKey k : trustedKeys) {
+            if (!k.getAlgorithm().equals("Ed25519") && !k.getAlgorithm().equals("EdDSA")) {
+                throw new IllegalArgumentException("trusted keys must be Ed25519 but one is "
+                        + k.getAlgorithm());
+            }
+        }
+    }
+
+    /**
+     * SHA-256 checks, no signature required: what {@link ModelPack#open(Path)} uses.
+     *
+     * @return the default trust settings
+     */
+    public static PackTrust defaults() {
+        return new PackTrust(true, List.of());
+    }
+
+    /**
+     * No SHA-256 checks (sizes, the manifest checks and the TorchScript allowlist still apply).
+     *
+     * @return trust settings without hashing
+     */
+    public static PackTrust withoutHashes() {
+        return new PackTrust(false, List.of());
+    }
+
+    /**
+     * SHA-256 checks and a valid publisher signature by one of the keys.
+     *
+     * @param keys the publishers' Ed25519 public keys (at least one)
+     * @return trust settings that require a signature
+     * @throws IllegalArgumentException if no key is given
+     */
+    public static PackTrust signedBy(PublicKey... keys) {
+        if (keys.length == 0) {
+            throw new IllegalArgumentException("signedBy needs at least one public key");
+        }
+        return new PackTrust(true, List.of(keys));
+    }
+
+    /**
+     * Reads an Ed25519 public key written by {@code python3 -m sora4j_export.trust keygen} (PEM
+     * {@code PUBLIC KEY}, X.509 SubjectPublicKeyInfo).
+     *
+     * @param pem the key file
+     * @return the key
+     * @throws ModelPackException if the file cannot be read or is not an Ed25519 public key
+     */
+    public static PublicKey readPublicKey(Path pem) {
+        try {
+            String text = Files.readString(pem, StandardCharsets.US_ASCII);
+            int begin = text.indexOf("-----BEGIN PUBLIC KEY-----");
+            int end = text.indexOf("-----END PUBLIC KEY-----");
+            if (begin < 0 || end < begin) {
+                throw new ModelPackException("not a PEM public key (BEGIN PUBLIC KEY): " + pem);
+            }
+            byte[] der = Base64.getMimeDecoder().decode(
+                    text.substring(begin + "-----BEGIN PUBLIC KEY-----".length(), end));
+            return KeyFactory.getInstance("Ed25519").generatePublic(new X509EncodedKeySpec(der));
+        } catch (IOException | GeneralSecurityException | IllegalArgumentException e) {
+            throw new ModelPackException("cannot read the Ed25519 public key " + pem + ": "
+                    + e.getMessage(), e);
+        }
+    }
+}
