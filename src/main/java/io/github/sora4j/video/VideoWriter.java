@@ -1,6 +1,8 @@
 package io.github.sora4j.video;
 
+import io.github.sora4j.InvalidRequestException;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileAlreadyExistsException;
@@ -11,6 +13,7 @@ import java.nio.file.Path;
 import java.nio.file.SimpleFileVisitor;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.BasicFileAttributes;
+import java.util.Locale;
 import java.util.Objects;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.regex.Pattern;
@@ -22,8 +25,11 @@ import java.util.regex.Pattern;
  * must be non-empty, {@code fps} must be in {@value #MIN_FPS}..{@value #MAX_FPS}, the output's
  * parent directory must exist and be writable, and the output must not be something the format
  * cannot replace (a directory for MP4/GIF; a regular file, or a directory holding anything other
- * than {@code frame_NNNNN.png} files, for PNG frames). Violations throw {@link
- * IllegalArgumentException} naming the offending value or path.
+ * than {@code frame_NNNNN.png} files, for PNG frames), and the temporary name (below) must be a
+ * legal name of at most {@value #MAX_NAME_BYTES} bytes. Violations throw {@link
+ * InvalidRequestException} naming the offending value or path. {@link #checkOutput(Path)} runs
+ * the same checks, plus a probe file, before the frames exist (the pipeline calls it before it
+ * generates).
  *
  * <p><b>Atomic output.</b> Output is first written under a hidden temporary name in the target's
  * directory ({@code .<name>.tmp-<random>}, a file or, for PNG frames, a directory), flushed to
@@ -85,6 +91,15 @@ public final class VideoWriter {
 
     private static final Pattern FRAME_FILE = Pattern.compile("frame_\\d{5,}\\.png");
 
+    /** The longest file name most file systems take (ext4, APFS, NTFS in UTF-16 units). */
+    static final int MAX_NAME_BYTES = 255;
+
+    /** Longest random suffix of a temporary name: an unsigned long in base 36. */
+    private static final int MAX_SUFFIX = 13;
+
+    /** Bytes a temporary name adds to the target's: {@code "." + name + ".tmp-" + suffix}. */
+    private static final int TEMP_NAME_EXTRA = 1 + 5 + MAX_SUFFIX;
+
     private VideoWriter() {}
 
     /**
@@ -112,12 +127,76 @@ public final class VideoWriter {
      * @param frames the frames, at least one
      * @param out the output file ({@code .mp4}, {@code .gif}) or directory (PNG frames)
      * @param fps frames per second, {@value #MIN_FPS}..{@value #MAX_FPS}
-     * @throws IllegalArgumentException if an argument is invalid (see the class documentation)
+     * @throws InvalidRequestException if an argument is invalid (see the class documentation)
      * @throws IOException if writing fails; nothing is left behind
      */
     public static void write(VideoFrames frames, Path out, int fps) throws IOException {
         Objects.requireNonNull(out, "out");
-        write(frames, out, VideoFormat.fromPath(out), fps);
+        write(frames, out, formatOf(out), fps);
+    }
+
+    /**
+     * Checks, before any frames exist, that a video can be written to {@code out}: the format
+     * from the name ({@link VideoFormat#fromPath}; an existing directory named {@code x.mp4} or
+     * {@code x.gif} is refused rather than filled with PNG frames), the parent directory exists and
+     * a probe file can be created in it (then deleted), the name and its temporary form are legal
+     * and at most {@value #MAX_NAME_BYTES} bytes, and an existing target is something the format
+     * replaces: a file for MP4/GIF (replaced atomically), a directory of {@code frame_NNNNN.png}
+     * files for PNG frames.
+     *
+     * @param out the output path
+     * @return the format it will be written in
+     * @throws InvalidRequestException naming the path and what is wrong
+     */
+    public static VideoFormat checkOutput(Path out) {
+        if (out == null) {
+            throw new InvalidRequestException("output path is null");
+        }
+        VideoFormat format = formatOf(out);
+        Path target = out.toAbsolutePath();
+        Path parent = checkParent(out, target);
+        try {
+            if (format == VideoFormat.PNG_FRAMES) {
+                checkReplaceableFrameDirectory(out, target);
+            } else {
+                checkReplaceableFile(out, target);
+            }
+        } catch (IOException e) {
+            throw new InvalidRequestException("cannot read output directory '" + out + "': " + e,
+                    e);
+        }
+        Path probe = parent.resolve("." + target.getFileName() + ".tmp-"
+                + "probe" + "0".repeat(MAX_SUFFIX - 5));
+        try {
+            Files.deleteIfExists(probe);
+            Files.createFile(probe);
+            Files.delete(probe);
+        } catch (IOException | UnsupportedOperationException e) {
+            throw new InvalidRequestException("cannot create a file in output directory '" + parent
+                    + "' (probe " + probe.getFileName() + "): " + e.getClass().getSimpleName()
+                    + (e.getMessage() == null ? "" : " " + e.getMessage())
+                    + "; pick a writable directory", e);
+        }
+        return format;
+    }
+
+    /** {@link VideoFormat#fromPath}, refusing a directory named like a file format. */
+    private static VideoFormat formatOf(Path out) {
+        VideoFormat format;
+        try {
+            format = VideoFormat.fromPath(out);
+        } catch (IllegalArgumentException e) {
+            throw new InvalidRequestException(e.getMessage(), e);
+        }
+        Path name = out.getFileName();
+        String lower = name == null ? "" : name.toString().toLowerCase(Locale.ROOT);
+        if (format == VideoFormat.PNG_FRAMES && (lower.endsWith(".mp4") || lower.endsWith(".gif"))
+                && lower.indexOf('.') > 0) {
+            throw new InvalidRequestException("output path '" + out + "' is an existing "
+                    + "directory; cannot replace it with a file (name the video differently, or "
+                    + "give a name without extension for PNG frames)");
+        }
+        return format;
     }
 
     /**
@@ -127,7 +206,7 @@ public final class VideoWriter {
      * @param out the output file (MP4, GIF) or directory (PNG frames); its parent must exist
      * @param format the format; the extension of {@code out} is not checked against it
      * @param fps frames per second, {@value #MIN_FPS}..{@value #MAX_FPS}
-     * @throws IllegalArgumentException if an argument is invalid (see the class documentation)
+     * @throws InvalidRequestException if an argument is invalid (see the class documentation)
      * @throws UnsupportedOperationException for GIF or PNG frames on a JVM without {@code
      *     javax.imageio}
      * @throws IOException if writing fails; nothing is left behind
@@ -145,7 +224,7 @@ public final class VideoWriter {
      * @param fps frames per second, {@value #MIN_FPS}..{@value #MAX_FPS}
      * @param qp H.264 quantiser, 0 (best, largest) .. 51 (worst, smallest); see {@link
      *     #DEFAULT_MP4_QP}
-     * @throws IllegalArgumentException if an argument is invalid
+     * @throws InvalidRequestException if an argument is invalid
      * @throws IOException if writing fails; nothing is left behind
      */
     public static void writeMp4(VideoFrames frames, Path out, int fps, int qp) throws IOException {
@@ -166,19 +245,19 @@ public final class VideoWriter {
         Objects.requireNonNull(format, "format");
         Objects.requireNonNull(observer, "observer");
         if (frames.frameCount() == 0) {
-            throw new IllegalArgumentException("frames is empty (0 frames); nothing to write to " + out);
+            throw new InvalidRequestException("frames is empty (0 frames); nothing to write to " + out);
         }
         if (fps < MIN_FPS || fps > MAX_FPS) {
-            throw new IllegalArgumentException(
+            throw new InvalidRequestException(
                     "fps must be in " + MIN_FPS + ".." + MAX_FPS + ", got " + fps);
         }
         if (qp < MIN_QP || qp > MAX_QP) {
-            throw new IllegalArgumentException(
+            throw new InvalidRequestException(
                     "H.264 qp must be in " + MIN_QP + ".." + MAX_QP + ", got " + qp);
         }
         if (format == VideoFormat.GIF
                 && (frames.width() > MAX_GIF_SIZE || frames.height() > MAX_GIF_SIZE)) {
-            throw new IllegalArgumentException(
+            throw new InvalidRequestException(
                     "GIF frames are at most "
                             + MAX_GIF_SIZE
                             + " pixels a side, got "
@@ -232,27 +311,40 @@ public final class VideoWriter {
     private static Path checkParent(Path out, Path target) {
         Path parent = target.getParent();
         if (parent == null || target.getFileName() == null) {
-            throw new IllegalArgumentException(
+            throw new InvalidRequestException(
                     "output path '" + out + "' has no parent directory or no file name");
         }
         if (!Files.exists(parent)) {
-            throw new IllegalArgumentException(
+            throw new InvalidRequestException(
                     "parent directory '" + parent + "' of output path '" + out + "' does not exist");
         }
         if (!Files.isDirectory(parent)) {
-            throw new IllegalArgumentException(
+            throw new InvalidRequestException(
                     "parent '" + parent + "' of output path '" + out + "' is not a directory");
         }
         if (!Files.isWritable(parent)) {
-            throw new IllegalArgumentException(
+            throw new InvalidRequestException(
                     "parent directory '" + parent + "' of output path '" + out + "' is not writable");
+        }
+        String name = target.getFileName().toString();
+        int bytes = name.getBytes(StandardCharsets.UTF_8).length;
+        if (name.equals(".") || name.equals("..")) {
+            throw new InvalidRequestException("output path '" + out + "' names a directory ('"
+                    + name + "'), not a video");
+        }
+        if (bytes + TEMP_NAME_EXTRA > MAX_NAME_BYTES) {
+            throw new InvalidRequestException("output file name is " + bytes + " bytes; with the "
+                    + "temporary name it is written under first ('." + "NAME.tmp-…', "
+                    + TEMP_NAME_EXTRA + " more) it would exceed the " + MAX_NAME_BYTES + "-byte "
+                    + "limit of file names: use a name of at most "
+                    + (MAX_NAME_BYTES - TEMP_NAME_EXTRA) + " bytes");
         }
         return parent;
     }
 
     private static void checkReplaceableFile(Path out, Path target) {
         if (Files.isDirectory(target, LinkOption.NOFOLLOW_LINKS)) {
-            throw new IllegalArgumentException(
+            throw new InvalidRequestException(
                     "output path '" + out + "' is an existing directory; cannot replace it with a file");
         }
     }
@@ -262,7 +354,7 @@ public final class VideoWriter {
             return;
         }
         if (!Files.isDirectory(target, LinkOption.NOFOLLOW_LINKS)) {
-            throw new IllegalArgumentException(
+            throw new InvalidRequestException(
                     "output path '"
                             + out
                             + "' exists and is not a directory; PNG frames need a directory");
@@ -271,7 +363,7 @@ public final class VideoWriter {
             for (Path entry : entries) {
                 if (!FRAME_FILE.matcher(entry.getFileName().toString()).matches()
                         || !Files.isRegularFile(entry, LinkOption.NOFOLLOW_LINKS)) {
-                    throw new IllegalArgumentException(
+                    throw new InvalidRequestException(
                             "output directory '"
                                     + out
                                     + "' holds '"
