@@ -40,12 +40,12 @@ class FeasibilityTest {
     }
 
     @Test
-    void openSoraAtThePapersSizeFitsA24GbMachineButNot4096Squared() {
+    void openSoraAtThePapersSizeFitsA24GbMachineButNot1024Squared() {
         assertThat(check(OPEN_SORA, 68, 256, 256, ROOMY).fits()).isTrue();
-        Feasibility big = check(OPEN_SORA, 68, 4096, 4096, ROOMY);
+        Feasibility big = check(OPEN_SORA, 68, 1024, 1024, ROOMY);
         assertThat(big.fits()).isFalse();
         assertThatThrownBy(big::check).isInstanceOf(InfeasibleRequestException.class)
-                .hasMessageStartingWith("request of 68 frames at 4096x4096 cannot run here: it "
+                .hasMessageStartingWith("request of 68 frames at 1024x1024 cannot run here: it "
                         + "needs about ")
                 .hasMessageContaining("of native memory (the stdit set's activations and largest"
                         + " block) but 24.00 GB is available (test; override with "
@@ -56,15 +56,15 @@ class FeasibilityTest {
 
     @Test
     void theLargestRequestNamedInTheRefusalFitsAndOneMoreDoesNot() {
-        Feasibility big = check(OPEN_SORA, 68, 4096, 4096, ROOMY);
-        Matcher m = Pattern.compile("fits is (\\d+) frames at 4096x4096, or (\\d+)x(\\d+) at 68 "
+        Feasibility big = check(OPEN_SORA, 68, 1024, 1024, ROOMY);
+        Matcher m = Pattern.compile("fits is (\\d+) frames at 1024x1024, or (\\d+)x(\\d+) at 68 "
                 + "frames$").matcher(big.refusal());
         assertThat(m.find()).as(big.refusal()).isTrue();
         int frames = Integer.parseInt(m.group(1));
         int side = Integer.parseInt(m.group(2));
         assertThat(Integer.parseInt(m.group(3))).isEqualTo(side);
-        assertThat(check(OPEN_SORA, frames, 4096, 4096, ROOMY).fits()).isTrue();
-        assertThat(check(OPEN_SORA, frames + 1, 4096, 4096, ROOMY).fits()).isFalse();
+        assertThat(check(OPEN_SORA, frames, 1024, 1024, ROOMY).fits()).isTrue();
+        assertThat(check(OPEN_SORA, frames + 1, 1024, 1024, ROOMY).fits()).isFalse();
         assertThat(check(OPEN_SORA, 68, side, side, ROOMY).fits()).isTrue();
         assertThat(check(OPEN_SORA, 68, side + 8, side + 8, ROOMY).fits()).isFalse();
     }
@@ -72,15 +72,24 @@ class FeasibilityTest {
     @Test
     void aLatentTooBigForAJavaArrayIsRefusedWithoutOverflow() {
         Feasibility f = check(DEMO, Integer.MAX_VALUE, 64, 64, ROOMY);
-        assertThat(f.latentElements()).isEqualTo(4L * (Integer.MAX_VALUE / 17 * 5 + 1) * 64);
+        // T = 126,322,567 chunks of 17 frames * 5 + ceil(8 / 4) latent frames, 4 channels, 8x8.
+        assertThat(f.latentElements()).isEqualTo(4L * (126_322_567L * 5 + 2) * 64);
         assertThat(f.flops()).isNaN();
         assertThatThrownBy(f::check).isInstanceOf(InfeasibleRequestException.class)
                 .hasMessageStartingWith("request of 2147483647 frames at 64x64 cannot run here: "
-                        + "its latent has 40,419,274,240 elements, more than the 536,870,911 a "
+                        + "its latent has 161,692,886,272 elements, more than the 536,870,911 a "
                         + "Java float[] copy of a tensor holds; the largest request that fits is ");
         Feasibility huge = check(DEMO, 17, 100_000, 100_000, ROOMY);
         assertThat(huge.fits()).isFalse();
         assertThat(huge.refusal()).contains("its latent has 3,125,000,000 elements");
+    }
+
+    @Test
+    void openSoraAt4096SquaredIsTooManyPixelsForAJavaArray() {
+        assertThat(check(OPEN_SORA, 68, 4096, 4096, ROOMY).refusal()).isEqualTo("request of 68 "
+                + "frames at 4096x4096 cannot run here: its decoded video has 3,422,552,064 values"
+                + " (3 x 68 frames x 4096x4096), more than the 536,870,911 a Java float[] copy of"
+                + " a tensor holds; the largest request that fits is 720x720 at 68 frames");
     }
 
     @Test
@@ -95,18 +104,18 @@ class FeasibilityTest {
 
     @Test
     void theJvmHeapLimitsTheJavaArrays() {
-        ProcessMemory smallHeap = new ProcessMemory(64_000_000, 24 * GB, "test");
+        ProcessMemory smallHeap = new ProcessMemory(128_000_000, 24 * GB, "test");
         Feasibility f = check(DEMO, 68, 1024, 1024, smallHeap);
-        assertThat(f.heapBytes()).isGreaterThan(64_000_000);
+        assertThat(f.heapBytes()).isGreaterThan(128_000_000);
         assertThatThrownBy(f::check).isInstanceOf(InfeasibleRequestException.class)
                 .hasMessageContaining("of Java heap (latents, decoded pixels and frames) but the "
-                        + "JVM's maximum heap is 64.0 MB (raise -Xmx)");
+                        + "JVM's maximum heap is 128.0 MB (raise -Xmx)");
         assertThat(check(DEMO, 68, 256, 256, smallHeap).fits()).isTrue();
     }
 
     @Test
     void unknownPhysicalMemoryIsNotChecked() {
-        assertThat(check(OPEN_SORA, 68, 2048, 2048, ProcessMemory.heapOnly(4 * GB)).fits())
+        assertThat(check(OPEN_SORA, 68, 1024, 1024, ProcessMemory.heapOnly(4 * GB)).fits())
                 .isTrue();
     }
 
