@@ -39,7 +39,6 @@ import io.github.sora4j.video.VideoFormat;
 import io.github.sora4j.video.VideoFrames;
 import io.github.sora4j.video.VideoWriter;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;

@@ -29,8 +29,9 @@ import java.util.Locale;
  *       and budget-aware loaders check that against their budget ({@link MemoryPlan}).
  * </ol>
  *
- * <p>It also estimates the work from the {@link FlopModel} (all steps, no LPL or TDTM: an upper
- * bound) and the time at a given rate; the time is reported, never refused.
+ * <p>It also estimates the work of the T5 encoder and the denoising steps from the {@link
+ * FlopModel} (all steps, no LPL or TDTM: an upper bound; the VAE decoder is not counted) and the
+ * time at a given rate; the time is reported, never refused.
  *
  * <pre>{@code
  * Feasibility f = Feasibility.of(pack.manifest(), request, ProcessMemory.ofProcess());
@@ -163,7 +164,10 @@ public final class Feasibility {
             int width, int steps, int tokens) {
         try {
             FlopModel f = model != null ? model : FlopModel.of(Architecture.fromManifest(m));
-            return f.run(f.geometry(frames, height, width, tokens), steps, -1, 0).totalFlops();
+            FlopModel.RunFlops run = f.run(f.geometry(frames, height, width, tokens), steps, -1, 0);
+            // Not the VAE: without the pack's architecture object the FLOP model assumes Open-Sora's
+            // decoder, which a small pack (the demo's) does not have.
+            return run.textFlops() + run.denoiseFlops();
         } catch (RuntimeException e) {
             return Double.NaN; // an architecture the FLOP model cannot describe: no estimate
         }
@@ -346,7 +350,8 @@ public final class Feasibility {
     }
 
     /**
-     * Estimated floating-point work of all steps without LPL or TDTM.
+     * Estimated floating-point work of the T5 encoder and all denoising steps without LPL or TDTM
+     * (the VAE decoder is not counted).
      *
      * @return FLOPs, or NaN if the FLOP model cannot describe the pack or the request
      */
@@ -396,8 +401,9 @@ public final class Feasibility {
         }
         if (Double.isFinite(flops)) {
             double rate = assumedFlopsPerSecond();
-            s.append(String.format(Locale.ROOT, "work %.3g TFLOP, about %s at an assumed %.0f "
-                    + "GFLOP/s (-D%s)%n", flops / 1e12, duration(estimatedSeconds(rate)),
+            s.append(String.format(Locale.ROOT, "work %.3g TFLOP (T5 and %d steps, no LPL/TDTM), "
+                    + "about %s at an assumed %.0f GFLOP/s (-D%s)%n", flops / 1e12, steps,
+                    duration(estimatedSeconds(rate)),
                     rate / 1e9, RATE_PROPERTY));
         }
         if (refusal != null) {

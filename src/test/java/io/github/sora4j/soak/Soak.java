@@ -4,7 +4,7 @@ package io.github.sora4j.soak;
  * The soak suite's length: short by default (CI), long with {@code -Dsoak=long} (see
  * docs/troubleshooting.md, "Fault and soak suite").
  */
-final class Soak {
+public final class Soak {
     private Soak() {}
 
     /**
@@ -12,7 +12,7 @@ final class Soak {
      *
      * @return true with {@code -Dsoak=long}
      */
-    static boolean isLong() {
+    public static boolean isLong() {
         return "long".equalsIgnoreCase(System.getProperty("soak", "short"));
     }
 
@@ -23,7 +23,7 @@ final class Soak {
      * @param longCount the {@code -Dsoak=long} count
      * @return the count for this run
      */
-    static int count(int shortCount, int longCount) {
+    public static int count(int shortCount, int longCount) {
         return isLong() ? longCount : shortCount;
     }
 }
