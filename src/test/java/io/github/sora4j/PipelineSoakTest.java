@@ -64,11 +64,14 @@ class PipelineSoakTest {
                 .steps(Soak.isLong() ? 6 : 4).seed(seed);
     }
 
-    /** Half the pack's weights beside the request's estimated activations: blocks stream. */
+    /**
+     * Room for two of the largest blocks beside the request's largest activation estimate: the
+     * STDiT set, whose activations are largest, has to stream its blocks.
+     */
     private static long streamingBudget() {
-        long weights = pack.manifest().blocks().stream().mapToLong(BlockInfo::parameterBytes)
-                .sum();
-        return weights / 2 + MemoryPlan.activationPeaks(pack.manifest(), request(0).build())
+        long largest = pack.manifest().blocks().stream().mapToLong(BlockInfo::parameterBytes)
+                .max().orElseThrow();
+        return 2 * largest + MemoryPlan.activationPeaks(pack.manifest(), request(0).build())
                 .maxBytes();
     }
 
@@ -213,11 +216,13 @@ class PipelineSoakTest {
                 GenerationResult r = p.generate(request(42).build());
                 assertThat(r.trace().pixels()).containsExactly(reference.trace().pixels());
                 assertThat(r.report().peakLoadedBytes()).isLessThanOrEqualTo(budget);
+                if (i > 0) {
+                    assertThat(r.report().blocksLoaded()).as("blocks streamed again")
+                            .isPositive();
+                }
             }
         }
         assertThat(watch.violations()).isEmpty();
-        long weights = pack.manifest().blocks().stream().mapToLong(BlockInfo::parameterBytes)
-                .sum();
-        assertThat(watch.highest()).as("blocks were streamed").isPositive().isLessThan(weights);
+        assertThat(watch.highest()).isPositive().isLessThanOrEqualTo(budget);
     }
 }
