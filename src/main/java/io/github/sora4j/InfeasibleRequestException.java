@@ -10,8 +10,11 @@ package io.github.sora4j;
 public final class InfeasibleRequestException extends InvalidRequestException {
     private static final long serialVersionUID = 1L;
 
+    /** The limit that is exceeded. */
     private final String limit;
+    /** What the request needs. */
     private final long needed;
+    /** What the limit allows. */
     private final long available;
 
     /**

@@ -8,7 +8,9 @@ package io.github.sora4j;
 public final class NonFiniteValueException extends Sora4jException {
     private static final long serialVersionUID = 1L;
 
+    /** The stage whose output was not finite. */
     private final Stage stage;
+    /** The denoising step, or -1. */
     private final int step;
 
     /**

@@ -2,6 +2,7 @@ package io.github.sora4j.device;
 
 import io.github.sora4j.GenerationRequest;
 import io.github.sora4j.InfeasibleRequestException;
+import io.github.sora4j.InvalidRequestException;
 import io.github.sora4j.internal.VaeDecoder;
 import io.github.sora4j.load.ActivationPeaks;
 import io.github.sora4j.load.MemoryBudget;
@@ -116,12 +117,12 @@ public final class Feasibility {
      * @param captionTokens valid caption tokens L
      * @param limits this process's memory
      * @return the verdict
-     * @throws IllegalArgumentException if a size is not positive
+     * @throws InvalidRequestException if a size is not positive
      */
     public static Feasibility of(PackManifest manifest, FlopModel flopModel, int frames,
             int height, int width, int steps, int captionTokens, ProcessMemory limits) {
         if (frames < 1 || height < 1 || width < 1 || steps < 1 || captionTokens < 1) {
-            throw new IllegalArgumentException("frames, height, width, steps and captionTokens "
+            throw new InvalidRequestException("frames, height, width, steps and captionTokens "
                     + "must be >= 1 but were " + frames + ", " + height + ", " + width + ", "
                     + steps + ", " + captionTokens);
         }

@@ -42,11 +42,11 @@ public record ProcessMemory(long heapBytes, long nativeBytes, String nativeSourc
      * @param heapBytes the JVM's maximum heap, positive
      * @param nativeBytes available physical memory, positive ({@link Long#MAX_VALUE}: unknown)
      * @param nativeSource where {@code nativeBytes} came from
-     * @throws IllegalArgumentException if a size is not positive
+     * @throws InvalidRequestException if a size is not positive
      */
     public ProcessMemory {
         if (heapBytes <= 0 || nativeBytes <= 0) {
-            throw new IllegalArgumentException("memory sizes must be > 0 but were heap "
+            throw new InvalidRequestException("memory sizes must be > 0 but were heap "
                     + heapBytes + ", native " + nativeBytes);
         }
         nativeSource = nativeSource == null ? "unknown" : nativeSource;
