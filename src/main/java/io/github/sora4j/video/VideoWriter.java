@@ -2,9 +2,7 @@ package io.github.sora4j.video;
 
 import io.github.sora4j.InvalidRequestException;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.DirectoryStream;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
@@ -13,10 +11,8 @@ import java.nio.file.Path;
 import java.nio.file.SimpleFileVisitor;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.BasicFileAttributes;
-import java.util.Locale;
 import java.util.Objects;
 import java.util.concurrent.ThreadLocalRandom;
-import java.util.regex.Pattern;
 
 /**
  * Writes {@link VideoFrames} to disk as MP4, animated GIF or a directory of PNG frames.
@@ -26,7 +22,7 @@ import java.util.regex.Pattern;
  * parent directory must exist and be writable, and the output must not be something the format
  * cannot replace (a directory for MP4/GIF; a regular file, or a directory holding anything other
  * than {@code frame_NNNNN.png} files, for PNG frames), and the temporary name (below) must be a
- * legal name of at most {@value #MAX_NAME_BYTES} bytes. Violations throw {@link
+ * legal name of at most 255 bytes. Violations throw {@link
  * InvalidRequestException} naming the offending value or path. {@link #checkOutput(Path)} runs
  * the same checks, plus a probe file, before the frames exist (the pipeline calls it before it
  * generates).
@@ -89,17 +85,6 @@ public final class VideoWriter {
 
     private static final int MAX_GIF_SIZE = 65535;
 
-    private static final Pattern FRAME_FILE = Pattern.compile("frame_\\d{5,}\\.png");
-
-    /** The longest file name most file systems take (ext4, APFS, NTFS in UTF-16 units). */
-    static final int MAX_NAME_BYTES = 255;
-
-    /** Longest random suffix of a temporary name: an unsigned long in base 36. */
-    private static final int MAX_SUFFIX = 13;
-
-    /** Bytes a temporary name adds to the target's: {@code "." + name + ".tmp-" + suffix}. */
-    private static final int TEMP_NAME_EXTRA = 1 + 5 + MAX_SUFFIX;
-
     private VideoWriter() {}
 
     /**
@@ -132,7 +117,7 @@ public final class VideoWriter {
      */
     public static void write(VideoFrames frames, Path out, int fps) throws IOException {
         Objects.requireNonNull(out, "out");
-        write(frames, out, formatOf(out), fps);
+        write(frames, out, OutputChecks.formatOf(out), fps);
     }
 
     /**
@@ -140,7 +125,7 @@ public final class VideoWriter {
      * from the name ({@link VideoFormat#fromPath}; an existing directory named {@code x.mp4} or
      * {@code x.gif} is refused rather than filled with PNG frames), the parent directory exists and
      * a probe file can be created in it (then deleted), the name and its temporary form are legal
-     * and at most {@value #MAX_NAME_BYTES} bytes, and an existing target is something the format
+     * and at most 255 bytes, and an existing target is something the format
      * replaces: a file for MP4/GIF (replaced atomically), a directory of {@code frame_NNNNN.png}
      * files for PNG frames.
      *
@@ -149,54 +134,7 @@ public final class VideoWriter {
      * @throws InvalidRequestException naming the path and what is wrong
      */
     public static VideoFormat checkOutput(Path out) {
-        if (out == null) {
-            throw new InvalidRequestException("output path is null");
-        }
-        VideoFormat format = formatOf(out);
-        Path target = out.toAbsolutePath();
-        Path parent = checkParent(out, target);
-        try {
-            if (format == VideoFormat.PNG_FRAMES) {
-                checkReplaceableFrameDirectory(out, target);
-            } else {
-                checkReplaceableFile(out, target);
-            }
-        } catch (IOException e) {
-            throw new InvalidRequestException("cannot read output directory '" + out + "': " + e,
-                    e);
-        }
-        Path probe = parent.resolve("." + target.getFileName() + ".tmp-"
-                + "probe" + "0".repeat(MAX_SUFFIX - 5));
-        try {
-            Files.deleteIfExists(probe);
-            Files.createFile(probe);
-            Files.delete(probe);
-        } catch (IOException | UnsupportedOperationException e) {
-            throw new InvalidRequestException("cannot create a file in output directory '" + parent
-                    + "' (probe " + probe.getFileName() + "): " + e.getClass().getSimpleName()
-                    + (e.getMessage() == null ? "" : " " + e.getMessage())
-                    + "; pick a writable directory", e);
-        }
-        return format;
-    }
-
-    /** {@link VideoFormat#fromPath}, refusing a directory named like a file format. */
-    private static VideoFormat formatOf(Path out) {
-        VideoFormat format;
-        try {
-            format = VideoFormat.fromPath(out);
-        } catch (IllegalArgumentException e) {
-            throw new InvalidRequestException(e.getMessage(), e);
-        }
-        Path name = out.getFileName();
-        String lower = name == null ? "" : name.toString().toLowerCase(Locale.ROOT);
-        if (format == VideoFormat.PNG_FRAMES && (lower.endsWith(".mp4") || lower.endsWith(".gif"))
-                && lower.indexOf('.') > 0) {
-            throw new InvalidRequestException("output path '" + out + "' is an existing "
-                    + "directory; cannot replace it with a file (name the video differently, or "
-                    + "give a name without extension for PNG frames)");
-        }
-        return format;
+        return OutputChecks.checkOutput(out);
     }
 
     /**
@@ -269,20 +207,20 @@ public final class VideoWriter {
             requireImageIo(format);
         }
         Path target = out.toAbsolutePath();
-        Path parent = checkParent(out, target);
+        Path parent = OutputChecks.checkParent(out, target);
         switch (format) {
             case MP4:
-                checkReplaceableFile(out, target);
+                OutputChecks.checkReplaceableFile(out, target);
                 writeFileAtomically(
                         parent, target, temp -> Mp4Writer.write(frames, temp, fps, qp, observer));
                 break;
             case GIF:
-                checkReplaceableFile(out, target);
+                OutputChecks.checkReplaceableFile(out, target);
                 writeFileAtomically(
                         parent, target, temp -> ImageIoWriters.writeGif(frames, temp, fps, observer));
                 break;
             case PNG_FRAMES:
-                checkReplaceableFrameDirectory(out, target);
+                OutputChecks.checkReplaceableFrameDirectory(out, target);
                 writeDirectoryAtomically(
                         parent, target, temp -> ImageIoWriters.writePngFrames(frames, temp, observer));
                 break;
@@ -305,72 +243,6 @@ public final class VideoWriter {
                             + " output needs javax.imageio (module java.desktop), which this JVM"
                             + " lacks; write MP4 instead",
                     e);
-        }
-    }
-
-    private static Path checkParent(Path out, Path target) {
-        Path parent = target.getParent();
-        if (parent == null || target.getFileName() == null) {
-            throw new InvalidRequestException(
-                    "output path '" + out + "' has no parent directory or no file name");
-        }
-        if (!Files.exists(parent)) {
-            throw new InvalidRequestException(
-                    "parent directory '" + parent + "' of output path '" + out + "' does not exist");
-        }
-        if (!Files.isDirectory(parent)) {
-            throw new InvalidRequestException(
-                    "parent '" + parent + "' of output path '" + out + "' is not a directory");
-        }
-        if (!Files.isWritable(parent)) {
-            throw new InvalidRequestException(
-                    "parent directory '" + parent + "' of output path '" + out + "' is not writable");
-        }
-        String name = target.getFileName().toString();
-        int bytes = name.getBytes(StandardCharsets.UTF_8).length;
-        if (name.equals(".") || name.equals("..")) {
-            throw new InvalidRequestException("output path '" + out + "' names a directory ('"
-                    + name + "'), not a video");
-        }
-        if (bytes + TEMP_NAME_EXTRA > MAX_NAME_BYTES) {
-            throw new InvalidRequestException("output file name is " + bytes + " bytes; with the "
-                    + "temporary name it is written under first ('." + "NAME.tmp-…', "
-                    + TEMP_NAME_EXTRA + " more) it would exceed the " + MAX_NAME_BYTES + "-byte "
-                    + "limit of file names: use a name of at most "
-                    + (MAX_NAME_BYTES - TEMP_NAME_EXTRA) + " bytes");
-        }
-        return parent;
-    }
-
-    private static void checkReplaceableFile(Path out, Path target) {
-        if (Files.isDirectory(target, LinkOption.NOFOLLOW_LINKS)) {
-            throw new InvalidRequestException(
-                    "output path '" + out + "' is an existing directory; cannot replace it with a file");
-        }
-    }
-
-    private static void checkReplaceableFrameDirectory(Path out, Path target) throws IOException {
-        if (!Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
-            return;
-        }
-        if (!Files.isDirectory(target, LinkOption.NOFOLLOW_LINKS)) {
-            throw new InvalidRequestException(
-                    "output path '"
-                            + out
-                            + "' exists and is not a directory; PNG frames need a directory");
-        }
-        try (DirectoryStream<Path> entries = Files.newDirectoryStream(target)) {
-            for (Path entry : entries) {
-                if (!FRAME_FILE.matcher(entry.getFileName().toString()).matches()
-                        || !Files.isRegularFile(entry, LinkOption.NOFOLLOW_LINKS)) {
-                    throw new InvalidRequestException(
-                            "output directory '"
-                                    + out
-                                    + "' holds '"
-                                    + entry.getFileName()
-                                    + "', which is not a PNG frame; refusing to replace it");
-                }
-            }
         }
     }
 
