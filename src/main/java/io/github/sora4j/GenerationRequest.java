@@ -3,23 +3,26 @@ package io.github.sora4j;
 /**
  * What to generate. Immutable; build with {@link #builder(String)}. Values the record can check on
  * its own are validated here; limits that depend on the model pack (size multiples, prompt length)
- * are checked by {@link VideoPipeline#generate} before any work starts.
+ * or on the process (memory, array sizes: {@link io.github.sora4j.device.Feasibility}) are checked
+ * by {@link VideoPipeline#generate} before any work starts. Every refusal is an {@link
+ * InvalidRequestException} naming the value and the allowed range.
  *
  * <pre>{@code
  * GenerationRequest request = GenerationRequest.builder("a red circle moving left")
  *         .frames(68).size(256, 256).steps(30).seed(42).build();
  * }</pre>
  *
- * @param prompt the text prompt (non-blank)
+ * @param prompt the text prompt (with visible text: white space of any kind does not count)
  * @param frames pixel frames of the video (≥ 1)
  * @param width pixel width
  * @param height pixel height
  * @param fps frame rate the model is conditioned on and the video is written at
  * @param steps sampling steps K (≥ 1)
- * @param guidanceScale classifier-free guidance scale (finite, ≥ 0; 1 = no guidance)
+ * @param guidanceScale classifier-free guidance scale (0..{@value #MAX_GUIDANCE}; 1 = no
+ *     guidance)
  * @param seed seed of the initial noise ({@code torch.manual_seed(seed); torch.randn(shape)})
  * @param aestheticScore value of the {@code " aesthetic score: X.X."} suffix appended to the
- *     prompt as Open-Sora does, or NaN for no suffix
+ *     prompt as Open-Sora does (0..{@value #MAX_AESTHETIC_SCORE}), or NaN for no suffix
  */
 public record GenerationRequest(
         String prompt,
@@ -44,6 +47,15 @@ public record GenerationRequest(
     public static final double DEFAULT_GUIDANCE = 7.0;
     /** Default aesthetic score. */
     public static final double DEFAULT_AESTHETIC_SCORE = 6.5;
+    /** Highest frame rate. */
+    public static final int MAX_FPS = 240;
+    /**
+     * Highest CFG scale accepted: Open-Sora uses 7; far above a few tens the guided velocity
+     * overflows into a black or garbage video.
+     */
+    public static final double MAX_GUIDANCE = 100;
+    /** Highest aesthetic score: the scorer Open-Sora was trained with rates 0 to 10. */
+    public static final double MAX_AESTHETIC_SCORE = 10;
 
     /**
      * Validates the values that do not depend on the model.
@@ -54,37 +66,64 @@ public record GenerationRequest(
      * @param height pixel height
      * @param fps frame rate the model is conditioned on and the video is written at
      * @param steps sampling steps K (≥ 1)
-     * @param guidanceScale classifier-free guidance scale (finite, ≥ 0; 1 = no guidance)
+     * @param guidanceScale classifier-free guidance scale (0..{@value #MAX_GUIDANCE}; 1 = no
+     *     guidance)
      * @param seed seed of the initial noise ({@code torch.manual_seed(seed); torch.randn(shape)})
      * @param aestheticScore value of the {@code " aesthetic score: X.X."} suffix appended to the
      *     prompt as Open-Sora does, or NaN for no suffix
+     * @throws InvalidRequestException naming the bad value and the allowed range
      */
     public GenerationRequest {
-        if (prompt == null || prompt.isBlank()) {
-            throw new IllegalArgumentException("prompt must not be empty but was "
-                    + (prompt == null ? "null" : "'" + prompt + "'"));
+        if (prompt == null || isBlank(prompt)) {
+            throw new InvalidRequestException("prompt must contain visible text but was "
+                    + (prompt == null ? "null" : describeBlank(prompt)));
         }
         if (frames < 1) {
-            throw new IllegalArgumentException("frames must be >= 1 but was " + frames);
+            throw new InvalidRequestException("frames must be >= 1 but was " + frames);
         }
         if (width < 1 || height < 1) {
-            throw new IllegalArgumentException("width and height must be >= 1 but were "
+            throw new InvalidRequestException("width and height must be >= 1 but were "
                     + width + "x" + height);
         }
-        if (fps < 1 || fps > 240) {
-            throw new IllegalArgumentException("fps must be in 1..240 but was " + fps);
+        if (fps < 1 || fps > MAX_FPS) {
+            throw new InvalidRequestException("fps must be in 1.." + MAX_FPS + " but was " + fps);
         }
         if (steps < 1) {
-            throw new IllegalArgumentException("steps must be >= 1 but was " + steps);
+            throw new InvalidRequestException("steps must be >= 1 but was " + steps);
         }
-        if (!Double.isFinite(guidanceScale) || guidanceScale < 0) {
-            throw new IllegalArgumentException(
-                    "guidanceScale must be finite and >= 0 but was " + guidanceScale);
+        if (!Double.isFinite(guidanceScale) || guidanceScale < 0
+                || guidanceScale > MAX_GUIDANCE) {
+            throw new InvalidRequestException("guidanceScale must be in 0.." + MAX_GUIDANCE
+                    + " (1 = no guidance, " + DEFAULT_GUIDANCE + " the default) but was "
+                    + guidanceScale);
         }
-        if (Double.isInfinite(aestheticScore)) {
-            throw new IllegalArgumentException(
-                    "aestheticScore must be finite or NaN (off) but was " + aestheticScore);
+        if (!Double.isNaN(aestheticScore)
+                && (aestheticScore < 0 || aestheticScore > MAX_AESTHETIC_SCORE)) {
+            throw new InvalidRequestException("aestheticScore must be in 0.."
+                    + MAX_AESTHETIC_SCORE + ", or NaN for no suffix, but was " + aestheticScore);
         }
+    }
+
+    /**
+     * Whether a prompt has no visible character: only white space in Java's or Unicode's sense
+     * ({@link Character#isWhitespace}, {@link Character#isSpaceChar}: also no-break and em
+     * spaces), control and format characters (such as zero-width spaces).
+     */
+    private static boolean isBlank(String prompt) {
+        return prompt.codePoints().allMatch(c -> Character.isWhitespace(c)
+                || Character.isSpaceChar(c) || Character.isISOControl(c)
+                || Character.getType(c) == Character.FORMAT);
+    }
+
+    private static String describeBlank(String prompt) {
+        if (prompt.isEmpty()) {
+            return "empty";
+        }
+        StringBuilder s = new StringBuilder(prompt.length() + " invisible characters (");
+        prompt.codePoints().distinct().limit(4).forEach(c -> s.append(String.format(
+                java.util.Locale.ROOT, "U+%04X ", c)));
+        s.setLength(s.length() - 1);
+        return s.append(prompt.codePoints().distinct().count() > 4 ? " …)" : ")").toString();
     }
 
     /**
@@ -228,7 +267,7 @@ public record GenerationRequest(
          * Builds the request.
          *
          * @return the validated request
-         * @throws IllegalArgumentException naming the bad value
+         * @throws InvalidRequestException naming the bad value and the allowed range
          */
         public GenerationRequest build() {
             return new GenerationRequest(prompt, frames, width, height, fps, steps, guidanceScale,

@@ -30,10 +30,10 @@ final class TraceRecorder {
         return new TraceRecorder(on);
     }
 
-    /** Records the conditional prompt embedding (copied off the native array). */
-    void embedding(NDArray y) {
+    /** Records the conditional prompt embedding (already copied off the native array). */
+    void embedding(float[] y) {
         if (on) {
-            embedding = y.toFloatArray();
+            embedding = y;
         }
     }
 

@@ -7,10 +7,13 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.jni.JniUtils;
 import io.github.sora4j.device.DeviceProfile;
+import io.github.sora4j.device.Feasibility;
 import io.github.sora4j.device.MemoryPlan;
+import io.github.sora4j.device.ProcessMemory;
 import io.github.sora4j.internal.BlockCallback;
 import io.github.sora4j.internal.Denoiser;
 import io.github.sora4j.internal.Engines;
+import io.github.sora4j.internal.Finite;
 import io.github.sora4j.internal.Npy;
 import io.github.sora4j.internal.Prompts;
 import io.github.sora4j.internal.TextEncoder;
@@ -25,6 +28,7 @@ import io.github.sora4j.pack.BlockInfo;
 import io.github.sora4j.pack.ModelPack;
 import io.github.sora4j.pack.ModelPackException;
 import io.github.sora4j.pack.PackManifest;
+import io.github.sora4j.plan.FlopModel;
 import io.github.sora4j.random.TorchGenerator;
 import io.github.sora4j.schedule.SamplingContext;
 import io.github.sora4j.schedule.StepDecision;
@@ -35,8 +39,6 @@ import io.github.sora4j.video.VideoFormat;
 import io.github.sora4j.video.VideoFrames;
 import io.github.sora4j.video.VideoWriter;
 import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -44,6 +46,7 @@ import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Function;
@@ -94,7 +97,10 @@ public final class VideoPipeline implements AutoCloseable {
     private final VaeDecoder vae;
     private final float[] nullEmbedding;
     private final NDManager root;
+    private final FlopModel flopModel;
     private final ReentrantLock lock = new ReentrantLock(true);
+    /** Guards the native tokenizer: prompts are tokenised outside {@link #lock}, close frees it. */
+    private final Object textLock = new Object();
     private final AtomicBoolean closed = new AtomicBoolean();
     private volatile ExecutorService asyncExecutor;
     private final java.util.Set<CancellableFuture> pending =
@@ -125,6 +131,15 @@ public final class VideoPipeline implements AutoCloseable {
         }
         this.loader = l;
         this.root = r;
+        this.flopModel = flopModelOf(pack);
+    }
+
+    private static FlopModel flopModelOf(ModelPack pack) {
+        try {
+            return FlopModel.of(pack);
+        } catch (RuntimeException e) {
+            return null; // Feasibility falls back to the manifest's architecture
+        }
     }
 
     private static float[] readNullEmbedding(ModelPack pack) {
@@ -140,7 +155,17 @@ public final class VideoPipeline implements AutoCloseable {
                         + pack.manifest().text().modelMaxLength() + ", " + s.captionChannels()
                         + "]");
             }
-            return a.toFloats();
+            float[] values = a.toFloats();
+            if (!Finite.all(values)) {
+                int i = 0;
+                while (Float.isFinite(values[i])) {
+                    i++;
+                }
+                throw new ModelPackException("null embedding " + file + " holds a non-finite value"
+                        + " (" + values[i] + " at index " + i + "): the pack is broken; re-export"
+                        + " it");
+            }
+            return values;
         } catch (IOException e) {
             throw new ModelPackException("cannot read null embedding " + file, e);
         }
@@ -168,7 +193,9 @@ public final class VideoPipeline implements AutoCloseable {
      * Checks a request against this pipeline's model without running anything.
      *
      * @param request the request
-     * @throws IllegalArgumentException naming the value the model cannot take
+     * @throws InvalidRequestException naming the value the model cannot take, or {@link
+     *     InfeasibleRequestException} if the request cannot fit this process's memory
+     * @throws PipelineClosedException if the pipeline is closed
      */
     public void validate(GenerationRequest request) {
         prepare(request);
@@ -179,7 +206,10 @@ public final class VideoPipeline implements AutoCloseable {
      *
      * @param request what to generate
      * @return the frames and a report
-     * @throws IllegalArgumentException before any work if the model cannot take the request
+     * @throws InvalidRequestException before any work if the model cannot take the request
+     *     ({@link InfeasibleRequestException} if it cannot fit this process's memory)
+     * @throws NonFiniteValueException if the text embedding, a latent or the frames turn NaN
+     * @throws PipelineClosedException if the pipeline is closed, before or during the call
      */
     public GenerationResult generate(GenerationRequest request) {
         return generate(request, ProgressListener.NONE);
@@ -191,7 +221,10 @@ public final class VideoPipeline implements AutoCloseable {
      * @param request what to generate
      * @param listener told per block and per step; returning false cancels
      * @return the frames and a report, or a cancelled result
-     * @throws IllegalArgumentException before any work if the model cannot take the request
+     * @throws InvalidRequestException before any work if the model cannot take the request
+     *     ({@link InfeasibleRequestException} if it cannot fit this process's memory)
+     * @throws NonFiniteValueException if the text embedding, a latent or the frames turn NaN
+     * @throws PipelineClosedException if the pipeline is closed, before or during the call
      */
     public GenerationResult generate(GenerationRequest request, ProgressListener listener) {
         return run(prepare(request), listener, new AtomicBoolean());
@@ -199,25 +232,32 @@ public final class VideoPipeline implements AutoCloseable {
 
     /**
      * Generates a video and writes it (MP4, GIF or a folder of PNG frames, chosen by the path's
-     * extension) at the request's fps. The file is written under a temporary name and renamed
-     * into place; a cancelled or failed generation writes nothing.
+     * extension) at the request's fps. The output is checked first ({@link
+     * VideoWriter#checkOutput}: the directory exists and a probe file can be created in it, the
+     * name is legal, an existing directory is not replaced by a file); an existing file is
+     * replaced. The file is written under a temporary name and renamed into place; a cancelled or
+     * failed generation writes nothing.
      *
      * @param request what to generate
      * @param listener told per block and per step; returning false cancels
      * @param output where to write the video
      * @return the frames and a report, or a cancelled result
-     * @throws IllegalArgumentException before any work if the request or output path is bad
-     * @throws UncheckedIOException if writing fails
+     * @throws InvalidRequestException before any work if the request or output path is bad
+     * @throws NonFiniteValueException if the text embedding, a latent or the frames turn NaN
+     * @throws PipelineClosedException if the pipeline is closed, before or during the call
+     * @throws Sora4jException if writing fails (its cause is the {@link IOException}); nothing is
+     *     left behind
      */
     public GenerationResult generate(GenerationRequest request, ProgressListener listener,
             Path output) {
         VideoFormat format = checkOutput(output);
-        GenerationResult result = generate(request, listener);
+        Prepared prepared = prepare(request);
+        GenerationResult result = run(prepared, listener, new AtomicBoolean());
         if (!result.cancelled()) {
             try {
                 VideoWriter.write(result.frames(), output, format, request.fps());
             } catch (IOException e) {
-                throw new UncheckedIOException("cannot write " + output, e);
+                throw new Sora4jException("cannot write " + output + ": " + e, e);
             }
         }
         return result;
@@ -232,7 +272,10 @@ public final class VideoPipeline implements AutoCloseable {
      * @param request what to generate
      * @param listener told per block and per step; returning false cancels
      * @return a future of the result
-     * @throws IllegalArgumentException before any work if the model cannot take the request
+     * @throws InvalidRequestException before any work if the model cannot take the request
+     *     ({@link InfeasibleRequestException} if it cannot fit this process's memory)
+     * @throws NonFiniteValueException if the text embedding, a latent or the frames turn NaN
+     * @throws PipelineClosedException if the pipeline is closed, before or during the call
      */
     public CompletableFuture<GenerationResult> generateAsync(GenerationRequest request,
             ProgressListener listener) {
@@ -241,16 +284,21 @@ public final class VideoPipeline implements AutoCloseable {
         CancellableFuture future = new CancellableFuture(cancel);
         pending.add(future);
         future.whenComplete((r, t) -> pending.remove(future));
-        executor().execute(() -> {
-            if (future.isDone()) {
-                return;
-            }
-            try {
-                future.complete(run(prepared, listener, cancel));
-            } catch (Throwable t) {
-                future.completeExceptionally(t);
-            }
-        });
+        try {
+            executor().execute(() -> {
+                if (future.isDone()) {
+                    return;
+                }
+                try {
+                    future.complete(run(prepared, listener, cancel));
+                } catch (Throwable t) {
+                    future.completeExceptionally(t);
+                }
+            });
+        } catch (RejectedExecutionException | PipelineClosedException e) {
+            // close() ran since prepare: the future ends the way close() ends queued ones.
+            future.cancel(true);
+        }
         return future;
     }
 
@@ -258,6 +306,9 @@ public final class VideoPipeline implements AutoCloseable {
         ExecutorService e = asyncExecutor;
         if (e == null) {
             synchronized (this) {
+                if (closed.get()) {
+                    throw new PipelineClosedException("pipeline is closed");
+                }
                 e = asyncExecutor;
                 if (e == null) {
                     e = Executors.newSingleThreadExecutor(r -> {
@@ -274,20 +325,9 @@ public final class VideoPipeline implements AutoCloseable {
 
     private static VideoFormat checkOutput(Path output) {
         if (output == null) {
-            throw new IllegalArgumentException("output path is null");
+            throw new InvalidRequestException("output path is null");
         }
-        VideoFormat format = VideoFormat.fromPath(output);
-        Path parent = output.toAbsolutePath().getParent();
-        if (parent == null || !Files.isDirectory(parent)) {
-            throw new IllegalArgumentException("output directory does not exist: " + parent);
-        }
-        if (!Files.isWritable(parent)) {
-            throw new IllegalArgumentException("output directory is not writable: " + parent);
-        }
-        if (Files.isDirectory(output) && format != VideoFormat.PNG_FRAMES) {
-            throw new IllegalArgumentException("output path is a directory: " + output);
-        }
-        return format;
+        return VideoWriter.checkOutput(output);
     }
 
     /** A request checked against the model, with its derived sizes and tokens. */
@@ -295,22 +335,39 @@ public final class VideoPipeline implements AutoCloseable {
             int latentHeight, int latentWidth) {}
 
     private Prepared prepare(GenerationRequest request) {
-        Objects.requireNonNull(request, "request");
-        if (closed.get()) {
-            throw new IllegalStateException("pipeline is closed");
+        if (request == null) {
+            throw new InvalidRequestException("request is null");
         }
-        if (request.steps() > manifest.sampling().numTimesteps()) {
-            throw new IllegalArgumentException("steps must be <= " + manifest.sampling()
-                    .numTimesteps() + " (the model's training timesteps) but was " + request.steps());
+        if (closed.get()) {
+            throw new PipelineClosedException("pipeline is closed");
+        }
+        int timesteps = manifest.sampling().numTimesteps();
+        if (timesteps < 1) {
+            throw new ModelPackException("the pack's manifest has sampling.numTimesteps "
+                    + timesteps + ", it must be >= 1: the pack is broken");
+        }
+        if (request.steps() > timesteps) {
+            throw new InvalidRequestException("steps must be <= " + timesteps
+                    + " (the model's training timesteps) but was " + request.steps());
         }
         PackManifest.Vae v = manifest.vae();
         int sc = v.spatialCompression();
         if (request.width() % sc != 0 || request.height() % sc != 0) {
-            throw new IllegalArgumentException("width and height must be multiples of " + sc
+            throw new InvalidRequestException("width and height must be multiples of " + sc
                     + " for this model but were " + request.width() + "x" + request.height());
         }
         String prompt = Prompts.prepare(request.prompt(), request.aestheticScore());
-        TextEncoder.Tokens tokens = text.tokenize(prompt);
+        TextEncoder.Tokens tokens;
+        synchronized (textLock) {
+            // close() frees the native tokenizer under the same lock once closed is set.
+            if (closed.get()) {
+                throw new PipelineClosedException("pipeline is closed");
+            }
+            tokens = text.tokenize(prompt);
+        }
+        // Before any block loads: element counts, Java heap and native memory of this request.
+        Feasibility.of(manifest, flopModel, request.frames(), request.height(), request.width(),
+                request.steps(), tokens.length(), ProcessMemory.ofProcess()).check();
         return new Prepared(request, tokens, VaeDecoder.latentFrames(v, request.frames()),
                 request.height() / sc, request.width() / sc);
     }
@@ -327,7 +384,7 @@ public final class VideoPipeline implements AutoCloseable {
         lock.lock();
         try {
             if (closed.get()) {
-                throw new IllegalStateException("pipeline is closed");
+                throw new PipelineClosedException("pipeline is closed");
             }
             return runLocked(p, listener, cancel);
         } finally {
@@ -368,7 +425,9 @@ public final class VideoPipeline implements AutoCloseable {
             float[] nullRows = java.util.Arrays.copyOf(nullEmbedding, length * ccap);
             NDArray captions = NDArrays.concat(
                     new NDList(y, call.create(nullRows, new Shape(1, length, ccap))), 0);
-            trace.embedding(y);
+            float[] embedding = y.toFloatArray();
+            Finite.check(embedding, Stage.ENCODE_TEXT, -1, "the text embedding");
+            trace.embedding(embedding);
             textNanos = System.nanoTime() - t0;
 
             // 2. Denoise.
@@ -399,6 +458,8 @@ public final class VideoPipeline implements AutoCloseable {
                             blockEvents(listener, cancel, Stage.DENOISE, i));
                     d = session.decide(i, v);
                     z = zi.add(v.mul((float) (d.dt() / sampling.numTimesteps()))).toFloatArray();
+                    Finite.check(z, Stage.DENOISE, i, "the latent after denoising step " + i
+                            + " of " + ts.count() + " (timestep " + ts.get(i) + ")");
                     trace.step(ts.get(i), v, z);
                 }
                 StepReport report = new StepReport(i, ts.get(i), d.dt(),
@@ -418,6 +479,7 @@ public final class VideoPipeline implements AutoCloseable {
                 pixels = vae.decode(dec.create(z, zShape), r.frames(), loader, dec,
                         blockEvents(listener, cancel, Stage.DECODE, -1)).toFloatArray();
             }
+            Finite.check(pixels, Stage.DECODE, -1, "the decoded frames");
             frames = VideoFrames.fromFloatPixels(pixels, r.frames(),
                     p.latentHeight() * manifest.vae().spatialCompression(),
                     p.latentWidth() * manifest.vae().spatialCompression());
@@ -435,14 +497,18 @@ public final class VideoPipeline implements AutoCloseable {
                 trace.build(p.tokens().ids(), pixels));
     }
 
-    private static void emit(ProgressListener listener, AtomicBoolean cancel, ProgressEvent e) {
+    private void emit(ProgressListener listener, AtomicBoolean cancel, ProgressEvent e) {
+        if (closed.get()) {
+            throw new PipelineClosedException("pipeline was closed during the generation; it "
+                    + "stopped at a block boundary and wrote nothing");
+        }
         if (cancel.get() || !listener.onProgress(e) || cancel.get()) {
             cancel.set(true);
             throw new Cancelled();
         }
     }
 
-    private static BlockCallback blockEvents(ProgressListener listener, AtomicBoolean cancel,
+    private BlockCallback blockEvents(ProgressListener listener, AtomicBoolean cancel,
             Stage stage, int step) {
         return (int index, int count, BlockInfo block, long nanos) -> emit(listener, cancel,
                 new ProgressEvent.BlockFinished(stage, step, block.name(), index, count, nanos));
@@ -458,9 +524,11 @@ public final class VideoPipeline implements AutoCloseable {
     }
 
     /**
-     * Frees the model blocks, the tokenizer and the pipeline's thread; idempotent. Pending {@link
-     * #generateAsync} futures are cancelled (a running one stops at its next block boundary). It
-     * waits for a running generation to return (a cancelled one at its next block boundary) and for
+     * Frees the model blocks, the tokenizer and the pipeline's thread; idempotent and safe to call
+     * while other threads use the pipeline. Pending {@link #generateAsync} futures are cancelled; a
+     * {@code generate} running on another thread stops at its next block boundary with a {@link
+     * PipelineClosedException}, as do calls that start after it, and a {@code validate} or a
+     * prompt being tokenised finishes first. It waits for the running generation to return and for
      * a block load in flight before it frees anything, so once it returns no native call of this
      * pipeline is running and the JVM may exit.
      */
@@ -469,7 +537,10 @@ public final class VideoPipeline implements AutoCloseable {
         if (!closed.compareAndSet(false, true)) {
             return;
         }
-        ExecutorService e = asyncExecutor;
+        ExecutorService e;
+        synchronized (this) {
+            e = asyncExecutor;
+        }
         if (e != null) {
             e.shutdownNow();
         }
@@ -478,7 +549,9 @@ public final class VideoPipeline implements AutoCloseable {
         lock.lock();
         try {
             loader.close();
-            text.close();
+            synchronized (textLock) {
+                text.close();
+            }
             root.close();
         } finally {
             lock.unlock();

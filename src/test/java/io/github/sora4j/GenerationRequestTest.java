@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.github.sora4j.internal.Prompts;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 class GenerationRequestTest {
 
@@ -23,22 +25,79 @@ class GenerationRequestTest {
     @Test
     void emptyPromptIsRejectedWithTheValue() {
         assertThatThrownBy(() -> GenerationRequest.builder("   ").build())
-                .isInstanceOf(IllegalArgumentException.class)
-                .hasMessage("prompt must not be empty but was '   '");
+                .isInstanceOf(InvalidRequestException.class)
+                .hasMessage("prompt must contain visible text but was 3 invisible characters "
+                        + "(U+0020)");
+        assertThatThrownBy(() -> GenerationRequest.builder("").build())
+                .hasMessage("prompt must contain visible text but was empty");
+        assertThatThrownBy(() -> GenerationRequest.builder(null).build())
+                .hasMessage("prompt must contain visible text but was null");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"\u00a0\u00a0", "\u2003", "\u3000 \u2009", "\u200b\u200b", "\t\u2028"})
+    void promptsOfUnicodeSpacesAreBlankToo(String prompt) {
+        assertThatThrownBy(() -> GenerationRequest.builder(prompt).build())
+                .isInstanceOf(InvalidRequestException.class)
+                .hasMessageStartingWith("prompt must contain visible text but was "
+                        + prompt.length() + " invisible characters (U+");
+    }
+
+    @Test
+    void aBlankPromptOfAHundredThousandSpacesGetsAShortMessage() {
+        String prompt = "\u00a0".repeat(100_000);
+        assertThatThrownBy(() -> GenerationRequest.builder(prompt).build())
+                .hasMessage("prompt must contain visible text but was 100000 invisible characters "
+                        + "(U+00A0)");
+    }
+
+    @Test
+    void aPromptWithVisibleTextBetweenUnicodeSpacesIsKept() {
+        assertThat(GenerationRequest.builder("\u00a0a cat\u2003").build().prompt())
+                .isEqualTo("\u00a0a cat\u2003");
     }
 
     @Test
     void stepsBelowOneAreRejected() {
         assertThatThrownBy(() -> GenerationRequest.builder("x").steps(0).build())
+                .isInstanceOf(InvalidRequestException.class)
                 .hasMessage("steps must be >= 1 but was 0");
     }
 
     @Test
-    void nanAndNegativeGuidanceAreRejected() {
-        assertThatThrownBy(() -> GenerationRequest.builder("x").guidanceScale(Double.NaN).build())
-                .hasMessage("guidanceScale must be finite and >= 0 but was NaN");
-        assertThatThrownBy(() -> GenerationRequest.builder("x").guidanceScale(-1).build())
-                .hasMessage("guidanceScale must be finite and >= 0 but was -1.0");
+    void nanNegativeAndAbsurdGuidanceAreRejectedWithTheRange() {
+        for (double g : new double[] {Double.NaN, -1, Double.POSITIVE_INFINITY, 1e30, 100.5}) {
+            assertThatThrownBy(() -> GenerationRequest.builder("x").guidanceScale(g).build())
+                    .isInstanceOf(InvalidRequestException.class)
+                    .hasMessage("guidanceScale must be in 0..100.0 (1 = no guidance, 7.0 the "
+                            + "default) but was " + g);
+        }
+        assertThat(GenerationRequest.builder("x").guidanceScale(100).build().guidanceScale())
+                .isEqualTo(100);
+    }
+
+    @Test
+    void infiniteNegativeOrAbsurdAestheticScoresAreRejectedWithTheRange() {
+        for (double a : new double[] {Double.NEGATIVE_INFINITY, Double.POSITIVE_INFINITY, -0.5,
+                10.01, 1e300}) {
+            assertThatThrownBy(() -> GenerationRequest.builder("x").aestheticScore(a).build())
+                    .isInstanceOf(InvalidRequestException.class)
+                    .hasMessage("aestheticScore must be in 0..10.0, or NaN for no suffix, but was "
+                            + a);
+        }
+        assertThat(GenerationRequest.builder("x").noAestheticScore().build().aestheticScore())
+                .isNaN();
+    }
+
+    @Test
+    void everyRefusalIsASora4jException() {
+        assertThatThrownBy(() -> GenerationRequest.builder("x").frames(0).build())
+                .isInstanceOf(Sora4jException.class).hasMessage("frames must be >= 1 but was 0");
+        assertThatThrownBy(() -> GenerationRequest.builder("x").size(0, 5).build())
+                .isInstanceOf(Sora4jException.class)
+                .hasMessage("width and height must be >= 1 but were 0x5");
+        assertThatThrownBy(() -> GenerationRequest.builder("x").fps(241).build())
+                .isInstanceOf(Sora4jException.class).hasMessage("fps must be in 1..240 but was 241");
     }
 
     @Test

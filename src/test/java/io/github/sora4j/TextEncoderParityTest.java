@@ -119,10 +119,16 @@ class TextEncoderParityTest {
         int max = pack.manifest().text().modelMaxLength();
         String lost = String.join(" ", pieces.subList(max - 1, pieces.size()));
         assertThat(lost).endsWith("spinning aesthetic score : 6 . 5 .");
+        // The message shows at most the first 12 lost tokens (and 80 characters), never the text.
+        List<String> shown = pieces.subList(max - 1, Math.min(pieces.size(), max - 1 + 12));
+        String excerpt = String.join(" ", shown);
+        excerpt = excerpt.substring(0, Math.min(80, excerpt.length())).strip();
         assertThatThrownBy(() -> encoder.tokenize(text))
-                .isInstanceOf(IllegalArgumentException.class)
-                .hasMessage("prompt is %d tokens (with </s>), the model takes %d; it would lose the"
-                        + " end: '%s'", pieces.size() + 1, max, lost);
+                .isInstanceOf(InvalidRequestException.class)
+                .hasMessage("prompt is %d tokens (with </s>; %d characters), the model takes %d; "
+                        + "it would lose the last %d tokens, starting '%s%s': shorten the prompt",
+                        pieces.size() + 1, text.length(), max, pieces.size() + 1 - max, excerpt,
+                        pieces.size() - (max - 1) > 12 ? " …" : "");
     }
 
     @Test

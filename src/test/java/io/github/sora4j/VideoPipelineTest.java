@@ -107,7 +107,7 @@ class VideoPipelineTest {
     void sizesTheModelCannotTakeFailBeforeAnyWork() {
         int before = loader.acquired().size();
         assertThatThrownBy(() -> pipeline.generate(small().size(60, 64).build()))
-                .isInstanceOf(IllegalArgumentException.class)
+                .isInstanceOf(InvalidRequestException.class)
                 .hasMessage("width and height must be multiples of 8 for this model but were 60x64");
         assertThat(loader.acquired()).hasSize(before);
     }
@@ -116,10 +116,11 @@ class VideoPipelineTest {
     void anOverLongPromptFailsSayingWhatWouldBeCut() {
         String prompt = "red ".repeat(298) + "blue green";
         assertThatThrownBy(() -> pipeline.generate(small().prompt(prompt).build()))
-                .isInstanceOf(IllegalArgumentException.class)
+                .isInstanceOf(InvalidRequestException.class)
                 // 298 + blue, green + "aesthetic score : 6 . 5 ." (7) + </s> = 308 tokens; 299 fit.
-                .hasMessage("prompt is 308 tokens (with </s>), the model takes 300; it would lose "
-                        + "the end: 'green aesthetic score : 6 . 5 .'");
+                .hasMessage("prompt is 308 tokens (with </s>; 1224 characters), the model takes "
+                        + "300; it would lose the last 8 tokens, starting 'green aesthetic score "
+                        + ": 6 . 5 .': shorten the prompt");
     }
 
     @Test
@@ -155,8 +156,8 @@ class VideoPipelineTest {
         int before = loader.acquired().size();
         Path out = dir.resolve("missing/video.mp4");
         assertThatThrownBy(() -> pipeline.generate(small().build(), ProgressListener.NONE, out))
-                .isInstanceOf(IllegalArgumentException.class)
-                .hasMessageContaining("output directory does not exist")
+                .isInstanceOf(InvalidRequestException.class)
+                .hasMessageContaining("does not exist")
                 .hasMessageContaining("missing");
         assertThat(loader.acquired()).hasSize(before);
     }
@@ -206,7 +207,7 @@ class VideoPipelineTest {
     @Test
     void moreStepsThanTrainingTimestepsAreRejected() {
         assertThatThrownBy(() -> pipeline.generate(small().steps(1001).build()))
-                .isInstanceOf(IllegalArgumentException.class)
+                .isInstanceOf(InvalidRequestException.class)
                 .hasMessage("steps must be <= 1000 (the model's training timesteps) but was 1001");
     }
 
@@ -232,6 +233,6 @@ class VideoPipelineTest {
         p.close();
         assertThat(own[0].isClosed()).isTrue();
         assertThatThrownBy(() -> p.generate(small().build()))
-                .isInstanceOf(IllegalStateException.class).hasMessage("pipeline is closed");
+                .isInstanceOf(PipelineClosedException.class).hasMessage("pipeline is closed");
     }
 }

@@ -2,7 +2,9 @@ package io.github.sora4j.cli;
 
 import io.github.sora4j.GenerationRequest;
 import io.github.sora4j.device.DeviceProfile;
+import io.github.sora4j.device.Feasibility;
 import io.github.sora4j.device.MemoryPlan;
+import io.github.sora4j.device.ProcessMemory;
 import io.github.sora4j.pack.PackManifest;
 import java.io.PrintWriter;
 import java.util.concurrent.Callable;
@@ -14,7 +16,8 @@ import picocli.CommandLine.Mixin;
 @Command(name = "plan", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Print the memory plan of a generation without loading anything: per "
             + "block set, which blocks stay resident, the peaks of loaded weights and of "
-            + "activations, and whether it fits the budget.",
+            + "activations, and whether it fits the budget; then whether it fits this process "
+            + "(array sizes, heap, physical memory) and the estimated work.",
             "Reads only the pack's manifest.json (see docs/memory.md for the model)."})
 final class PlanCommand implements Callable<Integer> {
     @CommandLine.Spec
@@ -45,6 +48,11 @@ final class PlanCommand implements Callable<Integer> {
         MemoryPlan plan = profile != null ? MemoryPlan.of(manifest, profile, request)
                 : MemoryPlan.of(manifest, memory.budget(), memory.kind(), request);
         out.print(plan);
+        // The check every generation runs first: array sizes, this JVM's heap, physical memory.
+        out.println();
+        out.print(Feasibility.of(manifest, null, request.frames(), request.height(),
+                request.width(), manifest.sampling().steps(), manifest.text().modelMaxLength(),
+                ProcessMemory.ofProcess()));
         if (!memory.chosen()) {
             out.println();
             out.println("No budget given: add --profile NAME or --budget SIZE (and --loader "

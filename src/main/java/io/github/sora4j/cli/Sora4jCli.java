@@ -152,7 +152,9 @@ public final class Sora4jCli implements Callable<Integer> {
      */
     static int exitCode(Throwable e) {
         return e instanceof IllegalArgumentException || e instanceof ModelPackException
-                || e instanceof BudgetExceededException ? EXIT_USAGE : EXIT_FAILURE;
+                || e instanceof BudgetExceededException
+                || e instanceof io.github.sora4j.InvalidRequestException ? EXIT_USAGE
+                : EXIT_FAILURE;
     }
 
     /**

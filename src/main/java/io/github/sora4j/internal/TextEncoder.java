@@ -7,6 +7,7 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
+import io.github.sora4j.InvalidRequestException;
 import io.github.sora4j.load.BlockLoader;
 import io.github.sora4j.load.LoadedBlock;
 import io.github.sora4j.pack.BlockInfo;
@@ -20,6 +21,9 @@ import java.util.Map;
 
 /** Tokenises prompts and runs the T5 encoder blocks. Owns the native tokenizer. */
 public final class TextEncoder implements AutoCloseable {
+    private static final int EXCERPT_TOKENS = 12;
+    private static final int EXCERPT_CHARS = 80;
+
     private final HuggingFaceTokenizer tokenizer;
     private final PackManifest.Text config;
     private final List<BlockInfo> blocks;
@@ -56,18 +60,15 @@ public final class TextEncoder implements AutoCloseable {
      *
      * @param text the prompt after {@link Prompts#clean} and the aesthetic suffix
      * @return ids and mask padded to the model max length
-     * @throws IllegalArgumentException if the prompt is longer than the model takes, saying what
-     *     would be cut
+     * @throws InvalidRequestException if the prompt is longer than the model takes, with the
+     *     lengths and the start of what would be cut
      */
     public Tokens tokenize(String text) {
         Encoding enc = tokenizer.encode(text);
         long[] raw = enc.getIds();
         int max = config.modelMaxLength();
         if (raw.length > max) {
-            long[] cut = Arrays.copyOfRange(raw, max - 1, raw.length - 1);
-            throw new IllegalArgumentException("prompt is " + raw.length + " tokens (with </s>), "
-                    + "the model takes " + max + "; it would lose the end: '"
-                    + tokenizer.decode(cut) + "'");
+            throw new InvalidRequestException(tooLong(text, raw, max));
         }
         long[] ids = new long[max];
         long[] mask = new long[max];
@@ -75,6 +76,23 @@ public final class TextEncoder implements AutoCloseable {
         System.arraycopy(raw, 0, ids, 0, raw.length);
         Arrays.fill(mask, 0, raw.length, 1);
         return new Tokens(text, ids, mask, raw.length);
+    }
+
+    /**
+     * A short message for an over-long prompt: the lengths, the limit and an excerpt of the part
+     * that would be lost (never the whole text: a prompt can be megabytes).
+     */
+    private String tooLong(String text, long[] raw, int max) {
+        String lost = tokenizer.decode(Arrays.copyOfRange(raw, max - 1,
+                Math.min(raw.length - 1, max - 1 + EXCERPT_TOKENS)));
+        if (lost.length() > EXCERPT_CHARS) {
+            lost = lost.substring(0, EXCERPT_CHARS);
+        }
+        return "prompt is " + raw.length + " tokens (with </s>; " + text.length()
+                + " characters), the model takes " + max + "; it would lose the last "
+                + (raw.length - max) + " tokens, starting '" + lost.strip()
+                + (raw.length - 1 > max - 1 + EXCERPT_TOKENS ? " …'" : "'")
+                + ": shorten the prompt";
     }
 
     /**

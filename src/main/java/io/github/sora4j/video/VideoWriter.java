@@ -1,8 +1,8 @@
 package io.github.sora4j.video;
 
+import io.github.sora4j.InvalidRequestException;
 import java.io.IOException;
 import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.DirectoryStream;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
@@ -13,7 +13,6 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.util.Objects;
 import java.util.concurrent.ThreadLocalRandom;
-import java.util.regex.Pattern;
 
 /**
  * Writes {@link VideoFrames} to disk as MP4, animated GIF or a directory of PNG frames.
@@ -22,8 +21,11 @@ import java.util.regex.Pattern;
  * must be non-empty, {@code fps} must be in {@value #MIN_FPS}..{@value #MAX_FPS}, the output's
  * parent directory must exist and be writable, and the output must not be something the format
  * cannot replace (a directory for MP4/GIF; a regular file, or a directory holding anything other
- * than {@code frame_NNNNN.png} files, for PNG frames). Violations throw {@link
- * IllegalArgumentException} naming the offending value or path.
+ * than {@code frame_NNNNN.png} files, for PNG frames), and the temporary name (below) must be a
+ * legal name of at most 255 bytes. Violations throw {@link
+ * InvalidRequestException} naming the offending value or path. {@link #checkOutput(Path)} runs
+ * the same checks, plus a probe file, before the frames exist (the pipeline calls it before it
+ * generates).
  *
  * <p><b>Atomic output.</b> Output is first written under a hidden temporary name in the target's
  * directory ({@code .<name>.tmp-<random>}, a file or, for PNG frames, a directory), flushed to
@@ -83,8 +85,6 @@ public final class VideoWriter {
 
     private static final int MAX_GIF_SIZE = 65535;
 
-    private static final Pattern FRAME_FILE = Pattern.compile("frame_\\d{5,}\\.png");
-
     private VideoWriter() {}
 
     /**
@@ -112,12 +112,29 @@ public final class VideoWriter {
      * @param frames the frames, at least one
      * @param out the output file ({@code .mp4}, {@code .gif}) or directory (PNG frames)
      * @param fps frames per second, {@value #MIN_FPS}..{@value #MAX_FPS}
-     * @throws IllegalArgumentException if an argument is invalid (see the class documentation)
+     * @throws InvalidRequestException if an argument is invalid (see the class documentation)
      * @throws IOException if writing fails; nothing is left behind
      */
     public static void write(VideoFrames frames, Path out, int fps) throws IOException {
         Objects.requireNonNull(out, "out");
-        write(frames, out, VideoFormat.fromPath(out), fps);
+        write(frames, out, OutputChecks.formatOf(out), fps);
+    }
+
+    /**
+     * Checks, before any frames exist, that a video can be written to {@code out}: the format
+     * from the name ({@link VideoFormat#fromPath}; an existing directory named {@code x.mp4} or
+     * {@code x.gif} is refused rather than filled with PNG frames), the parent directory exists and
+     * a probe file can be created in it (then deleted), the name and its temporary form are legal
+     * and at most 255 bytes, and an existing target is something the format
+     * replaces: a file for MP4/GIF (replaced atomically), a directory of {@code frame_NNNNN.png}
+     * files for PNG frames.
+     *
+     * @param out the output path
+     * @return the format it will be written in
+     * @throws InvalidRequestException naming the path and what is wrong
+     */
+    public static VideoFormat checkOutput(Path out) {
+        return OutputChecks.checkOutput(out);
     }
 
     /**
@@ -127,7 +144,7 @@ public final class VideoWriter {
      * @param out the output file (MP4, GIF) or directory (PNG frames); its parent must exist
      * @param format the format; the extension of {@code out} is not checked against it
      * @param fps frames per second, {@value #MIN_FPS}..{@value #MAX_FPS}
-     * @throws IllegalArgumentException if an argument is invalid (see the class documentation)
+     * @throws InvalidRequestException if an argument is invalid (see the class documentation)
      * @throws UnsupportedOperationException for GIF or PNG frames on a JVM without {@code
      *     javax.imageio}
      * @throws IOException if writing fails; nothing is left behind
@@ -145,7 +162,7 @@ public final class VideoWriter {
      * @param fps frames per second, {@value #MIN_FPS}..{@value #MAX_FPS}
      * @param qp H.264 quantiser, 0 (best, largest) .. 51 (worst, smallest); see {@link
      *     #DEFAULT_MP4_QP}
-     * @throws IllegalArgumentException if an argument is invalid
+     * @throws InvalidRequestException if an argument is invalid
      * @throws IOException if writing fails; nothing is left behind
      */
     public static void writeMp4(VideoFrames frames, Path out, int fps, int qp) throws IOException {
@@ -166,19 +183,19 @@ public final class VideoWriter {
         Objects.requireNonNull(format, "format");
         Objects.requireNonNull(observer, "observer");
         if (frames.frameCount() == 0) {
-            throw new IllegalArgumentException("frames is empty (0 frames); nothing to write to " + out);
+            throw new InvalidRequestException("frames is empty (0 frames); nothing to write to " + out);
         }
         if (fps < MIN_FPS || fps > MAX_FPS) {
-            throw new IllegalArgumentException(
+            throw new InvalidRequestException(
                     "fps must be in " + MIN_FPS + ".." + MAX_FPS + ", got " + fps);
         }
         if (qp < MIN_QP || qp > MAX_QP) {
-            throw new IllegalArgumentException(
+            throw new InvalidRequestException(
                     "H.264 qp must be in " + MIN_QP + ".." + MAX_QP + ", got " + qp);
         }
         if (format == VideoFormat.GIF
                 && (frames.width() > MAX_GIF_SIZE || frames.height() > MAX_GIF_SIZE)) {
-            throw new IllegalArgumentException(
+            throw new InvalidRequestException(
                     "GIF frames are at most "
                             + MAX_GIF_SIZE
                             + " pixels a side, got "
@@ -190,20 +207,20 @@ public final class VideoWriter {
             requireImageIo(format);
         }
         Path target = out.toAbsolutePath();
-        Path parent = checkParent(out, target);
+        Path parent = OutputChecks.checkParent(out, target);
         switch (format) {
             case MP4:
-                checkReplaceableFile(out, target);
+                OutputChecks.checkReplaceableFile(out, target);
                 writeFileAtomically(
                         parent, target, temp -> Mp4Writer.write(frames, temp, fps, qp, observer));
                 break;
             case GIF:
-                checkReplaceableFile(out, target);
+                OutputChecks.checkReplaceableFile(out, target);
                 writeFileAtomically(
                         parent, target, temp -> ImageIoWriters.writeGif(frames, temp, fps, observer));
                 break;
             case PNG_FRAMES:
-                checkReplaceableFrameDirectory(out, target);
+                OutputChecks.checkReplaceableFrameDirectory(out, target);
                 writeDirectoryAtomically(
                         parent, target, temp -> ImageIoWriters.writePngFrames(frames, temp, observer));
                 break;
@@ -226,59 +243,6 @@ public final class VideoWriter {
                             + " output needs javax.imageio (module java.desktop), which this JVM"
                             + " lacks; write MP4 instead",
                     e);
-        }
-    }
-
-    private static Path checkParent(Path out, Path target) {
-        Path parent = target.getParent();
-        if (parent == null || target.getFileName() == null) {
-            throw new IllegalArgumentException(
-                    "output path '" + out + "' has no parent directory or no file name");
-        }
-        if (!Files.exists(parent)) {
-            throw new IllegalArgumentException(
-                    "parent directory '" + parent + "' of output path '" + out + "' does not exist");
-        }
-        if (!Files.isDirectory(parent)) {
-            throw new IllegalArgumentException(
-                    "parent '" + parent + "' of output path '" + out + "' is not a directory");
-        }
-        if (!Files.isWritable(parent)) {
-            throw new IllegalArgumentException(
-                    "parent directory '" + parent + "' of output path '" + out + "' is not writable");
-        }
-        return parent;
-    }
-
-    private static void checkReplaceableFile(Path out, Path target) {
-        if (Files.isDirectory(target, LinkOption.NOFOLLOW_LINKS)) {
-            throw new IllegalArgumentException(
-                    "output path '" + out + "' is an existing directory; cannot replace it with a file");
-        }
-    }
-
-    private static void checkReplaceableFrameDirectory(Path out, Path target) throws IOException {
-        if (!Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
-            return;
-        }
-        if (!Files.isDirectory(target, LinkOption.NOFOLLOW_LINKS)) {
-            throw new IllegalArgumentException(
-                    "output path '"
-                            + out
-                            + "' exists and is not a directory; PNG frames need a directory");
-        }
-        try (DirectoryStream<Path> entries = Files.newDirectoryStream(target)) {
-            for (Path entry : entries) {
-                if (!FRAME_FILE.matcher(entry.getFileName().toString()).matches()
-                        || !Files.isRegularFile(entry, LinkOption.NOFOLLOW_LINKS)) {
-                    throw new IllegalArgumentException(
-                            "output directory '"
-                                    + out
-                                    + "' holds '"
-                                    + entry.getFileName()
-                                    + "', which is not a PNG frame; refusing to replace it");
-                }
-            }
         }
     }
 

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.github.sora4j.video.VideoTestSupport.DecodedFrame;
+import io.github.sora4j.InvalidRequestException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -100,11 +101,11 @@ class VideoWriterMp4Test {
     void aQpOutside0To51IsRejectedNamingTheValue() {
         VideoFrames video = VideoTestSupport.gradient(1, 2, 2);
         assertThatThrownBy(() -> VideoWriter.writeMp4(video, dir.resolve("a.mp4"), 8, 52))
-                .isInstanceOf(IllegalArgumentException.class)
+                .isInstanceOf(InvalidRequestException.class)
                 .hasMessageContaining("qp")
                 .hasMessageContaining("52");
         assertThatThrownBy(() -> VideoWriter.writeMp4(video, dir.resolve("a.mp4"), 8, -1))
-                .isInstanceOf(IllegalArgumentException.class)
+                .isInstanceOf(InvalidRequestException.class)
                 .hasMessageContaining("-1");
     }
 

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.github.sora4j.InvalidRequestException;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.FileSystems;
@@ -55,7 +56,7 @@ class VideoWriterTest {
         Path out = dir.resolve("missing").resolve(name(format));
         assertThatThrownBy(
                         () -> VideoWriter.write(VideoTestSupport.gradient(2, 4, 4), out, format, 8))
-                .isInstanceOf(IllegalArgumentException.class)
+                .isInstanceOf(InvalidRequestException.class)
                 .hasMessageContaining("does not exist")
                 .hasMessageContaining(dir.resolve("missing").toString());
         assertThat(listing()).isEmpty();
@@ -71,7 +72,7 @@ class VideoWriterTest {
                                         file.resolve("clip.mp4"),
                                         VideoFormat.MP4,
                                         8))
-                .isInstanceOf(IllegalArgumentException.class)
+                .isInstanceOf(InvalidRequestException.class)
                 .hasMessageContaining("is not a directory")
                 .hasMessageContaining(file.toString());
         assertThat(listing()).containsExactly("file");
@@ -93,7 +94,7 @@ class VideoWriterTest {
                                             locked.resolve("clip.gif"),
                                             VideoFormat.GIF,
                                             8))
-                    .isInstanceOf(IllegalArgumentException.class)
+                    .isInstanceOf(InvalidRequestException.class)
                     .hasMessageContaining("not writable")
                     .hasMessageContaining(locked.toString());
         } finally {
@@ -107,7 +108,7 @@ class VideoWriterTest {
         for (int fps : new int[] {0, -5, 241}) {
             assertThatThrownBy(
                             () -> VideoWriter.write(frames, dir.resolve("a.mp4"), VideoFormat.MP4, fps))
-                    .isInstanceOf(IllegalArgumentException.class)
+                    .isInstanceOf(InvalidRequestException.class)
                     .hasMessageContaining("fps")
                     .hasMessageContaining(Integer.toString(fps));
         }
@@ -118,7 +119,7 @@ class VideoWriterTest {
     void emptyFramesAreRejected() throws IOException {
         VideoFrames empty = VideoFrames.ofRgb(2, 2, List.of());
         assertThatThrownBy(() -> VideoWriter.write(empty, dir.resolve("a.gif"), VideoFormat.GIF, 8))
-                .isInstanceOf(IllegalArgumentException.class)
+                .isInstanceOf(InvalidRequestException.class)
                 .hasMessageContaining("empty");
         assertThat(listing()).isEmpty();
     }
@@ -133,7 +134,7 @@ class VideoWriterTest {
                                         dir.resolve("clip.mp4"),
                                         VideoFormat.MP4,
                                         8))
-                .isInstanceOf(IllegalArgumentException.class)
+                .isInstanceOf(InvalidRequestException.class)
                 .hasMessageContaining("existing directory");
     }
 
@@ -148,7 +149,7 @@ class VideoWriterTest {
                                         out,
                                         VideoFormat.PNG_FRAMES,
                                         8))
-                .isInstanceOf(IllegalArgumentException.class)
+                .isInstanceOf(InvalidRequestException.class)
                 .hasMessageContaining("notes.txt");
         assertThat(Files.readString(out.resolve("notes.txt"))).isEqualTo("keep me");
     }
