@@ -2,12 +2,15 @@ package io.github.sora4j.cli;
 
 import io.github.sora4j.load.BudgetExceededException;
 import io.github.sora4j.pack.ModelPackException;
+import java.io.IOException;
+import java.io.InputStream;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.FileSystemException;
 import java.nio.file.NoSuchFileException;
+import java.util.Properties;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -34,7 +37,7 @@ import picocli.CommandLine.ScopeType;
  * budget), {@value #EXIT_CANCELLED} cancelled with Ctrl-C. Errors print one line, {@code error:
  * ...}, on standard error ({@code --stacktrace} adds the stack trace).
  */
-@Command(name = "sora4j", mixinStandardHelpOptions = true, version = "sora4j 0.1.0",
+@Command(name = "sora4j", mixinStandardHelpOptions = true, versionProvider = Sora4jCli.Version.class,
         description = "Text-to-video with Open-Sora v1.2 on memory-limited devices.",
         subcommands = {GenerateCommand.class, PlanCommand.class, InspectCommand.class,
             CommandLine.HelpCommand.class},
@@ -53,6 +56,32 @@ public final class Sora4jCli implements Callable<Integer> {
 
     @CommandLine.Spec
     private CommandLine.Model.CommandSpec spec;
+
+    /** {@code --version}: the artifact version, written into a resource at build time. */
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            return new String[] {"sora4j " + version()};
+        }
+
+        /**
+         * The version of this build, e.g. {@code 0.1.0-SNAPSHOT}.
+         *
+         * @return the version, or {@code unknown} if the resource is missing
+         */
+        static String version() {
+            try (InputStream in = Sora4jCli.class.getResourceAsStream("version.properties")) {
+                if (in == null) {
+                    return "unknown";
+                }
+                Properties p = new Properties();
+                p.load(in);
+                return p.getProperty("version", "unknown");
+            } catch (IOException e) {
+                return "unknown";
+            }
+        }
+    }
 
     @Option(names = "--stacktrace", scope = ScopeType.INHERIT,
             description = "On an error, print the stack trace too.")
