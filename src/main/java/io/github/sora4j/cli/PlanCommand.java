@@ -15,7 +15,8 @@ import picocli.CommandLine.Mixin;
         description = {"Print the memory plan of a generation without loading anything: per "
             + "block set, which blocks stay resident, the peaks of loaded weights and of "
             + "activations, and whether it fits the budget.",
-            "Reads only the pack's manifest.json (see docs/memory.md for the model)."})
+            "Reads only the pack's manifest.json (see docs/memory.md for the model).",
+            "Exits with 3 when the plan does not fit the budget."})
 final class PlanCommand implements Callable<Integer> {
     @CommandLine.Spec
     private CommandLine.Model.CommandSpec spec;
@@ -51,6 +52,6 @@ final class PlanCommand implements Callable<Integer> {
                     + "ci-dl) to plan for a device.");
         }
         out.flush();
-        return Sora4jCli.EXIT_OK;
+        return plan.fits() ? Sora4jCli.EXIT_OK : Sora4jCli.EXIT_DOES_NOT_FIT;
     }
 }

@@ -34,7 +34,8 @@ import picocli.CommandLine.ScopeType;
  *
  * <p>Exit codes: {@value #EXIT_OK} success, {@value #EXIT_FAILURE} failure (engine, I/O, a
  * pack that fails its integrity check), {@value #EXIT_USAGE} bad input (options, request, pack,
- * budget), {@value #EXIT_CANCELLED} cancelled with Ctrl-C. Errors print one line, {@code error:
+ * budget), {@value #EXIT_DOES_NOT_FIT} a {@code plan} that does not fit its budget, {@value
+ * #EXIT_CANCELLED} cancelled with Ctrl-C. Errors print one line, {@code error:
  * ...}, on standard error ({@code --stacktrace} adds the stack trace).
  */
 @Command(name = "sora4j", mixinStandardHelpOptions = true, versionProvider = Sora4jCli.Version.class,
@@ -43,7 +44,8 @@ import picocli.CommandLine.ScopeType;
             CommandLine.HelpCommand.class},
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {"0:success", "1:failure (engine, I/O, pack integrity)",
-            "2:bad input (options, request, pack, budget)", "130:cancelled (Ctrl-C)"})
+            "2:bad input (options, request, pack, budget)",
+            "3:plan: the generation does not fit the memory budget", "130:cancelled (Ctrl-C)"})
 public final class Sora4jCli implements Callable<Integer> {
     /** Success. */
     public static final int EXIT_OK = 0;
@@ -51,6 +53,8 @@ public final class Sora4jCli implements Callable<Integer> {
     public static final int EXIT_FAILURE = 1;
     /** Bad input: an option, the request, the pack or the budget. */
     public static final int EXIT_USAGE = 2;
+    /** {@code plan}: the plan does not fit the budget (the plan is printed all the same). */
+    public static final int EXIT_DOES_NOT_FIT = 3;
     /** Cancelled (Ctrl-C): nothing was written. */
     public static final int EXIT_CANCELLED = 130;
 
@@ -145,7 +149,9 @@ public final class Sora4jCli implements Callable<Integer> {
         cl.setOverwrittenOptionsAllowed(true); // the last of a repeated option wins
         cl.setParameterExceptionHandler((e, args) -> {
             CommandLine c = e.getCommandLine();
-            c.getErr().println("error: " + oneLine(e.getMessage()) + " (see '"
+            String message = UnknownOptions.message(c.getCommandSpec(), args)
+                    .orElse(oneLine(e.getMessage()));
+            c.getErr().println("error: " + message + " (see '"
                     + c.getCommandSpec().qualifiedName() + " --help')");
             c.getErr().flush();
             return EXIT_USAGE;
