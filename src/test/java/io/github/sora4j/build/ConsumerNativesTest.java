@@ -9,6 +9,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -16,7 +18,7 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * An application that depends on sora4j gets the PyTorch natives of the machine that builds it.
  *
- * <p>Each test resolves the dependency tree of a one-dependency consumer project with this
+ * <p>Each test resolves the dependency tree of the README's minimal pom.xml, with this
  * checkout's pom.xml as the published sora4j pom, in a Maven whose JVM reports another {@code
  * os.name}/{@code os.arch} ({@code MAVEN_OPTS}: Maven 3.8 reads them from the JVM when it
  * activates profiles, so {@code mvn -Dos.arch=...} alone would not do). Only poms are resolved
@@ -39,21 +41,7 @@ class ConsumerNativesTest {
         Files.createDirectories(installed);
         Files.copy(Path.of("pom.xml"), installed.resolve("sora4j-" + VERSION + ".pom"));
         Files.createDirectories(work.resolve("app"));
-        Files.writeString(work.resolve("app/pom.xml"), """
-                <project xmlns="http://maven.apache.org/POM/4.0.0">
-                  <modelVersion>4.0.0</modelVersion>
-                  <groupId>example</groupId>
-                  <artifactId>app</artifactId>
-                  <version>1</version>
-                  <dependencies>
-                    <dependency>
-                      <groupId>io.github.sora4j</groupId>
-                      <artifactId>sora4j</artifactId>
-                      <version>%s</version>
-                    </dependency>
-                  </dependencies>
-                </project>
-                """.formatted(VERSION));
+        Files.writeString(work.resolve("app/pom.xml"), readmePom());
         String buildRepo = Path.of(System.getProperty("sora4j.mavenLocalRepository",
                 System.getProperty("user.home") + "/.m2/repository")).toUri().toString();
         String underTest = work.resolve("under-test").toUri().toString();
@@ -75,6 +63,17 @@ class ConsumerNativesTest {
                   <activeProfiles><activeProfile>consumer</activeProfile></activeProfiles>
                 </settings>
                 """.formatted(work.resolve("local"), underTest, buildRepo, buildRepo));
+    }
+
+    /** The minimal pom.xml of the README ("Add it to a project"): the consumer project. */
+    static String readmePom() throws IOException {
+        String readme = Files.readString(Path.of("README.md"), StandardCharsets.UTF_8);
+        Matcher m = Pattern.compile("```xml\\n(<project.*?)```", Pattern.DOTALL).matcher(readme);
+        assertThat(m.find()).as("README.md has a minimal pom.xml").isTrue();
+        String pom = m.group(1);
+        assertThat(pom).contains("<maven.compiler.release>17</maven.compiler.release>",
+                "<artifactId>sora4j</artifactId>", "<version>" + VERSION + "</version>");
+        return pom;
     }
 
     /** The natives dependency the consumer resolves when Maven's JVM reports these values. */
@@ -128,8 +127,14 @@ class ConsumerNativesTest {
     }
 
     @Test
+    void onAnotherPlatformTheLinuxX8664NativesAreTheFallback() throws Exception {
+        assertThat(nativesFor("FreeBSD", "riscv64"))
+                .isEqualTo("ai.djl.pytorch:pytorch-native-cpu:jar:linux-x86_64:2.7.1:runtime");
+    }
+
+    @Test
     void aConsumerCanAskForAnotherPlatformsNatives() throws Exception {
-        assertThat(nativesFor("Linux", "amd64", "-Ddjl.platform=linux-aarch64"))
+        assertThat(nativesFor("Linux", "amd64", "-Dsora4j.natives=linux-aarch64"))
                 .isEqualTo("ai.djl.pytorch:pytorch-native-cpu:jar:linux-aarch64:2.7.1:runtime");
     }
 }

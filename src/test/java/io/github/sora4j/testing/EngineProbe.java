@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import io.github.sora4j.VideoPipeline;
+import io.github.sora4j.internal.NativeSupport;
 import io.github.sora4j.pack.ModelPack;
 import java.util.Arrays;
 
@@ -27,7 +28,7 @@ public final class EngineProbe {
                     new Shape(1, 1), new Shape(1, 1), new Shape(1, 1), 1).singletonOrThrow();
             System.out.println("probe ok on " + System.getProperty("os.arch") + ": "
                     + Arrays.toString(a.matMul(a).toFloatArray()) + ", conv centre "
-                    + conv.getFloat(0, 0, 4, 4));
+                    + conv.getFloat(0, 0, 4, 4) + ", NNPACK " + NativeSupport.quietNnpack());
         } finally {
             pipeline.close();
         }
