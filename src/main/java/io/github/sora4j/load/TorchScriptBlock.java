@@ -10,6 +10,7 @@ import ai.djl.pytorch.jni.IValue;
 import ai.djl.pytorch.jni.IValueUtils;
 import ai.djl.pytorch.jni.JniUtils;
 import io.github.sora4j.Sora4jException;
+import io.github.sora4j.internal.Engines;
 import io.github.sora4j.pack.BlockInfo;
 import io.github.sora4j.pack.ModelPack;
 import io.github.sora4j.pack.ModelPackException;
@@ -45,6 +46,7 @@ public final class TorchScriptBlock implements AutoCloseable {
      */
     public static TorchScriptBlock load(ModelPack pack, BlockInfo info) {
         Path file = pack.resolve(info.file());
+        Engines.pytorch(); // offline, the CPU check, NNPACK quiet (also when no pipeline started it)
         NDManager manager = NDManager.newBaseManager("PyTorch");
         try {
             PtSymbolBlock module = JniUtils.loadModule(
