@@ -50,8 +50,8 @@ javac --release 17 -cp "$jar" -d "$tmp/qs" "$tmp/qs/QuickStart.java"
     | awk '/^step /{n++; if (n > 3 && !/^step 16\//) { if (!gap) print "…"; gap = 1; next } } {print}' \
     > "$out/quickstart"
 
-stamp="$(date -u +%F), $(uname -s) $(uname -m), $(nproc) CPUs, Java $(java -version 2>&1 \
-    | sed -n 's/.*version "\([^"]*\)".*/\1/p')"
+stamp="$(date -u +%F), $(uname -s) $(uname -m), $(nproc) CPUs (load average $(cut -d' ' -f1 \
+    /proc/loadavg) at the end), Java $(java -version 2>&1 | sed -n 's/.*version "\([^"]*\)".*/\1/p')"
 python3 - "$out" "$stamp" README.md docs/cli.md <<'PY'
 import os, re, sys
 samples, stamp, files = sys.argv[1], sys.argv[2], sys.argv[3:]
