@@ -26,7 +26,8 @@ PACK_DIR="benchmarks/target/packs/bench-opensora"
 MVN=(mvn -B -q ${MVN_OFFLINE:+-o})
 
 if [[ "${SKIP_BUILD:-0}" != 1 || ! -f benchmarks/target/benchmarks.jar ]]; then
-    "${MVN[@]}" install -DskipTests -DskipPythonTests=true -Dsora4j.buildDir="$BUILD"
+    "${MVN[@]}" install -DskipTests -DskipPythonTests=true -Dassembly.skipAssembly=true \
+        -Dsora4j.buildDir="$BUILD"
     "${MVN[@]}" -f benchmarks/pom.xml package -DskipTests
 fi
 

@@ -13,8 +13,9 @@ Command line::
 
     python3 -m sora4j_export.demo.detect VIDEO [--prompt "a red circle moving left"]
 
-VIDEO: a folder of PNG frames (as ``sora4j generate --output DIR`` writes them), a GIF, or a .npy/.npz array of
-uint8 frames [F, H, W, 3] (or float [3, F, H, W] in [-1, 1]).
+VIDEO: an MP4 (as ``sora4j generate --output x.mp4`` writes it; decoded with ``ffmpeg``, which must be on the PATH), a
+folder of PNG frames (as ``sora4j generate --output DIR`` writes them), a GIF, or a .npy/.npz array of uint8 frames
+[F, H, W, 3] (or float [3, F, H, W] in [-1, 1]).
 """
 
 from __future__ import annotations
@@ -119,7 +120,7 @@ def parse_prompt(prompt: str) -> Dict[str, str]:
 
 # ------------------------------------------------------------------------------------------------------------ reading
 def read_video(path) -> np.ndarray:
-    """uint8 frames [F, H, W, 3] from a folder of PNGs (sorted by name), a GIF, or a .npy/.npz array."""
+    """uint8 frames [F, H, W, 3] from an MP4 (via ffmpeg), a folder of PNGs (sorted by name), a GIF, or a .npy/.npz."""
     from PIL import Image, ImageSequence
 
     p = Path(path)
@@ -132,19 +133,41 @@ def read_video(path) -> np.ndarray:
     if suffix == ".gif":
         with Image.open(p) as im:
             return np.stack([np.asarray(fr.convert("RGB")) for fr in ImageSequence.Iterator(im)], 0)
+    if suffix in (".mp4", ".m4v", ".mov"):
+        return _read_with_ffmpeg(p)
     if suffix == ".npy":
         return as_uint8_frames(np.load(p, allow_pickle=False))
     if suffix == ".npz":
         with np.load(p, allow_pickle=False) as z:
             key = "frames" if "frames" in z.files else z.files[0]
             return as_uint8_frames(z[key])
-    raise ValueError(f"cannot read {p}: use a PNG folder, a .gif, .npy or .npz")
+    raise ValueError(f"cannot read {p}: use an .mp4, a PNG folder, a .gif, .npy or .npz")
+
+
+def _read_with_ffmpeg(p: Path) -> np.ndarray:
+    """Decodes every frame of a video file to PNGs with ffmpeg (no frame dropped or repeated), then reads them."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    if not p.is_file():
+        raise ValueError(f"cannot read {p}: no such file")
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        raise ValueError(f"cannot read {p}: reading MP4 needs ffmpeg on the PATH (Debian: apt install ffmpeg); "
+                         "or write a GIF or PNG frames instead (sora4j generate --output x.gif or --output DIR)")
+    with tempfile.TemporaryDirectory(prefix="sora4j-detect-") as tmp:
+        r = subprocess.run([ffmpeg, "-nostdin", "-v", "error", "-i", str(p), "-vsync", "passthrough",
+                            str(Path(tmp) / "frame%05d.png")], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise ValueError(f"ffmpeg cannot read {p}: {r.stderr.strip()}")
+        return read_video(tmp)
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python3 -m sora4j_export.demo.detect",
                                  description="Reports the moving object's colour, direction and speed.")
-    ap.add_argument("video", help="PNG folder, .gif, .npy or .npz")
+    ap.add_argument("video", help=".mp4 (needs ffmpeg), PNG folder, .gif, .npy or .npz")
     ap.add_argument("--prompt", help="also say whether the video matches this prompt")
     args = ap.parse_args(argv)
     d = detect(read_video(args.video))

@@ -37,9 +37,9 @@ final class InspectCommand implements Callable<Integer> {
     @CommandLine.ParentCommand
     private Sora4jCli parent;
 
-    @Parameters(arity = "0..1", paramLabel = "PACK", description = "The pack directory (default: "
-            + "the built-in demo pack).")
-    private Path directory;
+    @Parameters(arity = "0..1", paramLabel = "PACK", description = "The pack: a directory or a "
+            + "built-in pack's name, demo (the default) or tiny-random.")
+    private String pack;
 
     @Option(names = "--no-verify", description = "Check sizes only, not SHA-256.")
     private boolean noVerify;
@@ -50,7 +50,9 @@ final class InspectCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
-        Path dir = directory != null ? directory : ModelPack.embeddedDefault().directory();
+        String name = pack != null ? pack : ModelPack.DEFAULT_EMBEDDED;
+        Path dir = PackOptions.isBuiltIn(name) ? ModelPack.embedded(name).directory()
+                : PackOptions.directory(name);
         PackManifest m = ModelPack.readManifest(dir);
 
         out.printf(Locale.ROOT, "pack         %s (%s), format version %d%n", m.name(), m.family(),

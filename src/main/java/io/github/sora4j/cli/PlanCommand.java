@@ -18,7 +18,8 @@ import picocli.CommandLine.Mixin;
             + "block set, which blocks stay resident, the peaks of loaded weights and of "
             + "activations, and whether it fits the budget; then whether it fits this process "
             + "(array sizes, heap, physical memory) and the estimated work.",
-            "Reads only the pack's manifest.json (see docs/memory.md for the model)."})
+            "Reads only the pack's manifest.json (see docs/memory.md for the model).",
+            "Exits with 3 when the plan does not fit the budget or this process."})
 final class PlanCommand implements Callable<Integer> {
     @CommandLine.Spec
     private CommandLine.Model.CommandSpec spec;
@@ -50,15 +51,16 @@ final class PlanCommand implements Callable<Integer> {
         out.print(plan);
         // The check every generation runs first: array sizes, this JVM's heap, physical memory.
         out.println();
-        out.print(Feasibility.of(manifest, null, request.frames(), request.height(),
-                request.width(), manifest.sampling().steps(), manifest.text().modelMaxLength(),
-                ProcessMemory.ofProcess()));
+        Feasibility feasibility = Feasibility.of(manifest, null, request.frames(),
+                request.height(), request.width(), manifest.sampling().steps(),
+                manifest.text().modelMaxLength(), ProcessMemory.ofProcess());
+        out.print(feasibility);
         if (!memory.chosen()) {
             out.println();
             out.println("No budget given: add --profile NAME or --budget SIZE (and --loader "
                     + "ci-dl) to plan for a device.");
         }
         out.flush();
-        return Sora4jCli.EXIT_OK;
+        return plan.fits() && feasibility.fits() ? Sora4jCli.EXIT_OK : Sora4jCli.EXIT_DOES_NOT_FIT;
     }
 }

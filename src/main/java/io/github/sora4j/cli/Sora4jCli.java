@@ -2,12 +2,15 @@ package io.github.sora4j.cli;
 
 import io.github.sora4j.load.BudgetExceededException;
 import io.github.sora4j.pack.ModelPackException;
+import java.io.IOException;
+import java.io.InputStream;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.FileSystemException;
 import java.nio.file.NoSuchFileException;
+import java.util.Properties;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -31,16 +34,18 @@ import picocli.CommandLine.ScopeType;
  *
  * <p>Exit codes: {@value #EXIT_OK} success, {@value #EXIT_FAILURE} failure (engine, I/O, a
  * pack that fails its integrity check), {@value #EXIT_USAGE} bad input (options, request, pack,
- * budget), {@value #EXIT_CANCELLED} cancelled with Ctrl-C. Errors print one line, {@code error:
+ * budget), {@value #EXIT_DOES_NOT_FIT} a {@code plan} that does not fit its budget, {@value
+ * #EXIT_CANCELLED} cancelled with Ctrl-C. Errors print one line, {@code error:
  * ...}, on standard error ({@code --stacktrace} adds the stack trace).
  */
-@Command(name = "sora4j", mixinStandardHelpOptions = true, version = "sora4j 0.1.0",
+@Command(name = "sora4j", mixinStandardHelpOptions = true, versionProvider = Sora4jCli.Version.class,
         description = "Text-to-video with Open-Sora v1.2 on memory-limited devices.",
         subcommands = {GenerateCommand.class, PlanCommand.class, InspectCommand.class,
             CommandLine.HelpCommand.class},
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {"0:success", "1:failure (engine, I/O, pack integrity)",
-            "2:bad input (options, request, pack, budget)", "130:cancelled (Ctrl-C)"})
+            "2:bad input (options, request, pack, budget)",
+            "3:plan: the generation does not fit the memory budget", "130:cancelled (Ctrl-C)"})
 public final class Sora4jCli implements Callable<Integer> {
     /** Success. */
     public static final int EXIT_OK = 0;
@@ -48,11 +53,39 @@ public final class Sora4jCli implements Callable<Integer> {
     public static final int EXIT_FAILURE = 1;
     /** Bad input: an option, the request, the pack or the budget. */
     public static final int EXIT_USAGE = 2;
+    /** {@code plan}: the plan does not fit the budget (the plan is printed all the same). */
+    public static final int EXIT_DOES_NOT_FIT = 3;
     /** Cancelled (Ctrl-C): nothing was written. */
     public static final int EXIT_CANCELLED = 130;
 
     @CommandLine.Spec
     private CommandLine.Model.CommandSpec spec;
+
+    /** {@code --version}: the artifact version, written into a resource at build time. */
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            return new String[] {"sora4j " + version()};
+        }
+
+        /**
+         * The version of this build, e.g. {@code 0.1.0-SNAPSHOT}.
+         *
+         * @return the version, or {@code unknown} if the resource is missing
+         */
+        static String version() {
+            try (InputStream in = Sora4jCli.class.getResourceAsStream("version.properties")) {
+                if (in == null) {
+                    return "unknown";
+                }
+                Properties p = new Properties();
+                p.load(in);
+                return p.getProperty("version", "unknown");
+            } catch (IOException e) {
+                return "unknown";
+            }
+        }
+    }
 
     @Option(names = "--stacktrace", scope = ScopeType.INHERIT,
             description = "On an error, print the stack trace too.")
@@ -116,7 +149,9 @@ public final class Sora4jCli implements Callable<Integer> {
         cl.setOverwrittenOptionsAllowed(true); // the last of a repeated option wins
         cl.setParameterExceptionHandler((e, args) -> {
             CommandLine c = e.getCommandLine();
-            c.getErr().println("error: " + oneLine(e.getMessage()) + " (see '"
+            String message = UnknownOptions.message(c.getCommandSpec(), args)
+                    .orElse(oneLine(e.getMessage()));
+            c.getErr().println("error: " + message + " (see '"
                     + c.getCommandSpec().qualifiedName() + " --help')");
             c.getErr().flush();
             return EXIT_USAGE;

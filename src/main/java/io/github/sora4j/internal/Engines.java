@@ -32,6 +32,7 @@ public final class Engines {
                 }
                 try {
                     engine = Engine.getEngine("PyTorch");
+                    NativeSupport.quietNnpack();
                 } catch (RuntimeException | UnsatisfiedLinkError err) {
                     throw new Sora4jException("cannot start DJL's PyTorch engine (" + err.getMessage()
                             + "). sora4j runs offline and needs the natives on the class path: add "

@@ -1,5 +1,9 @@
 package io.github.sora4j.internal;
 
+import ai.djl.pytorch.jni.LibUtils;
+import com.sun.jna.Function;
+import com.sun.jna.NativeLibrary;
+import com.sun.jna.Pointer;
 import io.github.sora4j.Sora4jException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -11,6 +15,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Checks, before DJL loads its JNI library, that this CPU can run DJL 0.36's PyTorch natives.
@@ -27,6 +33,11 @@ import java.util.Optional;
  * /proc/cpuinfo} ({@code atomics}). If neither says anything (another OS, a sandbox without
  * {@code /proc}), nothing is refused. Other platforms (x86-64, macOS on Apple Silicon, which is
  * ARMv8.5+) are not checked. {@code -Dsora4j.skipCpuCheck=true} skips the check.
+ *
+ * <p>It also keeps libtorch quiet about NNPACK ({@link #quietNnpack()}): where NNPACK cannot
+ * start (no AVX2 on x86-64, an ARM CPU that cpuinfo cannot read, qemu-user), libtorch 2.7 prints
+ * {@code Could not initialize NNPACK! Reason: Unsupported hardware.} to the process's standard
+ * error, from native code, once for every 2-D convolution it considers for NNPACK.
  */
 public final class NativeSupport {
     /** {@code AT_HWCAP} in the ELF auxiliary vector. */
@@ -42,7 +53,34 @@ public final class NativeSupport {
         "lrcpc", "dcpop", "sha3", "sm3", "sm4", "asimddp", "sha512", "sve", "asimdfhm", "dit",
         "uscat", "ilrcpc", "flagm", "ssbs", "sb", "paca", "pacg"};
 
+    /** The system property that chooses what {@link #quietNnpack()} does: auto, off or on. */
+    public static final String NNPACK_PROPERTY = "sora4j.nnpack";
+
+    private static final Logger LOG = LoggerFactory.getLogger(NativeSupport.class);
+
+    /** libtorch's symbols: {@code nnp_initialize} and {@code at::Context}'s NNPACK switch. */
+    private static final String NNP_INITIALIZE = "nnp_initialize";
+    private static final String[] GLOBAL_CONTEXT = {"_ZN2at13globalContextEv",
+        "?globalContext@at@@YAAEAVContext@1@XZ"};
+    private static final String[] SET_NNPACK = {"_ZN2at7Context20setUserEnabledNNPACKEb",
+        "?setUserEnabledNNPACK@Context@at@@QEAAX_N@Z"};
+    private static final String[] GET_NNPACK = {"_ZNK2at7Context17userEnabledNNPACKEv",
+        "?userEnabledNNPACK@Context@at@@QEBA_NXZ"};
+
+    /** What {@link #quietNnpack()} found and did. */
+    public enum Nnpack {
+        /** NNPACK starts on this CPU: left on, libtorch uses it where it fits, nothing printed. */
+        AVAILABLE,
+        /** NNPACK cannot start here (or {@code -Dsora4j.nnpack=off}): turned off. */
+        DISABLED,
+        /** {@code -Dsora4j.nnpack=on}: left as libtorch has it. */
+        LEFT_ON,
+        /** libtorch's symbols could not be reached (another platform's natives); nothing done. */
+        UNKNOWN
+    }
+
     private static volatile boolean checked;
+    private static volatile Nnpack nnpack;
 
     private NativeSupport() {}
 
@@ -108,6 +146,98 @@ public final class NativeSupport {
                 + " are not supported; ARMv8.2+ cores are (Cortex-A55/A76 and later, Neoverse"
                 + " N1/V1, AWS Graviton2+, Raspberry Pi 5, Apple Silicon). Set -D" + SKIP_PROPERTY
                 + "=true to skip this check.");
+    }
+
+    /**
+     * Turns NNPACK off in libtorch where it cannot start, as {@code
+     * torch.backends.nnpack.set_flags(False)} does in Python, so that libtorch never prints
+     * {@code Could not initialize NNPACK! Reason: Unsupported hardware.}; where NNPACK starts,
+     * it is left on and nothing changes. Call after DJL's engine has loaded libtorch; runs once.
+     *
+     * <p>Why this way: the message comes from libtorch's C++ code on file descriptor 2, at
+     * every 2-D convolution, so neither Java logging nor {@code System.err} sees it; the
+     * environment variable {@code TORCH_CPP_LOG_LEVEL} would hide every libtorch warning, and
+     * only if set before the JVM starts. Instead this calls libtorch's own {@code
+     * nnp_initialize()} (what libtorch calls before its first NNPACK convolution; it prints
+     * nothing) and, if that fails, {@code at::globalContext().setUserEnabledNNPACK(false)},
+     * through JNA (a dependency of DJL). Convolutions then take libtorch's other CPU kernels,
+     * which they would take anyway, since NNPACK cannot run. {@code -Dsora4j.nnpack=off} turns
+     * NNPACK off even where it starts (one kernel choice on every machine), {@code on} leaves
+     * libtorch alone.
+     *
+     * @return what was found and done
+     */
+    public static synchronized Nnpack quietNnpack() {
+        if (nnpack == null) {
+            nnpack = configureNnpack(System.getProperty(NNPACK_PROPERTY, "auto"));
+        }
+        return nnpack;
+    }
+
+    /**
+     * Whether libtorch will consider NNPACK for convolutions ({@code
+     * at::globalContext().userEnabledNNPACK()}), if its symbols can be reached.
+     *
+     * @return the flag, or empty if it cannot be read
+     */
+    public static Optional<Boolean> nnpackEnabled() {
+        try {
+            NativeLibrary torch = libtorch();
+            Pointer context = function(torch, GLOBAL_CONTEXT).invokePointer(new Object[0]);
+            return Optional.of(function(torch, GET_NNPACK).invokeInt(new Object[] {context})
+                    % 256 != 0);
+        } catch (RuntimeException | LinkageError e) {
+            return Optional.empty();
+        }
+    }
+
+    /** Sets libtorch's NNPACK switch (tests restore it with this). */
+    static void setNnpackEnabled(boolean enabled) {
+        NativeLibrary torch = libtorch();
+        Pointer context = function(torch, GLOBAL_CONTEXT).invokePointer(new Object[0]);
+        function(torch, SET_NNPACK).invokeVoid(new Object[] {context, enabled});
+    }
+
+    static Nnpack configureNnpack(String mode) {
+        String m = mode.strip().toLowerCase(Locale.ROOT);
+        if (!List.of("auto", "off", "on").contains(m)) {
+            throw new IllegalArgumentException("-D" + NNPACK_PROPERTY + "=" + mode
+                    + " is not one of auto, off, on");
+        }
+        if (m.equals("on")) {
+            return Nnpack.LEFT_ON;
+        }
+        try {
+            NativeLibrary torch = libtorch();
+            if (m.equals("auto") && torch.getFunction(NNP_INITIALIZE)
+                    .invokeInt(new Object[0]) == 0) { // nnp_status_success
+                return Nnpack.AVAILABLE;
+            }
+            Pointer context = function(torch, GLOBAL_CONTEXT).invokePointer(new Object[0]);
+            function(torch, SET_NNPACK).invokeVoid(new Object[] {context, Boolean.FALSE});
+            return Nnpack.DISABLED;
+        } catch (RuntimeException | LinkageError e) {
+            LOG.debug("cannot reach libtorch's NNPACK switch; left as it is", e);
+            return Nnpack.UNKNOWN;
+        }
+    }
+
+    private static NativeLibrary libtorch() {
+        Path dir = Path.of(LibUtils.getLibtorchPath());
+        Path lib = Files.isDirectory(dir) ? dir.resolve(System.mapLibraryName("torch_cpu")) : dir;
+        return NativeLibrary.getInstance(lib.toString());
+    }
+
+    private static Function function(NativeLibrary lib, String[] names) {
+        UnsatisfiedLinkError last = null;
+        for (String name : names) {
+            try {
+                return lib.getFunction(name);
+            } catch (UnsatisfiedLinkError e) {
+                last = e;
+            }
+        }
+        throw last;
     }
 
     static boolean isLinuxAarch64(String osName, String osArch) {

@@ -10,6 +10,7 @@ import ai.djl.pytorch.jni.IValue;
 import ai.djl.pytorch.jni.IValueUtils;
 import ai.djl.pytorch.jni.JniUtils;
 import io.github.sora4j.Sora4jException;
+import io.github.sora4j.internal.Engines;
 import io.github.sora4j.pack.BlockInfo;
 import io.github.sora4j.pack.ModelPack;
 import io.github.sora4j.pack.ModelPackException;
@@ -46,6 +47,7 @@ public final class TorchScriptBlock implements AutoCloseable {
      *     cannot be loaded as TorchScript
      */
     public static TorchScriptBlock load(ModelPack pack, BlockInfo info) {
+        Engines.pytorch(); // offline, the CPU check, NNPACK quiet (also when no pipeline started it)
         // Read once, check those bytes (size, sha256, role tag, TorchScript allowlist), then hand
         // exactly them to libtorch: nothing can change the file between the check and the load.
         byte[] data = pack.readBlock(info);

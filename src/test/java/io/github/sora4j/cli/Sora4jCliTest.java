@@ -168,7 +168,7 @@ class Sora4jCliTest {
                 "unknown video extension '.avi'",
                 "prompt is ",
                 "Unmatched argument at index 0: 'frobnicate'",
-                "model pack has no manifest.json",
+                "not a model pack (no manifest.json): " + dir + ". See docs/model-pack.md",
                 "width and height must be multiples of 8 for this model but were 33x32");
         for (int i = 0; i < cases.size(); i++) {
             Run r = cli(cases.get(i).toArray(String[]::new));
@@ -243,6 +243,64 @@ class Sora4jCliTest {
                 + "loader CI-DL", "request 68 frames 256x256", "fits");
         Run bare = cli("plan");
         assertThat(bare.out()).contains("loader resident", "No budget given");
+    }
+
+    @Test
+    void aMistypedOptionIsNamedWithTheClosestOption(@TempDir Path dir) {
+        Run r = cli("generate", "--promt", "a red circle", "--output", dir.resolve("x.mp4").toString());
+        assertThat(r.exitCode()).isEqualTo(2);
+        assertThat(r.err().strip()).isEqualTo("error: unknown option '--promt' (did you mean "
+                + "--prompt?) (see 'sora4j generate --help')");
+        assertThat(cli("plan", "--profle", "phone-arm64-8gb").err())
+                .startsWith("error: unknown option '--profle' (did you mean --profile?)");
+        assertThat(cli("inspect", "--no-verfy").err())
+                .startsWith("error: unknown option '--no-verfy' (did you mean --no-verify?)");
+        assertThat(cli("generate", "--prompt", "x", "--stacktrace", "--zzzzzz").err())
+                .startsWith("error: unknown option '--zzzzzz' (see 'sora4j generate --help')");
+    }
+
+    @Test
+    void planExitsWith3WhenThePlanDoesNotFit() {
+        Run r = cli("plan", "--pack", TINY, "--budget", "1MB", "--loader", "sequential");
+        assertThat(r.exitCode()).as(r.err()).isEqualTo(Sora4jCli.EXIT_DOES_NOT_FIT).isEqualTo(3);
+        assertThat(r.out()).contains("Memory plan: pack tiny-random", "does NOT fit");
+        assertThat(cli("plan", "--pack", TINY, "--budget", "1GB", "--loader", "sequential")
+                .exitCode()).isZero();
+        assertThat(cli("--help").out()).contains("3     plan: the generation does not fit");
+    }
+
+    @Test
+    void builtInPackNamesWorkWhereverAPackIsAccepted(@TempDir Path dir) {
+        Run inspect = cli("inspect", "tiny-random");
+        assertThat(inspect.exitCode()).as(inspect.err()).isZero();
+        assertThat(inspect.out()).contains("pack         tiny-random (open-sora-v1.2)",
+                "integrity    OK");
+        assertThat(cli("inspect", "demo").out()).contains("pack         demo (");
+        Run plan = cli("plan", "--pack", "tiny-random");
+        assertThat(plan.exitCode()).as(plan.err()).isZero();
+        assertThat(plan.out()).contains("Memory plan: pack tiny-random");
+        Path out = dir.resolve("out.mp4");
+        Run gen = cli(generate(out, "--pack", "tiny-random"));
+        assertThat(gen.exitCode()).as(gen.err()).isZero();
+        assertThat(out).isRegularFile();
+    }
+
+    @Test
+    void aMissingPackDirectoryNamesTheBuiltInPacksAndTheExportDocs() {
+        Run r = cli("inspect", "packs/open-sora-v1.2-float32");
+        assertThat(r.exitCode()).isEqualTo(2);
+        assertThat(r.err().strip()).startsWith("error: model pack directory does not exist: "
+                + "packs/open-sora-v1.2-float32. Built-in packs: demo, tiny-random. A pack of "
+                + "the real weights is made with the exporter: see docs/model-pack.md");
+        assertThat(cli("plan", "--pack", "nowhere").err()).contains("docs/model-pack.md");
+    }
+
+    @Test
+    void versionIsTheArtifactVersion() {
+        Run r = cli("--version");
+        assertThat(r.exitCode()).isZero();
+        assertThat(r.out().strip()).isEqualTo("sora4j " + System.getProperty("sora4j.version"))
+                .doesNotContain("${");
     }
 
     @Test

@@ -2,6 +2,7 @@ package io.github.sora4j.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatCode;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -118,5 +119,38 @@ class NativeSupportTest {
     void onThisMachineTheCheckPasses() {
         // The suite runs on x86-64 and, in the aarch64-emulated profile, on qemu's max CPU.
         assertThatCode(NativeSupport::requireSupportedCpu).doesNotThrowAnyException();
+    }
+
+    @Test
+    void afterTheEngineStartsNnpackIsOnExactlyWhereItCanStart() {
+        Engines.pytorch();
+        NativeSupport.Nnpack state = NativeSupport.quietNnpack();
+        // Which one depends on the CPU: AVAILABLE on x86-64 with AVX2, DISABLED under qemu-user.
+        assertThat(state).isIn(NativeSupport.Nnpack.AVAILABLE, NativeSupport.Nnpack.DISABLED);
+        assertThat(NativeSupport.nnpackEnabled())
+                .contains(state == NativeSupport.Nnpack.AVAILABLE);
+    }
+
+    @Test
+    void nnpackOffTurnsLibtorchsSwitchOffWhereNnpackWouldStart() {
+        Engines.pytorch();
+        boolean before = NativeSupport.nnpackEnabled().orElseThrow();
+        try {
+            NativeSupport.setNnpackEnabled(true);
+            assertThat(NativeSupport.nnpackEnabled()).contains(true);
+            assertThat(NativeSupport.configureNnpack("off")).isEqualTo(NativeSupport.Nnpack.DISABLED);
+            assertThat(NativeSupport.nnpackEnabled()).contains(false);
+            assertThat(NativeSupport.configureNnpack("on")).isEqualTo(NativeSupport.Nnpack.LEFT_ON);
+            assertThat(NativeSupport.nnpackEnabled()).contains(false);
+        } finally {
+            NativeSupport.setNnpackEnabled(before);
+        }
+    }
+
+    @Test
+    void anUnknownNnpackModeIsRefusedNamingTheValue() {
+        assertThatThrownBy(() -> NativeSupport.configureNnpack("maybe"))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("-Dsora4j.nnpack=maybe is not one of auto, off, on");
     }
 }
