@@ -19,7 +19,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import List, Optional
 
-__all__ = ["SpmError", "Piece", "SpmModel", "parse_model", "encode_model",
+__all__ = ["SpmError", "Piece", "SpmModel", "parse_model", "encode_model", "model_from_tokenizer_json",
            "NORMAL", "UNKNOWN", "CONTROL", "USER_DEFINED", "UNUSED", "BYTE", "UNIGRAM"]
 
 NORMAL, UNKNOWN, CONTROL, USER_DEFINED, UNUSED, BYTE = 1, 2, 3, 4, 5, 6
@@ -183,3 +183,27 @@ def encode_model(m: SpmModel) -> bytes:
         norm += _key(num, 0) + _enc_varint(int(v))
     out += _len_field(3, norm)
     return bytes(out)
+
+
+def model_from_tokenizer_json(data: dict, extra_prefix: str = "<extra_id_") -> SpmModel:
+    """The inverse of ``tokenizer.t5_tokenizer_json``: a SentencePiece model holding a T5 ``tokenizers`` JSON's
+    Unigram pieces and scores (without the appended extra ids), its special pieces as control/unknown pieces and its
+    ``Precompiled`` normaliser. Tests and benchmarks/real-size.sh build ``spiece.model`` files with it."""
+    import base64
+
+    model = data.get("model") or {}
+    vocab = model.get("vocab")
+    norm = data.get("normalizer") or {}
+    if not isinstance(vocab, list) or norm.get("type") != "Precompiled":
+        raise SpmError("not a T5 tokenizers JSON (Unigram vocab list and Precompiled normalizer expected)")
+    specials = {t["content"]: t["id"] for t in data.get("added_tokens") or [] if t.get("special")}
+    unk = int(model.get("unk_id", 0))
+    pieces = []
+    for i, (piece, score) in enumerate(vocab):
+        if piece.startswith(extra_prefix):
+            break
+        kind = UNKNOWN if i == unk else CONTROL if specials.get(piece) == i else NORMAL
+        pieces.append(Piece(piece, float(score), kind))
+    return SpmModel(pieces=pieces, vocab_size=len(pieces), unk_id=unk, bos_id=-1,
+                    eos_id=specials.get("</s>", 1), pad_id=specials.get("<pad>", 0), normalizer_name="nmt_nfkc",
+                    precompiled_charsmap=base64.b64decode(norm.get("precompiled_charsmap", "")))

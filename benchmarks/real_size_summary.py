@@ -1,0 +1,65 @@
+"""Phase 5 of benchmarks/real-size.sh: collects the measurements of a rehearsal directory into summary.json.
+
+    python3 benchmarks/real_size_summary.py benchmarks/target/real-size
+"""
+
+import datetime
+import json
+import re
+import sys
+from pathlib import Path
+
+
+def _time_v(path: Path) -> dict:
+    """Peak RSS (bytes) and wall seconds from a ``/usr/bin/time -v`` report."""
+    text = path.read_text()
+    rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", text).group(1)) * 1024
+    wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): ([\d:.]+)", text).group(1)
+    seconds = 0.0
+    for part in wall.split(":"):
+        seconds = seconds * 60 + float(part)
+    status = int(re.search(r"Exit status: (\d+)", text).group(1))
+    return {"peak_rss_bytes": rss, "seconds": round(seconds, 1), "exit_status": status}
+
+
+def _du(path: Path) -> int:
+    return int(path.read_text().split()[0])
+
+
+def main(out_dir) -> int:
+    out = Path(out_dir)
+    export = _time_v(out / "export-main.time")
+    run = json.loads((out / "run.json").read_text())
+    run_time = _time_v(out / "run.time")
+    summary = {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"),
+        "command": "benchmarks/real-size.sh " + " ".join(sys.argv[2:]),
+        "export_peak_rss_bytes": export["peak_rss_bytes"],
+        "export_seconds": export["seconds"],
+        "disk_bytes": _du(out / "pack.du"),
+        "checkpoints": json.loads((out / "checkpoints.json").read_text()),
+        "plan_peak_bytes": run["plan_peak_bytes"],
+        "plan_budget_reserved_bytes": run["budget_reserved_bytes"],
+        "plan_predicted_process_bytes": run["plan_peak_bytes"] + run["budget_reserved_bytes"],
+        "run_peak_rss_bytes": run["run_peak_rss_bytes"],
+        "run_peak_rss_bytes_time_v": run_time["peak_rss_bytes"],
+        "run_process_seconds": run_time["seconds"],
+        "run": run,
+        "exports": {},
+    }
+    summary["measured_over_predicted"] = round(summary["run_peak_rss_bytes"]
+                                               / summary["plan_predicted_process_bytes"], 3)
+    for f in sorted(out.glob("export-*.time")):
+        tag = f.stem[len("export-"):]
+        entry = _time_v(f)
+        du = out / ("pack.du" if tag == "main" else f"pack-{tag}.du")
+        if du.is_file():
+            entry["disk_bytes"] = _du(du)
+        summary["exports"][tag] = entry
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(json.dumps({k: v for k, v in summary.items() if k not in ("run", "checkpoints")}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))
