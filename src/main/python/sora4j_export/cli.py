@@ -101,7 +101,32 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+@contextlib.contextmanager
+def _term_as_interrupt():
+    """SIGTERM (``kill``) ends an export like Ctrl-C: write_pack removes its partial directory, exit status 130."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def raise_interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, raise_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv=None) -> int:
+    with _term_as_interrupt():
+        return _main(argv)
+
+
+def _main(argv=None) -> int:
     try:
         args = _parser().parse_args(argv)
         if args.command == "verify":
@@ -268,6 +293,27 @@ def _tokenizer_json(tok: Path, given: str, out: Path, log) -> Path:
     return target
 
 
+def _remove_stale_partials(out: Path, log) -> None:
+    """write_pack writes into ``.<name>.partial-<pid>`` next to ``out`` and removes it on failure; a process killed
+    outright (SIGKILL, power loss) cannot, so leftovers of dead processes are removed before a new export of ``out``."""
+    import os
+    import shutil
+
+    if not out.parent.is_dir():
+        return
+    for d in out.parent.glob(f".{out.name}.partial-*"):
+        try:
+            pid = int(d.name.rsplit("-", 1)[1])
+            os.kill(pid, 0)
+            continue  # its process is alive (another export): leave it
+        except ProcessLookupError:
+            pass
+        except (ValueError, PermissionError):
+            continue
+        log(f"  removing {d} (left by an export that was killed)")
+        shutil.rmtree(d, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def _no_weight_init():
     """Skip the random initialisation of Linear/Conv/Embedding weights while building models whose every parameter a
@@ -323,6 +369,7 @@ def export_real(args) -> dict:
     stdit_refs = open_checkpoint("--stdit", stdit_path, "stdit", shapes(stdit), (), log)
     t5_refs = open_checkpoint("--t5", t5_path, "t5", shapes(t5), T5_IGNORED_PREFIXES, log, prepare=tie)
     tok_json = _tokenizer_json(tok, args.tokenizer, out, log)
+    _remove_stale_partials(out, log)
     try:
         # the CFG null caption (4.9 MB) is written by write_pack from the STDiT model
         stdit.y_embedder._buffers["y_embedding"] = stdit_refs["y_embedder.y_embedding"].load(torch.float32)

@@ -2,10 +2,11 @@
 loaded, so an exporter can hold the index of a 19 GB checkpoint and read one block's tensors at a time.
 
 :func:`open_safetensors` parses a ``.safetensors`` file's header (8-byte little-endian length, JSON) and returns one
-:class:`TensorRef` per tensor; nothing of the data section is read. :meth:`TensorRef.load` maps just that tensor's
-bytes (``numpy.memmap``), copies them into a fresh tensor and unmaps them, so the process holds the copy only (a mapping
-of the whole file would count every page read so far in the resident set). ``BF16`` has no numpy dtype: it is read as
-``uint16`` and widened to float32 by a 16-bit shift, which is exact.
+:class:`TensorRef` per tensor; nothing of the data section is read. :meth:`TensorRef.load` reads just that tensor's
+bytes with ``readinto`` straight into a new array, so the process holds one copy of it. (Copying out of a
+``numpy.memmap`` would hold it twice at the moment of the copy: a mapping's touched pages count in the resident set,
+VmHWM included, until it is unmapped.) ``BF16`` has no numpy dtype: it is read as ``uint16`` and widened to float32 by
+a 16-bit shift, which is exact.
 
 Only the safetensors dtypes below are accepted; the header is checked (offsets inside the data section, byte count =
 element count x element size) before anything is read.
@@ -90,23 +91,14 @@ class TensorRef:
         itemsize = np.dtype(np_dtype).itemsize
         if self.numel == 0:
             arr = np.zeros(self.src_shape, dtype=np_dtype)
-        else:
-            if self.strides is None:
-                extent = self.numel
-            else:  # a strided view into a storage: map the span it touches
-                extent = 1 + sum((s - 1) * st for s, st in zip(self.src_shape, self.strides))
-            mm = np.memmap(self.path, dtype=np_dtype, mode="r", offset=self.offset, shape=(extent,))
-            try:
-                if self.strides is None:
-                    arr = np.array(mm, copy=True).reshape(self.src_shape)
-                else:
-                    view = np.lib.stride_tricks.as_strided(mm, shape=self.src_shape,
-                                                           strides=[s * itemsize for s in self.strides])
-                    arr = np.array(view, copy=True)
-                    del view
-            finally:
-                mm._mmap.close()  # unmap now, not when the garbage collector gets to it
-                del mm
+        elif self.strides is None:
+            arr = _read(self.path, self.offset, self.numel, np_dtype).reshape(self.src_shape)
+        else:  # a strided view into a storage: read the span it touches, copy the view out
+            extent = 1 + sum((s - 1) * st for s, st in zip(self.src_shape, self.strides))
+            span = _read(self.path, self.offset, extent, np_dtype)
+            arr = np.array(np.lib.stride_tricks.as_strided(span, shape=self.src_shape,
+                                                           strides=[s * itemsize for s in self.strides]))
+            del span
         arr = arr.reshape(self.shape)
         if self.stored == "BF16":
             arr = (arr.astype(np.uint32) << 16).view(np.float32)
@@ -117,6 +109,22 @@ class TensorRef:
 
     def __repr__(self):
         return f"TensorRef({Path(self.path).name}@{self.offset}, {self.stored}, {list(self.shape)})"
+
+
+def _read(path, offset: int, count: int, np_dtype) -> np.ndarray:
+    """``count`` elements at byte ``offset`` of ``path``, read straight into a new array (no mapping: a mapping's
+    pages count in the resident set while it exists, so copying out of one would hold the tensor twice)."""
+    arr = np.empty(count, dtype=np_dtype)
+    view = memoryview(arr).cast("B")
+    with open(path, "rb", buffering=0) as f:
+        f.seek(offset)
+        done = 0
+        while done < len(view):
+            n = f.readinto(view[done:])
+            if not n:
+                raise SafetensorsError(f"{path}: file ends inside a tensor (offset {offset}, {count} elements)")
+            done += n
+    return arr
 
 
 class InMemoryRef:
