@@ -2,6 +2,8 @@ package io.github.sora4j.benchmarks;
 
 import io.github.sora4j.GenerationRequest;
 import io.github.sora4j.GenerationResult;
+import io.github.sora4j.ProgressEvent;
+import io.github.sora4j.ProgressListener;
 import io.github.sora4j.VideoPipeline;
 import io.github.sora4j.device.DeviceProfile;
 import io.github.sora4j.device.DeviceProfiles;
@@ -74,12 +76,37 @@ public final class RealSizeRun {
             }
         };
         LoaderSettings settings = LoaderSettings.of(profile.budget()).withListener(listener);
+        // VmRSS sampled every 20 ms, the maximum kept per stage (what the plan's per-set peaks predict)
+        Map<String, Long> stagePeaks = new ConcurrentHashMap<>();
+        String[] stage = {"build"};
+        ProgressListener progress = event -> {
+            if (event instanceof ProgressEvent.StageStarted st) {
+                stage[0] = st.stage().name();
+            }
+            return recorder.onProgress(event);
+        };
+        Thread sampler = new Thread(() -> {
+            while (!Thread.currentThread().isInterrupted()) {
+                long rss = ProcessMemory.statusBytes("VmRSS");
+                stagePeaks.merge(stage[0], rss, Math::max);
+                try {
+                    Thread.sleep(20);
+                } catch (InterruptedException e) {
+                    return;
+                }
+            }
+        }, "rss-sampler");
+        sampler.setDaemon(true);
         long start = System.nanoTime();
         GenerationResult result;
+        long baseline;
         try (VideoPipeline pipeline = VideoPipeline.builder().pack(pack).deviceProfile(profile)
                 .blockLoader(p -> profile.techniques().loader().newLoader(p, settings)).build()) {
-            result = pipeline.generate(request, recorder);
+            baseline = ProcessMemory.statusBytes("VmRSS");
+            sampler.start();
+            result = pipeline.generate(request, progress);
         }
+        sampler.interrupt();
         double wall = (System.nanoTime() - start) / 1e9;
         long hwm = ProcessMemory.peakBytes();
 
@@ -118,6 +145,14 @@ public final class RealSizeRun {
         j.append("},\n");
         j.append(String.format(Locale.ROOT, "  \"plan_fits\": %s,%n", plan.fits()));
         j.append(String.format(Locale.ROOT, "  \"run_peak_rss_bytes\": %d,%n", hwm));
+        j.append(String.format(Locale.ROOT, "  \"rss_after_build_bytes\": %d,%n", baseline));
+        j.append("  \"peak_rss_by_stage\": {");
+        int q = 0;
+        for (Map.Entry<String, Long> e : stagePeaks.entrySet()) {
+            j.append(String.format(Locale.ROOT, "%s\"%s\": %d", q++ == 0 ? "" : ", ", e.getKey(),
+                    e.getValue()));
+        }
+        j.append("},\n");
         j.append(String.format(Locale.ROOT, "  \"run_peak_loaded_bytes\": %d,%n",
                 result.report().peakLoadedBytes()));
         j.append(String.format(Locale.ROOT, "  \"run_seconds\": %.3f,%n", wall));
