@@ -56,6 +56,17 @@ def main(out_dir) -> int:
         if du.is_file():
             entry["disk_bytes"] = _du(du)
         summary["exports"][tag] = entry
+    # further runs of RealSizeRun in the same directory (run2.json, run3.json, …: e.g. other allocator settings,
+    # described in docs/memory.md section 9) and the VAE decode measurement (VaeDecodeMemory, vae68.txt)
+    for f in sorted(out.glob("run?*.json")):
+        r = json.loads(f.read_text())
+        summary.setdefault("more_runs", {})[f.stem] = {
+            k: r[k] for k in ("run_peak_rss_bytes", "rss_after_build_bytes", "peak_rss_by_stage", "run_seconds",
+                              "text_encode_seconds", "denoise_seconds", "decode_seconds") if k in r}
+    for f in sorted(out.glob("vae*.txt")):
+        lines = [x for x in f.read_text().splitlines() if x.startswith("{")]
+        if lines:
+            summary.setdefault("vae_decode", {})[f.stem] = json.loads(lines[-1])
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps({k: v for k, v in summary.items() if k not in ("run", "checkpoints")}, indent=2))
     return 0
