@@ -13,6 +13,8 @@ from pathlib import Path
 def _time_v(path: Path) -> dict:
     """Peak RSS (bytes) and wall seconds from a ``/usr/bin/time -v`` report."""
     text = path.read_text()
+    if "Maximum resident set size" not in text:
+        return None  # still running, or killed before /usr/bin/time could report
     rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", text).group(1)) * 1024
     wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): ([\d:.]+)", text).group(1)
     seconds = 0.0
@@ -52,6 +54,9 @@ def main(out_dir) -> int:
     for f in sorted(out.glob("export-*.time")):
         tag = f.stem[len("export-"):]
         entry = _time_v(f)
+        if entry is None:
+            summary["exports"][tag] = "unfinished"
+            continue
         du = out / ("pack.du" if tag == "main" else f"pack-{tag}.du")
         if du.is_file():
             entry["disk_bytes"] = _du(du)
