@@ -5,8 +5,10 @@
       [--t5-config JSON] [--stdit-config JSON] [--vae-config JSON]
       Real checkpoints (file, sharded index or directory). The T5 config comes from --t5-config, else the Hugging
       Face config.json next to the T5 weights, else T5Config.xxl(); STDiT uses --stdit-config or
-      STDiT3Config.xl2(), the VAE --vae-config or VAEConfig.v1_2(). Every checkpoint is loaded strictly (VAE encoder
-      keys, the VAE scale/shift buffers and T5 decoder keys are ignored).
+      STDiT3Config.xl2(), the VAE --vae-config or VAEConfig.v1_2(). Every checkpoint is checked strictly (VAE encoder
+      keys, the VAE scale/shift buffers and T5 decoder keys are ignored) on its header before anything is written,
+      then streamed one block at a time (streaming.py). --tokenizer: a tokenizer.json, T5's spiece.model (converted,
+      tokenizer.py), or a directory holding either.
 
   tiny --out DIR [--seed N] [--dtype float32|float16] [--t5-int8] [--name N] [--overwrite]
       A pack of seeded random tiny models with the project's word-level tokenizer (tiny.py's builder and writer:
@@ -62,7 +64,8 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--t5", required=True, metavar="PATH", help="T5 encoder weights (file, index or directory)")
     e.add_argument("--stdit", required=True, metavar="PATH", help="STDiT3 weights")
     e.add_argument("--vae", required=True, metavar="PATH", help="VAE weights")
-    e.add_argument("--tokenizer", required=True, metavar="PATH", help="tokenizer.json (or a directory holding one)")
+    e.add_argument("--tokenizer", required=True, metavar="PATH", help="tokenizer.json, T5's spiece.model, or a directory "
+                                                                      "holding either")
     e.add_argument("--out", required=True, metavar="DIR", help="pack directory to create")
     e.add_argument("--dtype", default="float32", metavar="DTYPE", help=f"stored weight dtype ({dtypes})")
     e.add_argument("--t5-int8", action="store_true", help="int8 dynamic quantization of the T5 Linears")
