@@ -97,17 +97,20 @@ def scan_source(src: str):
     return ops, calls, methods, defs
 
 
-def _stored_entries(data: bytes):
-    with zipfile.ZipFile(io.BytesIO(data)) as z:
+def _stored_entries(data, want=lambda name: True):
+    """(name, body) of the entries ``want`` accepts, from archive bytes or a path (only those bodies are read)."""
+    source = io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else data
+    with zipfile.ZipFile(source) as z:
         for info in z.infolist():
-            yield info.filename, z.read(info.filename)
+            if want(info.filename):
+                yield info.filename, z.read(info.filename)
 
 
-def archive_names(data: bytes):
-    """(ops, calls, methods, defs) of every ``.py`` entry of a TorchScript archive."""
+def archive_names(data):
+    """(ops, calls, methods, defs) of every ``.py`` entry of a TorchScript archive (bytes or a path)."""
     ops, calls, methods, defs = set(), set(), set(), set()
-    for name, body in _stored_entries(data):
-        if name.lower().endswith(".py"):
+    for name, body in _stored_entries(data, lambda n: n.lower().endswith(".py")):
+        if True:
             o, c, m, d = scan_source(body.decode("utf-8"))
             ops |= o
             calls |= c
@@ -128,7 +131,7 @@ def read_allowlist(path=None):
     return out
 
 
-def disallowed(data: bytes, allow=None):
+def disallowed(data, allow=None):
     """Sorted names of a block archive that the allowlist does not allow (empty: the block passes)."""
     allow = allow or read_allowlist()
     ops, calls, methods, defs = archive_names(data)

@@ -10,6 +10,11 @@ Supported inputs of :func:`read_state_dict`:
 * a directory holding one of the above (an index is preferred over single files).
 
 Safetensors files are memory-mapped copy-on-write, so a tensor's pages are read when they are first used.
+
+:func:`read_lazy_state_dict` reads the same inputs without loading any tensor: its values are
+:class:`~sora4j_export.safetensors.TensorRef` records (``shape``, ``dtype``, ``load()``), for the streaming export.
+Safetensors files and torch zip pickles (``torch.save`` since torch 1.6) are read lazily; a legacy (pre-1.6, non-zip)
+pickle is loaded whole, since its layout does not allow anything else.
 """
 
 import json
@@ -25,7 +30,9 @@ __all__ = [
     "CheckpointError",
     "StateDict",
     "read_state_dict",
+    "read_lazy_state_dict",
     "write_safetensors",
+    "check_fits",
     "strict_load",
     "detect_kind",
     "KIND_NAMES",
@@ -122,7 +129,7 @@ def _find_in_directory(d: Path) -> Path:
     raise CheckpointError(f"no checkpoint in directory {d} (no *.safetensors, *.bin, *.pt, *.pth or *.index.json)")
 
 
-def _read_index(p: Path) -> StateDict:
+def _read_index(p: Path, reader=None) -> StateDict:
     try:
         with open(p, "r", encoding="utf-8") as f:
             index = json.load(f)
@@ -139,7 +146,7 @@ def _read_index(p: Path) -> StateDict:
         sp = p.parent / shard
         if not sp.is_file():
             raise CheckpointError(f"shard {shard} named by {p} not found")
-        sd = read_state_dict(sp)
+        sd = (reader or read_state_dict)(sp)
         missing = [k for k in by_shard[shard] if k not in sd]
         if missing:
             raise CheckpointError(f"shard {sp} lacks {len(missing)} tensor(s) its index names: {_head(missing)}")
@@ -208,21 +215,67 @@ def _read_pickle(p: Path) -> StateDict:
     except Exception as e:  # noqa: BLE001 - torch raises many kinds here
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise CheckpointError(f"not a readable torch checkpoint: {p} ({msg})") from None
+    return _state_dict_of(obj, p, lambda v: isinstance(v, torch.Tensor))
+
+
+def _state_dict_of(obj, p: Path, is_tensor) -> StateDict:
+    """The dict of tensors in an unpickled checkpoint: wrappers unwrapped, a DDP ``module.`` prefix dropped."""
     for wrapper in ("state_dict", "model", "module", "ema"):
-        if isinstance(obj, dict) and wrapper in obj and isinstance(obj[wrapper], dict) and not _is_tensor_dict(obj):
+        if isinstance(obj, dict) and wrapper in obj and isinstance(obj[wrapper], dict) \
+                and not _is_tensor_dict(obj, is_tensor):
             obj = obj[wrapper]
             break
-    if not isinstance(obj, dict) or not _is_tensor_dict(obj):
+    if not isinstance(obj, dict) or not _is_tensor_dict(obj, is_tensor):
         raise CheckpointError(f"not a checkpoint: {p} (the pickle does not hold a dict of tensors)")
-    sd = {k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}
+    sd = {k: v for k, v in obj.items() if is_tensor(v)}
     if sd and all(k.startswith("module.") for k in sd):
         sd = {k[len("module."):]: v for k, v in sd.items()}
     return StateDict(sd, source=str(p))
 
 
-def _is_tensor_dict(d) -> bool:
-    return bool(d) and all(isinstance(k, str) for k in d) and any(isinstance(v, torch.Tensor) for v in d.values()) \
-        and sum(isinstance(v, torch.Tensor) for v in d.values()) * 2 >= len(d)
+def _is_tensor_dict(d, is_tensor=lambda v: isinstance(v, torch.Tensor)) -> bool:
+    return bool(d) and all(isinstance(k, str) for k in d) and any(is_tensor(v) for v in d.values()) \
+        and sum(bool(is_tensor(v)) for v in d.values()) * 2 >= len(d)
+
+
+# ------------------------------------------------------------------------------------------------------ lazy reading
+def read_lazy_state_dict(path, log=None) -> StateDict:
+    """Like :func:`read_state_dict`, but the values are tensor references (``.shape``, ``.dtype``, ``.load(dtype)``)
+    and no tensor data is read. ``log`` (a ``print``-like callable) hears about checkpoints that must be loaded whole."""
+    from .safetensors import SafetensorsError, open_safetensors
+    from .torchzip import TorchZipError, is_torch_zip, open_torch_zip
+
+    p = Path(path)
+    if not p.exists():
+        raise CheckpointError(f"checkpoint not found: {p}")
+    if p.is_dir():
+        return read_lazy_state_dict(_find_in_directory(p), log)
+    name = p.name.lower()
+    if name.endswith(".index.json"):
+        return _read_index(p, lambda sp: read_lazy_state_dict(sp, log))
+    with open(p, "rb") as f:
+        head = f.read(9)
+    if name.endswith(".safetensors") or (not name.endswith(_PICKLE_SUFFIXES) and head[8:9] == b"{"):
+        try:
+            refs, metadata = open_safetensors(p)
+        except SafetensorsError as e:
+            raise CheckpointError(str(e)) from None
+        return StateDict(refs, source=str(p), metadata=metadata)
+    if name.endswith(_PICKLE_SUFFIXES) or head[:2] == b"PK" or head[:1] == b"\x80":
+        if is_torch_zip(p):
+            try:
+                obj = open_torch_zip(p)
+            except TorchZipError as e:
+                raise CheckpointError(f"not a readable torch checkpoint: {e}") from None
+            return _state_dict_of(obj, p, lambda v: hasattr(v, "load") and hasattr(v, "shape"))
+        from .safetensors import InMemoryRef
+
+        if log:
+            log(f"  {p.name}: legacy (non-zip) torch pickle, loading it whole ({p.stat().st_size / 1e9:.2f} GB of RAM)")
+        sd = _read_pickle(p)
+        return StateDict({k: InMemoryRef(v) for k, v in sd.items()}, source=str(p))
+    raise CheckpointError(
+        f"not a checkpoint: {p} (expected .safetensors, .bin/.pt/.pth, a *.index.json or a directory holding one)")
 
 
 # ----------------------------------------------------------------------------------------------------------- writing
@@ -307,24 +360,8 @@ def strict_load(module: torch.nn.Module, state_dict, ignore_prefixes=(), source=
     """
     src = _source_of(state_dict, source)
     expected = module.state_dict()
-    ignore = tuple(ignore_prefixes)
-    given = {k: v for k, v in state_dict.items() if not (ignore and k.startswith(ignore))}
-    missing = [k for k in expected if k not in given]
-    unexpected = [k for k in given if k not in expected]
-    misshaped = [k for k in expected if k in given and tuple(given[k].shape) != tuple(expected[k].shape)]
-    if missing or unexpected or misshaped:
-        parts = [f"checkpoint{' ' + src if src else ''} does not fit {type(module).__name__}:"]
-        if missing:
-            parts.append(f"{len(missing)} missing key(s): "
-                         + _head([f"{k} {_shape(expected[k])}" for k in missing]))
-        if unexpected:
-            parts.append(f"{len(unexpected)} unexpected key(s): "
-                         + _head([f"{k} {_shape(given[k])}" for k in unexpected]))
-        if misshaped:
-            parts.append(f"{len(misshaped)} mis-shaped key(s): "
-                         + _head([f"{k} checkpoint {_shape(given[k])} vs model {_shape(expected[k])}"
-                                  for k in misshaped]))
-        raise CheckpointError("\n  ".join(parts))
+    given = check_fits(type(module).__name__, {k: v.shape for k, v in expected.items()}, state_dict,
+                       ignore_prefixes, src)
     cast = {}
     for k, target in expected.items():
         v = given[k]
@@ -335,6 +372,32 @@ def strict_load(module: torch.nn.Module, state_dict, ignore_prefixes=(), source=
         module.load_state_dict(cast, strict=True)
 
 
+def check_fits(what: str, expected: dict, state_dict, ignore_prefixes=(), src=None) -> dict:
+    """Checks that ``state_dict`` (values with a ``.shape``: tensors or tensor references) holds exactly the keys of
+    ``expected`` (key -> shape) with those shapes, ignoring keys that start with one of ``ignore_prefixes``. Returns the
+    entries it kept; raises :class:`CheckpointError` listing missing, unexpected and mis-shaped keys (20 of each).
+    ``what`` names the module in the message."""
+    ignore = tuple(ignore_prefixes)
+    given = {k: v for k, v in state_dict.items() if not (ignore and k.startswith(ignore))}
+    missing = [k for k in expected if k not in given]
+    unexpected = [k for k in given if k not in expected]
+    misshaped = [k for k in expected if k in given and tuple(given[k].shape) != tuple(expected[k])]
+    if missing or unexpected or misshaped:
+        parts = [f"checkpoint{' ' + src if src else ''} does not fit {what}:"]
+        if missing:
+            parts.append(f"{len(missing)} missing key(s): "
+                         + _head([f"{k} {_dims(expected[k])}" for k in missing]))
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected key(s): "
+                         + _head([f"{k} {_shape(given[k])}" for k in unexpected]))
+        if misshaped:
+            parts.append(f"{len(misshaped)} mis-shaped key(s): "
+                         + _head([f"{k} checkpoint {_shape(given[k])} vs model {_dims(expected[k])}"
+                                  for k in misshaped]))
+        raise CheckpointError("\n  ".join(parts))
+    return given
+
+
 def _source_of(state_dict, source):
     if source is not None:
         return str(source)
@@ -342,7 +405,11 @@ def _source_of(state_dict, source):
 
 
 def _shape(t) -> str:
-    return "[" + ", ".join(str(s) for s in t.shape) + "]"
+    return _dims(t.shape)
+
+
+def _dims(shape) -> str:
+    return "[" + ", ".join(str(s) for s in shape) + "]"
 
 
 def _head(items, n: int = 20) -> str:

@@ -5,8 +5,10 @@
       [--t5-config JSON] [--stdit-config JSON] [--vae-config JSON]
       Real checkpoints (file, sharded index or directory). The T5 config comes from --t5-config, else the Hugging
       Face config.json next to the T5 weights, else T5Config.xxl(); STDiT uses --stdit-config or
-      STDiT3Config.xl2(), the VAE --vae-config or VAEConfig.v1_2(). Every checkpoint is loaded strictly (VAE encoder
-      keys, the VAE scale/shift buffers and T5 decoder keys are ignored).
+      STDiT3Config.xl2(), the VAE --vae-config or VAEConfig.v1_2(). Every checkpoint is checked strictly (VAE encoder
+      keys, the VAE scale/shift buffers and T5 decoder keys are ignored) on its header before anything is written,
+      then streamed one block at a time (streaming.py). --tokenizer: a tokenizer.json, T5's spiece.model (converted,
+      tokenizer.py), or a directory holding either.
 
   tiny --out DIR [--seed N] [--dtype float32|float16] [--t5-int8] [--name N] [--overwrite] [--sign-key PEM]
       A pack of seeded random tiny models with the project's word-level tokenizer (tiny.py's builder and writer:
@@ -65,7 +67,8 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--t5", required=True, metavar="PATH", help="T5 encoder weights (file, index or directory)")
     e.add_argument("--stdit", required=True, metavar="PATH", help="STDiT3 weights")
     e.add_argument("--vae", required=True, metavar="PATH", help="VAE weights")
-    e.add_argument("--tokenizer", required=True, metavar="PATH", help="tokenizer.json (or a directory holding one)")
+    e.add_argument("--tokenizer", required=True, metavar="PATH", help="tokenizer.json, T5's spiece.model, or a directory "
+                                                                      "holding either")
     e.add_argument("--out", required=True, metavar="DIR", help="pack directory to create")
     e.add_argument("--dtype", default="float32", metavar="DTYPE", help=f"stored weight dtype ({dtypes})")
     e.add_argument("--t5-int8", action="store_true", help="int8 dynamic quantization of the T5 Linears")
@@ -107,7 +110,32 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+@contextlib.contextmanager
+def _term_as_interrupt():
+    """SIGTERM (``kill``) ends an export like Ctrl-C: write_pack removes its partial directory, exit status 130."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def raise_interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, raise_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv=None) -> int:
+    with _term_as_interrupt():
+        return _main(argv)
+
+
+def _main(argv=None) -> int:
     try:
         args = _parser().parse_args(argv)
         if args.command == "verify":
@@ -230,38 +258,73 @@ def _tie_t5_embeddings(sd) -> None:
         sd[a] = sd[b]
 
 
-def _prepare_vae_state_dict(sd, module):
-    """Legacy diffusers attention names renamed; the checkpoint's scale/shift buffers must match the config (the
-    manifest, from which Java de-normalises latents, is written from the config)."""
-    from .vae import checkpoint_normalization, rename_legacy_attention_keys
+def _prepare_vae_refs(refs, cfg):
+    """The VAE checkpoint's scale/shift buffers (two small tensors, loaded) must match the config, from which the
+    manifest is written and Java de-normalises latents; legacy diffusers attention names are renamed (1x1-conv
+    shaped weights viewed as linear)."""
+    from .vae import _LEGACY_ATTENTION, _LEGACY_ATTENTION_RE
 
-    norm = checkpoint_normalization(sd)
-    if norm is not None:
-        cfg = module.config
-        for label, got, want in (("scale", norm[0], cfg.scale), ("shift", norm[1], cfg.shift)):
+    src = getattr(refs, "source", "")
+    if "scale" in refs and "shift" in refs:
+        for label, want in (("scale", cfg.scale), ("shift", cfg.shift)):
+            got = [float(x) for x in refs[label].load(torch.float32).reshape(-1)]
             if len(got) != len(want) or any(abs(a - b) > 1e-5 for a, b in zip(got, want)):
-                raise CheckpointError(f"checkpoint {getattr(sd, 'source', '')} has VAE {label} {got}, "
-                                      f"the v1.2 config says {list(want)}")
-    try:
-        renamed = rename_legacy_attention_keys(sd)
-    except ValueError as e:
-        raise CheckpointError(f"checkpoint {getattr(sd, 'source', '')}: {e}") from None
-    out = type(sd)(renamed, source=getattr(sd, "source", None)) if hasattr(sd, "source") else renamed
+                raise CheckpointError(f"checkpoint {src} has VAE {label} {got}, the v1.2 config says {list(want)}")
+    out = type(refs)(source=src, metadata=getattr(refs, "metadata", None))
+    for k, v in refs.items():
+        m = _LEGACY_ATTENTION_RE.match(k)
+        if m:
+            k = f"{m.group(1)}.{_LEGACY_ATTENTION[m.group(2)]}.{m.group(3)}"
+            if m.group(3) == "weight" and len(v.shape) == 4:
+                v = v.reshaped(v.shape[:2])
+        if k in out:
+            raise CheckpointError(f"checkpoint {src}: has both legacy and current names for {k}")
+        out[k] = v
     return out
 
 
-def _load(flag: str, path: Path, kind: str, module, ignore=()):
+def _tokenizer_json(tok: Path, given: str, out: Path, log) -> Path:
+    """--tokenizer: a tokenizer.json, a SentencePiece spiece.model (converted, tokenizer.py), or a directory holding
+    either (tokenizer.json preferred). A converted file is written next to the pack's partial directory."""
+    from .tokenizer import write_t5_tokenizer_json
+
+    if tok.is_dir():
+        if (tok / "tokenizer.json").is_file():
+            return tok / "tokenizer.json"
+        if not (tok / "spiece.model").is_file():
+            raise UsageError(f"--tokenizer: neither tokenizer.json nor spiece.model in {given}")
+        tok = tok / "spiece.model"
+    if tok.suffix == ".json":
+        return tok
+    target = out.parent / f".{out.name}.tokenizer.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
     try:
-        sd = read_state_dict(path)
-        check_kind(sd, kind)
-        if kind == "t5":
-            _tie_t5_embeddings(sd)
-        if kind == "vae":
-            sd = _prepare_vae_state_dict(sd, module)
-        strict_load(module, sd, ignore_prefixes=ignore)
-    except CheckpointError as e:
-        raise CheckpointError(f"{flag}: {e}") from None
-    return module
+        write_t5_tokenizer_json(tok, target)
+    except ValueError as e:
+        raise UsageError(f"--tokenizer: {e}") from None
+    log(f"  converted {tok} to a tokenizers JSON")
+    return target
+
+
+def _remove_stale_partials(out: Path, log) -> None:
+    """write_pack writes into ``.<name>.partial-<pid>`` next to ``out`` and removes it on failure; a process killed
+    outright (SIGKILL, power loss) cannot, so leftovers of dead processes are removed before a new export of ``out``."""
+    import os
+    import shutil
+
+    if not out.parent.is_dir():
+        return
+    for d in out.parent.glob(f".{out.name}.partial-*"):
+        try:
+            pid = int(d.name.rsplit("-", 1)[1])
+            os.kill(pid, 0)
+            continue  # its process is alive (another export): leave it
+        except ProcessLookupError:
+            pass
+        except (ValueError, PermissionError):
+            continue
+        log(f"  removing {d} (left by an export that was killed)")
+        shutil.rmtree(d, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -280,33 +343,62 @@ def _no_weight_init():
 
 
 def export_real(args) -> dict:
+    """The streaming export (streaming.py): checkpoints opened lazily and checked before anything is written, then one
+    block at a time loaded, cast, scripted, saved and freed."""
+    import time
+
     from .stdit3 import STDiT3
+    from .streaming import Materializer, open_checkpoint, to_meta
     from .t5 import T5Encoder
     from .vae import IGNORED_CHECKPOINT_PREFIXES, VideoVAEDecoder
 
+    started = time.monotonic()
     t5_path = _existing(args.t5, "--t5")
     stdit_path = _existing(args.stdit, "--stdit")
     vae_path = _existing(args.vae, "--vae")
     tok = _existing(args.tokenizer, "--tokenizer")
-    if tok.is_dir():
-        tok = tok / "tokenizer.json"
-        if not tok.is_file():
-            raise UsageError(f"--tokenizer: no tokenizer.json in {args.tokenizer}")
     out = Path(args.out)
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not args.overwrite)):
         raise UsageError(f"--out: {args.out} exists and is not an empty directory (pass --overwrite to replace it)")
-
     t5_config, stdit_config, vae_config = _configs(args, t5_path)
-    # smallest first, so that a wrong file fails before the big loads
+    log = (lambda line: print(line, file=sys.stderr))
+
+    # skeletons: parameters on the meta device (the VAE has no device argument: built empty, then moved)
     with _no_weight_init():
-        vae = _load("--vae", vae_path, "vae", VideoVAEDecoder(vae_config).eval(), IGNORED_CHECKPOINT_PREFIXES)
-        stdit = _load("--stdit", stdit_path, "stdit", STDiT3(stdit_config).eval())
-        t5 = _load("--t5", t5_path, "t5", T5Encoder(t5_config).eval(), T5_IGNORED_PREFIXES)
-    name = args.name or f"open-sora-v1.2-{args.dtype}" + ("-t5int8" if args.t5_int8 else "")
-    description = args.description or (
-        f"Open-Sora v1.2 (T5 {'int8' if args.t5_int8 else args.dtype}, STDiT3-XL/2 and VAE {args.dtype}) "
-        f"exported by sora4j_export from {t5_path.name}, {stdit_path.name}, {vae_path.name}")
-    return write_pack(out, name=name, description=description, t5_model=t5, t5_config=t5_config,
-                      stdit_model=stdit, stdit_config=stdit_config, vae_model=vae, vae_config=vae_config,
-                      tokenizer_json_path=tok, weight_dtype=args.dtype, t5_int8=args.t5_int8,
-                      overwrite=args.overwrite, log=lambda s: print(s, file=sys.stderr))
+        vae = to_meta(VideoVAEDecoder(vae_config).eval())
+    stdit = STDiT3(stdit_config, device="meta").eval()
+    t5 = T5Encoder(t5_config, device="meta").eval()
+
+    def shapes(model):
+        return {k: tuple(v.shape) for k, v in model.state_dict().items()}
+
+    def tie(refs):
+        _tie_t5_embeddings(refs)
+        return refs
+
+    # smallest first, so that a wrong file fails before the big ones are even opened
+    vae_refs = open_checkpoint("--vae", vae_path, "vae", shapes(vae), IGNORED_CHECKPOINT_PREFIXES, log,
+                               prepare=lambda r: _prepare_vae_refs(r, vae_config))
+    stdit_refs = open_checkpoint("--stdit", stdit_path, "stdit", shapes(stdit), (), log)
+    t5_refs = open_checkpoint("--t5", t5_path, "t5", shapes(t5), T5_IGNORED_PREFIXES, log, prepare=tie)
+    tok_json = _tokenizer_json(tok, args.tokenizer, out, log)
+    _remove_stale_partials(out, log)
+    try:
+        # the CFG null caption (4.9 MB) is written by write_pack from the STDiT model
+        stdit.y_embedder._buffers["y_embedding"] = stdit_refs["y_embedder.y_embedding"].load(torch.float32)
+        name = args.name or f"open-sora-v1.2-{args.dtype}" + ("-t5int8" if args.t5_int8 else "")
+        description = args.description or (
+            f"Open-Sora v1.2 (T5 {'int8' if args.t5_int8 else args.dtype}, STDiT3-XL/2 and VAE {args.dtype}) "
+            f"exported by sora4j_export from {t5_path.name}, {stdit_path.name}, {vae_path.name}")
+        materializer = Materializer([(t5, t5_refs), (stdit, stdit_refs), (vae, vae_refs)])
+        manifest = write_pack(out, name=name, description=description, t5_model=t5, t5_config=t5_config,
+                              stdit_model=stdit, stdit_config=stdit_config, vae_model=vae, vae_config=vae_config,
+                              tokenizer_json_path=tok_json, weight_dtype=args.dtype, t5_int8=args.t5_int8,
+                              overwrite=args.overwrite, log=log, materialize=materializer)
+    finally:
+        if tok_json.name.startswith(f".{out.name}.") and tok_json.exists():
+            tok_json.unlink()
+    loads = sum(t["loadSeconds"] for t in materializer.timings)
+    log(f"exported {len(manifest['blocks'])} blocks in {time.monotonic() - started:.1f} s "
+        f"({loads:.1f} s reading checkpoints)")
+    return manifest

@@ -20,6 +20,7 @@ drops those entries (they only serve source locations in TorchScript error messa
 without them) and rewrites the archive with fixed dates, so a pack's sha256s are the same in every checkout.
 """
 
+import contextlib
 import copy
 import hashlib
 import io
@@ -207,15 +208,17 @@ def _block_sort_key(b):
     return SETS.index(st), ROLES[st].index(role), order
 
 
-def _prepare_block(spec: BlockSpec, dtype: torch.dtype, int8: bool):
-    """A frozen, eval-mode copy of the block module cast to its stored dtype; returns (module, dtype name)."""
-    m = copy.deepcopy(spec.module).eval()
+def _prepare_block(spec: BlockSpec, dtype: torch.dtype, int8: bool, copy_module: bool = True):
+    """A frozen, eval-mode copy of the block module cast to its stored dtype; returns (module, dtype name).
+    With ``copy_module=False`` (streaming export: the block's weights are dropped after it is written) a float cast
+    happens in place and only int8 quantization copies."""
+    m = (copy.deepcopy(spec.module) if copy_module else spec.module).eval()
     for p in m.parameters():
         p.requires_grad_(False)
     has_linear = any(isinstance(x, torch.nn.Linear) for x in m.modules())
     if int8 and spec.set == "t5" and has_linear:
         # int8 blocks keep every non-Linear weight in float32: dynamic int8 Linears take float32 activations
-        return quantize_t5_int8(m, inplace=True), "int8"
+        return quantize_t5_int8(m, inplace=copy_module), "int8"
     if dtype != torch.float32:
         m = m.to(dtype)
     return m, {torch.float32: "float32", torch.float16: "float16"}[dtype]
@@ -228,10 +231,39 @@ def _blank_or_absent(p: Path) -> bool:
 # ------------------------------------------------------------------------------------------------------------- writing
 def save_scripted(scripted, target, tag: bytes = None) -> None:
     """``torch.jit.save`` without the path-dependent ``*.debug_pkl`` entries, deterministically (see module doc),
-    with the block's role tag (``archive.block_tag``) as the last entry ``<root>/extra/sora4j-block.json``."""
-    buffer = io.BytesIO()
-    torch.jit.save(scripted, buffer)
-    Path(target).write_bytes(_rewrite_archive(buffer.getvalue(), Path(target).stem, tag))
+    with the block's role tag (``archive.block_tag``) as the last entry ``<root>/extra/sora4j-block.json``.
+    Goes through files next to ``target``, entry by entry, so a 772 MB block is never copied in memory; the bytes
+    are those ``_rewrite_archive`` makes of the same archive."""
+    target = Path(target)
+    raw = target.with_name(target.name + ".jit-tmp")
+    tmp = target.with_name(target.name + ".tmp")
+    # The root folder inside the archive is named after the file, as torch.jit.save(path) would name it.
+    stem = target.stem
+    try:
+        torch.jit.save(scripted, str(raw))
+        with zipfile.ZipFile(raw) as zin, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as zout:
+            for info in zin.infolist():
+                if info.filename.endswith(".debug_pkl"):
+                    continue
+                name = stem + info.filename[info.filename.index("/"):]
+                if tag is not None and name == f"{stem}/{TAG_ENTRY}":
+                    continue
+                entry = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+                entry.compress_type = zipfile.ZIP_STORED
+                entry.external_attr = 0o644 << 16
+                entry.file_size = info.file_size  # as writestr sets it, so the header bytes are the same
+                with zin.open(info) as src, zout.open(entry, "w") as dst:
+                    shutil.copyfileobj(src, dst, 1 << 22)
+            if tag is not None:
+                entry = zipfile.ZipInfo(f"{stem}/{TAG_ENTRY}", date_time=(1980, 1, 1, 0, 0, 0))
+                entry.compress_type = zipfile.ZIP_STORED
+                entry.external_attr = 0o644 << 16
+                zout.writestr(entry, tag)
+        os.replace(tmp, target)
+    finally:
+        for p in (raw, tmp):
+            if p.exists():
+                p.unlink()
 
 
 def _rewrite_archive(data: bytes, stem: str, tag: bytes = None) -> bytes:
@@ -251,8 +283,8 @@ def _rewrite_archive(data: bytes, stem: str, tag: bytes = None) -> bytes:
     return out.getvalue()
 
 
-def _check_archive(label: str, data: bytes) -> None:
-    """PackError when a block uses a name outside the TorchScript allowlist (archive.py)."""
+def _check_archive(label: str, data) -> None:
+    """PackError when a block (archive bytes or path) uses a name outside the TorchScript allowlist (archive.py)."""
     bad = disallowed(data)
     if bad:
         raise PackError(f"block {label} uses {', '.join(bad)}, which the TorchScript allowlist "
@@ -263,7 +295,8 @@ def _check_archive(label: str, data: bytes) -> None:
 
 def write_pack(out_dir, *, name: str, description: str = "", t5_model, t5_config, stdit_model, stdit_config,
                vae_model, vae_config, tokenizer_json_path, weight_dtype: str = "float32", t5_int8: bool = False,
-               sampling: dict = None, overwrite: bool = False, log=None, architecture: dict = None) -> dict:
+               sampling: dict = None, overwrite: bool = False, log=None, architecture: dict = None,
+               materialize=None) -> dict:
     """Exports the three models as a pack in ``out_dir`` and returns the manifest (a dict).
 
     Blocks come from ``t5_blocks``, ``stdit_blocks`` and ``vae_blocks``; each is copied, cast to ``weight_dtype``
@@ -272,6 +305,9 @@ def write_pack(out_dir, *, name: str, description: str = "", t5_model, t5_config
     ``print``-like callable for progress lines. ``architecture`` (optional, JSON-able) is stored as the manifest's
     ``architecture`` object: the full model configs, which readers of the pack may use (e.g. FLOP models) and the
     library itself ignores.
+
+    ``materialize`` (streaming export, ``streaming.py``): a callable ``spec -> context manager`` that puts the block's
+    weights in place on entry and drops them on exit; blocks are then not copied, so memory holds one block at a time.
     """
     from .stdit3 import null_embedding, stdit_blocks
     from .t5 import t5_blocks
@@ -318,17 +354,18 @@ def write_pack(out_dir, *, name: str, description: str = "", t5_model, t5_config
         tmp.mkdir()
         blocks = []
         for spec in specs:
-            module, dname = _prepare_block(spec, dtype, t5_int8)
-            param_bytes = quantized_parameter_bytes(module)
-            target = tmp / spec.file
-            target.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                scripted = torch.jit.script(module)
-            except Exception as e:  # noqa: BLE001 - TorchScript raises many kinds
-                raise PackError(f"block {spec.name} cannot be scripted: {str(e).strip().splitlines()[0]}") from e
-            save_scripted(scripted, target, block_tag(spec.name, spec.set, spec.role, spec.order))
-            del scripted, module
-            _check_archive(spec.name, target.read_bytes())
+            with (materialize(spec) if materialize else contextlib.nullcontext()):
+                module, dname = _prepare_block(spec, dtype, t5_int8, copy_module=materialize is None)
+                param_bytes = quantized_parameter_bytes(module)
+                target = tmp / spec.file
+                target.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    scripted = torch.jit.script(module)
+                except Exception as e:  # noqa: BLE001 - TorchScript raises many kinds
+                    raise PackError(f"block {spec.name} cannot be scripted: {str(e).strip().splitlines()[0]}") from e
+                save_scripted(scripted, target, block_tag(spec.name, spec.set, spec.role, spec.order))
+                del scripted, module
+            _check_archive(spec.name, target)
             blocks.append({
                 "name": spec.name, "set": spec.set, "role": spec.role, "order": int(spec.order), "file": spec.file,
                 "bytes": target.stat().st_size, "parameterBytes": int(param_bytes), "dtype": dname,

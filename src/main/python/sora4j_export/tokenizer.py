@@ -240,3 +240,83 @@ def with_aesthetic_score(text: str, score: float = 6.5) -> str:
     """Open-Sora's ``append_score_to_prompts``: ``f"{text} aesthetic score: {score:.1f}."``."""
     return f"{text} aesthetic score: {score:.1f}."
 
+
+
+# --------------------------------------------------------------------------------------- T5: spiece.model -> JSON
+T5_EXTRA_IDS = 100
+
+
+def t5_tokenizer_json(spiece: bytes, extra_ids: int = T5_EXTRA_IDS) -> dict:
+    """The Hugging Face ``tokenizers`` JSON of a T5 SentencePiece model, as ``transformers``' ``T5TokenizerFast``
+    conversion writes it (the file ``DeepFloyd/t5-v1_1-xxl`` users get from ``save_pretrained``):
+
+    * ``model``: Unigram, ``vocab`` = every piece with its score, then ``<extra_id_{n-1}>`` … ``<extra_id_0>`` with
+      score 0 (ids 32000 … 32099 for T5), ``unk_id`` from the trainer spec;
+    * ``normalizer``: ``Precompiled`` with the model's ``precompiled_charsmap`` (the NFKC-based rules, base64);
+    * ``pre_tokenizer``: ``WhitespaceSplit`` then ``Metaspace`` (``▁``, a prefix space when the model adds a dummy
+      prefix); ``decoder``: ``Metaspace``;
+    * ``post_processor``: ``$A </s>`` (pairs ``$A </s> $B </s>``);
+    * ``added_tokens``: the control and unknown pieces (``<pad>``, ``</s>``, ``<unk>``) and the extra ids, special.
+    """
+    import base64
+
+    from .spm import CONTROL, UNIGRAM, UNKNOWN, SpmError, parse_model
+
+    m = parse_model(spiece)
+    if m.model_type != UNIGRAM:
+        raise SpmError(f"SentencePiece model type {m.model_type} is not Unigram (1); T5 uses Unigram")
+    if m.byte_fallback:
+        raise SpmError("SentencePiece byte fallback is not supported (T5's model does not use it)")
+    if not m.add_dummy_prefix or not m.escape_whitespaces:
+        raise SpmError("only models that add a dummy prefix and escape whitespace (like T5's) are supported")
+    n = len(m.pieces)
+    for label, idx in (("unk", m.unk_id), ("eos", m.eos_id)):
+        if not 0 <= idx < n:
+            raise SpmError(f"{label}_id {idx} is not a piece id (0..{n - 1})")
+    eos = m.pieces[m.eos_id].piece
+    vocab = [[p.piece, float(p.score)] for p in m.pieces]
+    extras = [f"<extra_id_{i}>" for i in range(extra_ids - 1, -1, -1)]
+    vocab += [[e, 0.0] for e in extras]
+
+    def added(tid, content):
+        return {"id": tid, "special": True, "content": content, "single_word": False, "lstrip": False,
+                "rstrip": False, "normalized": False}
+
+    added_tokens = [added(i, p.piece) for i, p in enumerate(m.pieces) if p.type in (CONTROL, UNKNOWN)]
+    added_tokens += [added(n + i, e) for i, e in enumerate(extras)]
+    metaspace = {"type": "Metaspace", "replacement": "\u2581", "str_rep": "\u2581", "add_prefix_space": True}
+    seq = [{"Sequence": {"id": "A", "type_id": 0}}, {"SpecialToken": {"id": eos, "type_id": 0}}]
+    return {
+        "version": "1.0",
+        "truncation": None,
+        "padding": None,
+        "added_tokens": added_tokens,
+        "normalizer": {"type": "Precompiled",
+                       "precompiled_charsmap": base64.b64encode(m.precompiled_charsmap).decode("ascii")},
+        "pre_tokenizer": {"type": "Sequence", "pretokenizers": [{"type": "WhitespaceSplit"}, dict(metaspace)]},
+        "post_processor": {
+            "type": "TemplateProcessing",
+            "single": seq,
+            "pair": seq + [{"Sequence": {"id": "B", "type_id": 0}}, {"SpecialToken": {"id": eos, "type_id": 0}}],
+            "special_tokens": {eos: {"id": eos, "ids": [m.eos_id], "tokens": [eos]}},
+        },
+        "decoder": dict(metaspace),
+        "model": {"unk_id": m.unk_id, "vocab": vocab},
+    }
+
+
+def write_t5_tokenizer_json(spiece_path, target, extra_ids: int = T5_EXTRA_IDS) -> Path:
+    """Converts ``spiece_path`` (a SentencePiece ``.model``) with :func:`t5_tokenizer_json` and writes ``target``
+    (UTF-8, compact). Raises ValueError (SpmError) naming the file when it is not a usable model."""
+    from .spm import SpmError
+
+    src = Path(spiece_path)
+    try:
+        data = t5_tokenizer_json(src.read_bytes(), extra_ids)
+    except SpmError as e:
+        raise SpmError(f"{src}: {e}") from None
+    target = Path(target)
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+    tmp.replace(target)
+    return target

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Phase 3-4 of benchmarks/real-size.sh: `sora4j inspect`, `sora4j plan --profile phone-arm64-8gb` and one
+# generation (RealSizeRun) on a full-size pack.
+#   benchmarks/real_size_java.sh PACK OUT FRAMES SIZE STEPS
+# Environment: SORA4J_BUILD (default /tmp/sora4j-realsize-build), MVN_OFFLINE=1 to add -o, THREADS (default: the
+# number of CPUs, at most the profile's 4).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PACK="$1" OUT="$2" FRAMES="$3" SIZE="$4" STEPS="$5"
+BUILD="${SORA4J_BUILD:-/tmp/sora4j-realsize-build}"
+THREADS="${THREADS:-$(( $(nproc) < 4 ? $(nproc) : 4 ))}"
+MVN=(mvn -B -q ${MVN_OFFLINE:+-o} -Dsora4j.buildDir="$BUILD" -DskipPythonTests=true)
+"${MVN[@]}" compile
+"${MVN[@]}" dependency:build-classpath -Dmdep.outputFile="$BUILD/cp.txt" -Dmdep.includeScope=test
+mkdir -p "$BUILD/realsize-bench"
+javac --release 17 -nowarn -d "$BUILD/realsize-bench" -cp "$BUILD/classes:$(cat "$BUILD/cp.txt")" \
+    benchmarks/src/main/java/io/github/sora4j/benchmarks/RealSizeRun.java \
+    benchmarks/src/main/java/io/github/sora4j/benchmarks/RunRecorder.java \
+    benchmarks/src/main/java/io/github/sora4j/benchmarks/ProcessMemory.java
+CP="$BUILD/realsize-bench:$BUILD/classes:$(cat "$BUILD/cp.txt")"
+JAVA=(java -Xmx2g -Dai.djl.offline=true -Dai.djl.pytorch.num_threads="$THREADS"
+      -Dai.djl.pytorch.num_interop_threads=1 -cp "$CP")
+
+/usr/bin/time -v -o "$OUT/inspect.time" "${JAVA[@]}" io.github.sora4j.cli.Sora4jCli inspect "$PACK" \
+    > "$OUT/inspect.txt" 2>&1 || { cat "$OUT/inspect.txt"; exit 1; }
+cat "$OUT/inspect.txt"
+"${JAVA[@]}" io.github.sora4j.cli.Sora4jCli plan --pack "$PACK" --profile phone-arm64-8gb \
+    --frames "$FRAMES" --size "${SIZE}x$SIZE" > "$OUT/plan.txt" 2>&1 || { cat "$OUT/plan.txt"; exit 1; }
+"${JAVA[@]}" io.github.sora4j.cli.Sora4jCli plan --pack "$PACK" --profile phone-arm64-8gb \
+    --frames 68 --size 256x256 > "$OUT/plan-68x256.txt" 2>&1 || true
+cat "$OUT/plan.txt"
+/usr/bin/time -v -o "$OUT/run.time" "${JAVA[@]}" io.github.sora4j.benchmarks.RealSizeRun "$PACK" "$FRAMES" "$SIZE" \
+    "$STEPS" "$OUT/run.json" > "$OUT/run.txt" 2>&1 || { tail -50 "$OUT/run.txt"; exit 1; }
+grep -E "Maximum resident|Elapsed \(wall" "$OUT/run.time"
