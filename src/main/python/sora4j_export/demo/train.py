@@ -542,12 +542,15 @@ def write_demo_pack(run_dir, pack_dir, seed: int = 0, log=print) -> dict:
     times = json.loads((Path(run_dir) / "times.json").read_text()) if (Path(run_dir) / "times.json").exists() else {}
     desc = (f"Demo model trained by sora4j_export.demo.train on the procedural shapes world "
             f"(coloured circles, squares and triangles moving left/right/up/down over a dark or light background), "
-            f"17 frames at 64x64, seed {seed}. Prompts like 'a red circle moving left slowly on a dark background'.")
+            f"{W.FRAMES} frames at {W.WIDTH}x{W.HEIGHT}, seed {seed}. Prompts like 'a red circle moving left slowly on "
+            f"a dark background', 'blue square' or 'moving up, a green triangle'.")
     with tempfile.TemporaryDirectory(prefix="sora4j-tok-") as tmp:
         tok = write_tokenizer_json(Path(tmp) / "tokenizer.json", vocab)
         manifest = write_pack(pack_dir, name=PACK_NAME, description=desc, t5_model=t5, t5_config=t5.config,
                               stdit_model=stdit, stdit_config=stdit.config, vae_model=vae, vae_config=vae.config,
-                              tokenizer_json_path=tok, overwrite=True)
+                              tokenizer_json_path=tok, overwrite=True,
+                              request={"frames": W.FRAMES, "width": W.WIDTH, "height": W.HEIGHT},
+                              vocabulary=W.declared_vocabulary())
     verify_pack(pack_dir)
     total = sum(b["bytes"] for b in manifest["blocks"]) + sum(f["bytes"] for f in manifest["files"])
     log(f"pack: wrote {pack_dir} ({len(manifest['blocks'])} blocks, {total:,} bytes); training time "

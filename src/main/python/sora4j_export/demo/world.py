@@ -346,9 +346,26 @@ def from_model(x) -> np.ndarray:
     return np.clip(np.rint((a + 1.0) * 127.5), 0, 255).astype(np.uint8).transpose(1, 2, 3, 0).copy()
 
 
+#: the tokens of the aesthetic-score suffix the prompt preparation appends to every caption (" aesthetic score: 6.5.")
+SUFFIX_WORDS = ("aesthetic", "score", ":", ".", "6", "5")
+
+
+def declared_vocabulary(v1: bool = False) -> List[str]:
+    """The demo pack's declared vocabulary (manifest ``text.vocabulary``): every word its training captions used,
+    with the suffix tokens; ``v1``: the v1 pack's (its four templates)."""
+    words = set(SUFFIX_WORDS)
+    if v1:
+        for t in TEMPLATES:
+            words.update(w for w in t.split() if not w.startswith("{"))
+        for group in (COLOURS, SHAPES, DIRECTIONS, SPEEDS, BACKGROUNDS):
+            words.update(group)
+    else:
+        words.update(caption_words())
+    return sorted(words)
+
+
 def caption_words() -> List[str]:
-    """Every word the captions (v1 templates and v2 forms) use, all in the project tokenizer's vocabulary: the demo
-    pack's declared vocabulary (with the words the prompt preparation appends: ``aesthetic score: 6.5.``)."""
+    """Every word the captions (v1 templates and v2 forms) use, all in the project tokenizer's vocabulary."""
     words = {"moving", "moves", "shape", "background", "on", "a", ","}
     for t in TEMPLATES:
         words.update(w for w in t.split() if not w.startswith("{"))

@@ -215,7 +215,8 @@ public final class VideoPipeline implements AutoCloseable {
         GenerationResult result = generate(request, listener);
         if (!result.cancelled()) {
             try {
-                VideoWriter.write(result.frames(), output, format, request.fps());
+                VideoWriter.write(result.frames(), output, format,
+                        request.withPackDefaults(manifest).fps());
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot write " + output, e);
             }
@@ -290,12 +291,16 @@ public final class VideoPipeline implements AutoCloseable {
         return format;
     }
 
-    /** A request checked against the model, with its derived sizes and tokens. */
+    /**
+     * A request checked against the model (frames, size and fps resolved), with its derived sizes,
+     * tokens and the prompt words the model does not know.
+     */
     private record Prepared(GenerationRequest request, TextEncoder.Tokens tokens, int latentFrames,
-            int latentHeight, int latentWidth) {}
+            int latentHeight, int latentWidth, List<String> unknownWords) {}
 
     private Prepared prepare(GenerationRequest request) {
         Objects.requireNonNull(request, "request");
+        request = request.withPackDefaults(manifest);
         if (closed.get()) {
             throw new IllegalStateException("pipeline is closed");
         }
@@ -309,11 +314,11 @@ public final class VideoPipeline implements AutoCloseable {
             throw new IllegalArgumentException("width and height must be multiples of " + sc
                     + " for this model but were " + request.width() + "x" + request.height());
         }
-        String prompt = Prompts.withAestheticScore(Prompts.clean(request.prompt()),
-                request.aestheticScore());
+        String cleaned = Prompts.clean(request.prompt());
+        String prompt = Prompts.withAestheticScore(cleaned, request.aestheticScore());
         TextEncoder.Tokens tokens = text.tokenize(prompt);
         return new Prepared(request, tokens, VaeDecoder.latentFrames(v, request.frames()),
-                request.height() / sc, request.width() / sc);
+                request.height() / sc, request.width() / sc, text.unknownWords(cleaned));
     }
 
     private static final class Cancelled extends RuntimeException {
@@ -340,6 +345,10 @@ public final class VideoPipeline implements AutoCloseable {
             AtomicBoolean cancel) {
         JniUtils.setGradMode(false);
         GenerationRequest r = p.request();
+        if (!p.unknownWords().isEmpty()) {
+            LOG.warn("pack '{}' does not know the prompt words {}: the model was not trained on "
+                    + "them and reads them as unknown", manifest.name(), p.unknownWords());
+        }
         PackManifest.Sampling sampling = manifest.sampling();
         long callStart = System.nanoTime();
         LoaderStats before = loader.stats();
@@ -441,7 +450,7 @@ public final class VideoPipeline implements AutoCloseable {
         GenerationReport report = new GenerationReport(textNanos, denoiseNanos, decodeNanos,
                 System.nanoTime() - callStart, steps, planned,
                 after.loadCount() - before.loadCount(), after.peakLoadedBytes(),
-                p.tokens().length(), latentShape);
+                p.tokens().length(), latentShape, p.unknownWords());
         GenerationTrace trace = recordTrace
                 ? new GenerationTrace(p.tokens().ids(), traceEmbedding, noise, traceTimesteps,
                         traceVelocities, traceLatents, pixels)
