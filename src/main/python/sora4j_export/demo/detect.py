@@ -185,24 +185,29 @@ def dilate(mask: np.ndarray, iterations: int = 1) -> np.ndarray:
 
 
 def label(mask: np.ndarray) -> Tuple[np.ndarray, int]:
-    """8-connected components of a [H, W] mask: (labels 1..n, 0 outside; n)."""
+    """8-connected components of a [H, W] mask: (labels 1..n in raster order of their first pixel, 0 outside; n).
+
+    Every pixel starts with its own index; each pass gives every mask pixel the smallest index among itself and its
+    mask neighbours, until nothing changes (at most the longest path through a component)."""
     h, w = mask.shape
-    labels = np.zeros((h, w), dtype=np.int32)
-    n = 0
-    for y0, x0 in zip(*np.nonzero(mask)):
-        if labels[y0, x0]:
-            continue
-        n += 1
-        labels[y0, x0] = n
-        stack = [(y0, x0)]
-        while stack:
-            y, x = stack.pop()
-            for yy in range(max(0, y - 1), min(h, y + 2)):
-                for xx in range(max(0, x - 1), min(w, x + 2)):
-                    if mask[yy, xx] and not labels[yy, xx]:
-                        labels[yy, xx] = n
-                        stack.append((yy, xx))
-    return labels, n
+    m = mask.astype(bool)
+    big = np.iinfo(np.int64).max
+    lab = np.where(m, np.arange(h * w, dtype=np.int64).reshape(h, w), big)
+    while True:
+        p = np.pad(lab, 1, constant_values=big)
+        best = lab.copy()
+        for dy in range(3):
+            for dx in range(3):
+                np.minimum(best, p[dy:dy + h, dx:dx + w], out=best)
+        best = np.where(m, best, big)
+        if np.array_equal(best, lab):
+            break
+        lab = best
+    roots = np.unique(lab[m])
+    out = np.zeros((h, w), dtype=np.int32)
+    if len(roots):
+        out[m] = np.searchsorted(roots, lab[m]).astype(np.int32) + 1
+    return out, len(roots)
 
 
 def frame_objects(img: np.ndarray, bg: Optional[np.ndarray] = None) -> List[FrameObject]:

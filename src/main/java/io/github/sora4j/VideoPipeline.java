@@ -165,6 +165,17 @@ public final class VideoPipeline implements AutoCloseable {
     }
 
     /**
+     * The request as this pipeline runs it: frames, size and fps left unset take the pack's
+     * native request (see {@link GenerationRequest#withPackDefaults}).
+     *
+     * @param request the request
+     * @return the request with every frame, size and fps value set
+     */
+    public GenerationRequest resolve(GenerationRequest request) {
+        return Objects.requireNonNull(request, "request").withPackDefaults(manifest);
+    }
+
+    /**
      * Checks a request against this pipeline's model without running anything.
      *
      * @param request the request
