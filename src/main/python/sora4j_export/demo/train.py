@@ -424,7 +424,7 @@ def stage_diffusion(run: Run, tick) -> None:
     nf = torch.tensor(T, dtype=torch.int64)
     lsize = torch.tensor([T, Hl, Wl], dtype=torch.int64)
     dark = np.nonzero(rows[:, 4] == list(W.BACKGROUNDS).index("dark"))[0]
-    acc, t_last, t_ckpt = [], time.time(), time.time()
+    acc, t_last, t_ckpt, c_last = [], time.time(), time.time(), time.process_time()
     while loop.step < a.dit_steps:
         rng, gen = step_rng(a.seed, "diffusion", loop.step)
         # one caption form per batch (equal caption lengths); a form without background words takes dark clips only
@@ -456,8 +456,9 @@ def stage_diffusion(run: Run, tick) -> None:
         acc.append(float(loss))
         if loop.step % a.log_every == 0:
             run.log(f"diffusion step {loop.step}/{a.dit_steps} loss {np.mean(acc):.4f} grad {gn:.2f} "
-                    f"lr {loop.opt.param_groups[0]['lr']:.2e} {(time.time() - t_last) / len(acc):.2f} s/step")
-            acc, t_last = [], time.time()
+                    f"lr {loop.opt.param_groups[0]['lr']:.2e} {(time.time() - t_last) / len(acc):.2f} s/step "
+                    f"(CPU {(time.process_time() - c_last) / len(acc):.2f} s/step)")
+            acc, t_last, c_last = [], time.time(), time.process_time()
         if (loop.step % a.ckpt_every == 0 or loop.step == a.dit_steps
                 or time.time() - t_ckpt >= 60.0 * a.ckpt_minutes):
             loop.save()
@@ -511,12 +512,18 @@ def _monitor(run: Run, t5, stdit, lat, tok) -> None:
             f"{named_ok}/{len(items)}, every frame clean {clean}/{len(items)}")
 
 
-def build_trained(run_dir, seed: int = 0):
-    """(t5, stdit, vae, vae_config-with-scale/shift, vocab) of a finished training directory (EMA weights)."""
+def build_trained(run_dir, seed: int = 0, from_checkpoint: bool = False, hidden: int = 128, depth: int = 4):
+    """(t5, stdit, vae, vocab) of a finished training directory (EMA weights); ``from_checkpoint``: the EMA weights
+    of the diffusion stage's last checkpoint (an unfinished run; ``hidden`` and ``depth`` as trained)."""
     from ..tokenizer import build_vocab
 
     run = Run(argparse.Namespace(out=run_dir))
-    st = torch.load(run.path("diffusion.pt"))
+    if from_checkpoint:
+        ck = torch.load(run.path("diffusion_ckpt.pt"))
+        st = {"t5": ck["ema"]["t5"], "stdit": ck["ema"]["stdit"], "hidden": hidden, "depth": depth}
+        print(f"pack from the diffusion checkpoint at step {ck['step']}", flush=True)
+    else:
+        st = torch.load(run.path("diffusion.pt"))
     lat = np.load(run.path("latents.npz"))
     vocab = build_vocab()
     t5 = M.build_t5(len(vocab), seed)
@@ -529,16 +536,18 @@ def build_trained(run_dir, seed: int = 0):
 
 def stage_pack(run: Run, tick) -> None:
     a = run.args
-    write_demo_pack(run.out, a.pack_out, seed=a.seed, log=run.log)
+    write_demo_pack(run.out, a.pack_out, seed=a.seed, log=run.log, from_checkpoint=a.pack_from_checkpoint,
+                    hidden=a.hidden, depth=a.depth)
 
 
-def write_demo_pack(run_dir, pack_dir, seed: int = 0, log=print) -> dict:
+def write_demo_pack(run_dir, pack_dir, seed: int = 0, log=print, from_checkpoint: bool = False, hidden: int = 128,
+                    depth: int = 4) -> dict:
     import tempfile
 
     from ..pack import verify_pack, write_pack
     from ..tokenizer import write_tokenizer_json
 
-    t5, stdit, vae, vocab = build_trained(run_dir, seed)
+    t5, stdit, vae, vocab = build_trained(run_dir, seed, from_checkpoint, hidden, depth)
     times = json.loads((Path(run_dir) / "times.json").read_text()) if (Path(run_dir) / "times.json").exists() else {}
     desc = (f"Demo model trained by sora4j_export.demo.train on the procedural shapes world "
             f"(coloured circles, squares and triangles moving left/right/up/down over a dark or light background), "
@@ -585,6 +594,9 @@ def parse_args(argv=None):
     p.add_argument("--uniform-t-share", type=float, default=0.5,
                    help="share of diffusion samples with t uniform on [0, 1000]; the others use the sampler's "
                         "transform of tau ~ U(0, 1)")
+    p.add_argument("--pack-from-checkpoint", action="store_true",
+                   help="with --stages pack: export the EMA weights of the diffusion stage's last checkpoint (to "
+                        "evaluate an unfinished run)")
     p.add_argument("--log-every", type=int, default=50)
     p.add_argument("--ckpt-every", type=int, default=250)
     p.add_argument("--ckpt-minutes", type=float, default=15.0, help="also checkpoint the diffusion stage after this "
