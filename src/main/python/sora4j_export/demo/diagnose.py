@@ -6,12 +6,10 @@
 
 Parts (``--parts``, default all):
 
-* ``vae``: can the pack's VAE *decoder* draw each (colour, background, shape)? The encoders are training-only and not
-  in the pack, so the round trip is a decoder inversion: for one world clip per (colour, background, shape) (17
-  frames, seeded positions), a latent z [1, 4, 5, 8, 8] is fitted by Adam (``--vae-iters`` steps, lr 0.05, from
-  z = 0) to minimise the pixel MSE of the pack's decoded video against the render. The best PSNR the decoder reaches
-  is an upper bound of what the diffusion model can show. Reported: PSNR over the whole video and over the object
-  (the ground-truth coverage dilated by 2 px), and the detector's every-frame check of the reconstruction.
+The VAE round trip (encoders → pack decoder, per colour × background × shape) is not here: the encoders are
+training-only and v1's were not kept. The training's ``latents`` stage measures it for the VAE it trains
+(``round_trip.json`` and the log; :func:`.train.round_trip_report`).
+
 * ``captions``: how the training captions of :mod:`.world` name the attributes (v1: four templates, one word order).
 * ``readme``: the README prompt ``a red circle moving left`` on seeds 0–19, every frame.
 * ``backgrounds``: full prompts for every colour × shape × background (one seed each), the every-frame check and the
@@ -33,8 +31,8 @@ import numpy as np
 import torch
 
 from . import world as W
-from .detect import check_frames, detect, dilate, parse_prompt
-from .quality import DEFAULT_PACK, PackModels, psnr
+from .detect import check_frames, detect, parse_prompt
+from .quality import DEFAULT_PACK, PackModels
 
 
 def _strip(video: np.ndarray, path: Path, every: int = 1) -> None:
@@ -42,63 +40,6 @@ def _strip(video: np.ndarray, path: Path, every: int = 1) -> None:
 
     frames = video[::every]
     Image.fromarray(np.concatenate(list(frames), axis=1)).save(path)
-
-
-def _decode(models: PackModels, z: torch.Tensor) -> torch.Tensor:
-    """The pack's VAE blocks on one 5-frame latent chunk, differentiably: z [1, 4, 5, 8, 8] → [1, 3, 17, 64, 64]."""
-    cfg = models.vae_cfg
-    scale = torch.tensor(cfg.scale, dtype=torch.float32).reshape(1, -1, 1, 1, 1)
-    shift = torch.tensor(cfg.shift, dtype=torch.float32).reshape(1, -1, 1, 1, 1)
-    h = z * scale + shift
-    temporal, spatial = models.vae_parts
-    for b in temporal:
-        h = b(h, torch.tensor(17))
-    x = (h / cfg.scaling_factor)[0].permute(1, 0, 2, 3)
-    outs = []
-    for i in range(0, x.shape[0], 4):
-        y = x[i:i + 4]
-        for b in spatial:
-            y = b(y)
-        outs.append(y)
-    return torch.cat(outs, 0).permute(1, 0, 2, 3)[None]
-
-
-def part_vae(models: PackModels, out: Path, iters: int, log) -> dict:
-    decode_with_blocks = lambda parts, z, frames, cfg: _decode(models, z)  # noqa: E731
-
-    rng = np.random.default_rng(7)
-    rows = []
-    for colour in W.COLOURS:
-        for bg in W.BACKGROUNDS:
-            for shape in W.SHAPES:
-                triple = (colour, shape, "left")
-                clip = W.sample_clip(rng, [triple], speed="slowly", background=bg, frames=17)
-                clip = W.Clip(**{**clip.__dict__, "travel_px": 14.0})
-                target = torch.from_numpy(W.to_model(W.render(clip)))[None]
-                z = torch.zeros(1, 4, 5, 8, 8, requires_grad=True)
-                opt = torch.optim.Adam([z], lr=0.05)
-                for _ in range(iters):
-                    rec = decode_with_blocks(models.vae_parts, z, 17, models.vae_cfg)
-                    loss = ((rec - target) ** 2).mean()
-                    opt.zero_grad()
-                    loss.backward()
-                    opt.step()
-                with torch.no_grad():
-                    rec = decode_with_blocks(models.vae_parts, z, 17, models.vae_cfg)
-                video, truth = W.from_model(rec[0].numpy()), W.render(clip)
-                mask = W.object_masks(clip) > 0
-                mask = dilate(mask, 2)
-                err = (video.astype(np.float64) - truth.astype(np.float64)) ** 2
-                obj = 10 * np.log10(255.0 ** 2 / max(err[mask].mean(), 1e-9))
-                chk = check_frames(video, {"colour": colour, "shape": shape})
-                row = {"colour": colour, "background": bg, "shape": shape, "psnr": round(psnr(video, truth), 2),
-                       "psnr_object": round(float(obj), 2), "clean_frames": chk.clean, "frames": chk.frames,
-                       "shapes": chk.shapes}
-                rows.append(row)
-                log(f"vae {colour:6s} {bg:5s} {shape:8s} PSNR {row['psnr']:5.2f} object {row['psnr_object']:5.2f} "
-                    f"clean {chk.clean}/{chk.frames} shapes {chk.shapes}")
-                _strip(np.concatenate([truth, video], axis=1), out / f"vae_{colour}_{bg}_{shape}.png", every=4)
-    return {"iters": iters, "rows": rows}
 
 
 def _caption_stats(make, n: int = 4000) -> dict:
@@ -196,16 +137,14 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python3 -m sora4j_export.demo.diagnose", description=__doc__.split("\n\n")[0])
     ap.add_argument("--pack", default=str(DEFAULT_PACK))
     ap.add_argument("--out", default="/tmp/sora4j-diagnose")
-    ap.add_argument("--parts", default="captions,readme,backgrounds,vae")
-    ap.add_argument("--vae-iters", type=int, default=150)
+    ap.add_argument("--parts", default="captions,readme,backgrounds")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     models = PackModels(args.pack)
-    frames = int(models.manifest.get("request", {}).get("frames", 17)) if isinstance(
-        models.manifest.get("request"), dict) else 17
+    frames = models.frames  # the pack's native request
     result = {"pack": str(args.pack), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     path = out / "diagnose.json"
     if path.exists():
@@ -216,9 +155,7 @@ def main(argv=None) -> int:
 
     for part in [p.strip() for p in args.parts.split(",") if p.strip()]:
         t0 = time.time()
-        if part == "vae":
-            result["vae"] = part_vae(models, out, args.vae_iters, log)
-        elif part == "captions":
+        if part == "captions":
             result["captions"] = part_captions(log)
         elif part == "readme":
             result["readme"] = part_readme(models, out, frames, log)
