@@ -120,6 +120,20 @@ class CaptionTest(unittest.TestCase):
         self.assertNotIn("moves", W.declared_vocabulary(v1=True))
 
 
+    def test_captions_of_one_form_have_one_token_count(self):
+        # a training batch shares one form and one caption length (train.stage_diffusion relies on it)
+        from sora4j_export.reference import prepare_prompt
+
+        tok = WordLevelTokenizer(build_vocab())
+        rng = np.random.default_rng(3)
+        for _ in range(60):
+            form = W.sample_caption_form(rng)
+            lengths = {sum(tok.encode(prepare_prompt(W.caption(W.sample_clip(
+                rng, background=None if form.names("background") else "dark"), form)), 300)[1])
+                for _ in range(8)}
+            self.assertEqual(len(lengths), 1, form)
+
+
 class DetectorTest(unittest.TestCase):
     def test_ground_truth_accuracy(self):
         rng = np.random.default_rng(11)
