@@ -1,29 +1,30 @@
-"""Quality of the demo pack: prompt adherence, and the cost of LPL and TDTM against the 30-step baseline.
+"""Quality of the demo pack against issue 16's bars, and the cost of LPL and TDTM against the 30-step baseline.
 
 ::
 
-    PYTHONPATH=src/main/python /usr/bin/python3 -m sora4j_export.demo.quality            # writes docs/quality.md
+    PYTHONPATH=src/main/python /usr/bin/python3 -m sora4j_export.demo.quality [--pack DIR] [--label TEXT]
+                                                                             # writes docs/quality.md
 
 It loads the pack's own TorchScript blocks (default: the embedded ``demo`` pack), encodes each prompt with the pack's
 T5 blocks, samples with the eager reference sampler (``reference.Sampler``, which runs the scripted STDiT blocks and,
 for TDTM, their sub-stage methods) and decodes with the pack's VAE blocks (``vae.decode_with_blocks``), i.e. the
-computation the Java pipeline reproduces.
+computation the Java pipeline reproduces, at the pack's native request (manifest ``request``; 17 frames at 64×64 for
+packs without one).
 
-Prompts: the 12 held-out (colour, shape, direction) triples of :mod:`.world` (never in a training caption or clip) ×
-2 speeds × 2 backgrounds × ``--per-combo`` (default 2) = 96 prompts, each with its own noise seed (50000 + index;
-training never samples noise with these seeds: its noise comes from generators seeded by (seed, stage, step)).
-For each prompt the six settings run back to back (so machine load affects them alike):
+Prompt sets, each with its own noise seeds (training never samples noise with these: its noise comes from generators
+seeded by (seed, stage, step)):
 
-* ``baseline``: 30 steps, CFG 7.0;
-* ``LPL fixed 16/30``: the leap at step index 15 (16 STDiT calls);
-* ``LPL dynamic``: paper tolerance 1e-4, patience 3, measured from step 14 (full-tensor cosine);
-* ``TDTM 15/30`` and ``TDTM 30/30``: frame pairs merged around self- and cross-attention for the first 15 / all steps;
-* ``All``: LPL fixed 16/30 + TDTM 15/30.
+* held-out: the 12 held-out (colour, shape, direction) triples of :mod:`.world` (never in a training caption or clip)
+  × 2 speeds × 2 backgrounds × ``--per-combo`` (default 2) = 96 full prompts, under six settings run back to back:
+  ``baseline`` (30 steps, CFG 7.0), ``LPL fixed 16/30``, ``LPL dynamic`` (tolerance 1e-4, patience 3, from step 14),
+  ``TDTM 15/30``, ``TDTM 30/30`` and ``All`` (LPL fixed 16/30 + TDTM 15/30);
+* short: :data:`SHORT_EXAMPLES` and :data:`SHORT_FORMS` × the held-out triples (attributes left out, other orders);
+* the README prompt on seeds 0–19; and, for context, full prompts of seen triples.
 
-Metrics: the detector's colour and direction against the prompt (share of videos; "both" = colour and direction);
-PSNR (dB, uint8 frames, MSE over the whole video) and SSIM (Gaussian window 11, σ 1.5, K1 0.01, K2 0.03, L 255,
-per channel, "valid" filtering, mean over frames and channels) against the baseline video of the same prompt and
-seed; STDiT calls; seconds per video (T5 + sampling + VAE decode, one thread unless ``--threads``).
+Per video (:func:`judge`): the detector's colour, direction, speed and background, the majority shape of its
+frames, and the every-frame check (one object of the prompt's colour and shape, no second blob); PSNR and SSIM
+against the baseline video of the same prompt and seed; STDiT calls; seconds (one thread unless ``--threads``). The
+report (:mod:`.quality_report`) starts with the issue's bars.
 """
 
 from __future__ import annotations

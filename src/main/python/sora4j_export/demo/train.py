@@ -8,27 +8,33 @@ Stages, run in order; each leaves its result in ``--out`` and is skipped once do
 
 1. ``spatial``   spatial autoencoder: the training-only :class:`~.models.SpatialEncoder` and the pack's spatial VAE
                  decoder, on single 64×64 frames of wide-layout clips (pixel L1 + L2, object pixels weighted ×11, noise σ 0.1 on the latent);
-2. ``bank``      renders ``--bank`` clips of the wide layout and stores their SD latents (frozen spatial encoder);
+2. ``bank``      renders ``--bank`` 17-frame clips of the wide layout and stores their SD latents (frozen spatial
+                 encoder);
 3. ``temporal``  temporal autoencoder: :class:`~.models.TemporalEncoder` and the pack's temporal VAE decoder on those
                  latents (weighted MSE in SD-latent space + pixel loss through the frozen spatial decoder on two frames
                  per clip, noise σ 0.1 on the latent);
-4. ``latents``   renders ``--clips`` clips of the prompt world (world.py) and encodes them to video latents; their
-                 per-channel mean and std become the pack's VAE ``shift`` and ``scale``, so the diffusion model works
-                 on z ~ N(0, 1) and ``z·scale + shift`` is the decoder's input;
+4. ``latents``   renders ``--clips`` 51-frame clips of the prompt world (world.py) and encodes each 17-frame chunk
+                 to 5 latent frames (latent [4, 15, 8, 8]); their per-channel mean and std become the pack's VAE
+                 ``shift`` and ``scale``, so the diffusion model works on z ~ N(0, 1) and ``z·scale + shift`` is the
+                 decoder's input. Then the VAE round trip per colour × background × shape (``round_trip.json``);
 5. ``diffusion`` T5 and STDiT3 trained together with the rectified-flow objective: x_t = (1 − t/1000)·x0 + (t/1000)·ε,
                  target v = x0 − ε (the sampler's z += v·dt/1000 moves noise → data). Timesteps: for half the samples
                  (``--uniform-t-share``) t = the sampler's timestep transform (17 frames, 64×64: ratio 0.28) of
                  τ ~ U(0, 1), i.e. the distribution of the sampler's own steps; for the other half t ~ U(0, 1000),
                  which gives the high-noise steps (where layout, colour and motion are decided, and which the
-                 transform makes rare at this small size) 2–3× more weight. The caption is replaced by the learned
-                 null caption ``y_embedding`` with probability 0.1 (for CFG). AdamW, warm-up then a constant learning
+                 transform makes rare at this small size) 2–3× more weight. Each batch shares one caption form
+                 (world.sample_caption_form: which attributes it names, word order, phrasing); a form without
+                 background words takes dark clips only. The caption is replaced by the learned null caption
+                 ``y_embedding`` with probability 0.1 (for CFG). AdamW, warm-up then a constant learning
                  rate (so stopping at step N equals a run with ``--dit-steps N``), EMA of the weights (exported);
 6. ``pack``      writes the EMA models as the ``demo`` pack (``--pack-out``, default the repository's embedded
                  ``src/main/resources/io/github/sora4j/packs/demo``) and verifies it.
 
 Seeded (``--seed``): every batch, noise draw and timestep comes from a generator seeded with (seed, stage, step), so a
-resumed run sees the same data as an uninterrupted one. Checkpoints are written every ``--ckpt-every`` steps; rerun
-with ``--resume`` to continue (finished stages are skipped, an interrupted one continues from its last checkpoint).
+resumed run sees the same data as an uninterrupted one. Checkpoints are written every ``--ckpt-every`` steps (the
+diffusion stage also every ``--ckpt-minutes``); rerun with ``--resume`` to continue (finished stages are skipped, an
+interrupted one continues from its last checkpoint, a finished one whose output file is gone runs again).
+``--stages pack --pack-from-checkpoint`` exports an unfinished run's EMA weights.
 Wall time per stage accumulates in ``times.json``; ``log.txt`` has the losses.
 """
 
