@@ -73,27 +73,34 @@ def part_captions(log) -> dict:
     return res
 
 
+README_PROMPTS = ("a red circle moving left", "a red circle moving left on a dark background")
+
+
 def part_readme(models: PackModels, out: Path, frames: int, log) -> dict:
-    prompt = "a red circle moving left"
-    want = parse_prompt(prompt)
-    rows = []
-    strips = []
-    for seed in range(20):
-        fr, _ = models.generate(prompt, seed, frames=frames)
-        video = W.from_model(fr[0].numpy())
-        d = detect(video, speed_split=W.speed_split(frames))
-        chk = check_frames(video, want)
-        rows.append({"seed": seed, "clean": chk.clean, "frames": chk.frames, "first_bad": chk.first_bad,
-                     "missing": chk.missing, "extra": chk.extra, "wrong_colour": chk.wrong_colour,
-                     "wrong_shape": chk.wrong_shape, "shapes": chk.shapes, "colour": d.colour,
-                     "direction": d.direction, "background": d.background})
-        log(f"readme seed {seed:2d}: clean {chk.clean}/{chk.frames} first bad {chk.first_bad} missing {chk.missing} "
-            f"extra {chk.extra} colour {chk.wrong_colour} shape {chk.wrong_shape} {chk.shapes} | clip {d.colour} "
-            f"{d.direction} {d.background}")
-        strips.append(np.concatenate(list(video[::max(1, frames // 9)][:9]), axis=1))
+    """The README prompt on seeds 0-19, every frame; and the same prompt with the background named."""
     from PIL import Image
-    Image.fromarray(np.concatenate(strips, axis=0)).save(out / "readme_seeds_0-19.png")
-    return {"prompt": prompt, "rows": rows, "all_clean": sum(r["clean"] == r["frames"] for r in rows)}
+
+    result = {}
+    for n, prompt in enumerate(README_PROMPTS):
+        want = parse_prompt(prompt)
+        rows, strips = [], []
+        for seed in range(20):
+            fr, _ = models.generate(prompt, seed, frames=frames)
+            video = W.from_model(fr[0].numpy())
+            d = detect(video, speed_split=W.speed_split(frames))
+            chk = check_frames(video, want)
+            rows.append({"seed": seed, "clean": chk.clean, "frames": chk.frames, "first_bad": chk.first_bad,
+                         "missing": chk.missing, "extra": chk.extra, "wrong_colour": chk.wrong_colour,
+                         "wrong_shape": chk.wrong_shape, "shapes": chk.shapes, "colour": d.colour,
+                         "direction": d.direction, "background": d.background})
+            log(f"{prompt!r} seed {seed:2d}: clean {chk.clean}/{chk.frames} first bad {chk.first_bad} missing "
+                f"{chk.missing} extra {chk.extra} colour {chk.wrong_colour} shape {chk.wrong_shape} {chk.shapes} | "
+                f"clip {d.colour} {d.direction} {d.background}")
+            strips.append(np.concatenate(list(video[::max(1, frames // 9)][:9]), axis=1))
+        Image.fromarray(np.concatenate(strips, axis=0)).save(out / f"readme_{n}_seeds_0-19.png")
+        result[prompt] = {"rows": rows, "all_clean": sum(r["clean"] == r["frames"] for r in rows)}
+        log(f"{prompt!r}: every frame clean on {result[prompt]['all_clean']}/20 seeds")
+    return result
 
 
 def part_backgrounds(models: PackModels, out: Path, frames: int, log) -> dict:
