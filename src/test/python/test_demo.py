@@ -47,21 +47,91 @@ class WorldTest(unittest.TestCase):
                 self.assertTrue(c.radius <= y <= c.height - 1 - c.radius, c)
             dx = c.centre(c.frames - 1)[0] - c.x0
             dy = c.centre(c.frames - 1)[1] - c.y0
-            self.assertAlmostEqual(max(abs(dx), abs(dy)), W.PROMPT_SPEEDS[c.speed])
-            w = W.sample_clip(rng, wide=True)
+            self.assertAlmostEqual(max(abs(dx), abs(dy)), W.prompt_travel(c.speed, c.frames))
+            w = W.sample_clip(rng, wide=True, frames=W.CHUNK_FRAMES)
             self.assertAlmostEqual(max(abs(w.centre(w.frames - 1)[0] - w.x0), abs(w.centre(w.frames - 1)[1] - w.y0)),
                                    W.SPEEDS[w.speed])
 
     def test_render_shape_and_range(self):
         c = W.Clip("red", "triangle", "up", "quickly", "light", 30.0, 45.0, 7.0)
         v = W.render(c)
-        self.assertEqual(v.shape, (17, 64, 64, 3))
+        self.assertEqual(v.shape, (W.FRAMES, 64, 64, 3))
         self.assertEqual(v.dtype, np.uint8)
         self.assertEqual(tuple(v[0, 0, 0]), W.BACKGROUNDS["light"])
         self.assertEqual(tuple(v[0, 45, 30]), W.COLOURS["red"])
         x = W.to_model(v)
-        self.assertEqual(x.shape, (3, 17, 64, 64))
+        self.assertEqual(x.shape, (3, W.FRAMES, 64, 64))
         np.testing.assert_array_equal(W.from_model(x), v)
+
+
+    def test_v2_clips_are_three_vae_chunks_and_speeds_stay_apart(self):
+        self.assertEqual(W.FRAMES % W.CHUNK_FRAMES, 0)
+        self.assertEqual(W.FRAMES // W.CHUNK_FRAMES * 5, 15)  # Open-Sora's 51 frames -> 15 latent frames
+        self.assertGreaterEqual(W.PROMPT_SPEEDS["quickly"] / W.PROMPT_SPEEDS["slowly"], 2.0)
+        self.assertAlmostEqual(W.speed_split(17), 18.0 / 16)  # v1: between 14 and 22 px over 16 frame steps
+        self.assertAlmostEqual(W.speed_split(51), 16.0 / 50)
+
+
+class CaptionTest(unittest.TestCase):
+    def _form(self, named, order=0, article=True, verb="moving", speed_first=False, synonym=False, short=False):
+        return W.CaptionForm(tuple(named), W.ORDERS[order], article, verb, speed_first, synonym, short)
+
+    def test_the_issues_short_prompts_are_training_captions(self):
+        blue = W.Clip("blue", "square", "left", "slowly", "dark", 30.0, 30.0, 9.0)
+        self.assertEqual(W.caption(blue, self._form(("colour", "shape"), article=False)), "blue square")
+        green = W.Clip("green", "triangle", "up", "quickly", "dark", 30.0, 30.0, 9.0)
+        self.assertEqual(W.caption(green, self._form(("colour", "shape", "direction"), order=1)),
+                         "moving up, a green triangle")
+        red = W.Clip("red", "circle", "left", "quickly", "light", 30.0, 30.0, 9.0)
+        self.assertEqual(W.caption(red, W.FULL_FORM), red.caption(0))
+        self.assertEqual(W.caption(red, self._form(("colour", "speed", "background", "direction"), order=3,
+                                                   speed_first=True, synonym=True, short=True)),
+                         "light background, a red shape fast moving left")
+
+    def test_a_caption_without_background_words_shows_the_dark_background(self):
+        light = W.Clip("red", "circle", "left", "quickly", "light", 30.0, 30.0, 9.0)
+        with self.assertRaisesRegex(ValueError, "dark background"):
+            W.caption(light, self._form(("colour", "shape")))
+        rng = np.random.default_rng(5)
+        for _ in range(200):
+            self.assertIn("background", W.sample_caption_form(rng, background_required=True).named)
+
+    def test_sampled_captions_name_exactly_their_attributes_in_known_words(self):
+        vocab = build_vocab()
+        declared = set(W.declared_vocabulary())
+        tok = WordLevelTokenizer(vocab)
+        rng = np.random.default_rng(0)
+        seen_named, orders = set(), set()
+        for _ in range(400):
+            clip = W.sample_clip(rng)
+            form = W.sample_caption_form(rng, background_required=clip.background != "dark")
+            text = W.caption(clip, form)
+            named = D.parse_prompt(text)
+            self.assertEqual(set(named), set(form.named), text)
+            self.assertTrue(all(getattr(clip, k) == v for k, v in named.items()), text)
+            ids, _ = tok.encode(text, 300)
+            self.assertNotIn(UNK_ID, ids, text)
+            self.assertTrue(set(text.replace(",", " , ").split()) <= declared, text)
+            seen_named.add(form.named)
+            orders.add(form.order)
+        self.assertGreater(len(seen_named), 12)  # many subsets of the five attributes
+        self.assertEqual(orders, set(W.ORDERS))
+        self.assertTrue(set(W.SUFFIX_WORDS) <= declared)
+        self.assertNotIn("moves", W.declared_vocabulary(v1=True))
+
+
+    def test_captions_of_one_form_have_one_token_count(self):
+        # a training batch shares one form and one caption length (train.stage_diffusion relies on it)
+        from sora4j_export.reference import prepare_prompt
+
+        tok = WordLevelTokenizer(build_vocab())
+        rng = np.random.default_rng(3)
+        for _ in range(60):
+            form = W.sample_caption_form(rng)
+            lengths = {sum(tok.encode(prepare_prompt(W.caption(W.sample_clip(
+                rng, background=None if form.names("background") else "dark"), form)), 300)[1])
+                for _ in range(8)}
+            self.assertEqual(len(lengths), 1, form)
 
 
 class DetectorTest(unittest.TestCase):
@@ -86,6 +156,59 @@ class DetectorTest(unittest.TestCase):
                                 "background": "dark"})
         self.assertTrue(all(d.matches({k: v for k, v in want.items() if k != "shape"}).values()))
 
+    def test_every_frame_of_the_worlds_renders_is_clean_with_the_right_shape(self):
+        rng = np.random.default_rng(12)
+        for _ in range(24):
+            c = W.sample_clip(rng, W.TRAIN_TRIPLES + W.HELD_OUT_TRIPLES, frames=W.CHUNK_FRAMES)
+            chk = D.check_frames(W.render(c), {"colour": c.colour, "shape": c.shape})
+            self.assertTrue(chk.all_clean, (c, chk))
+            self.assertEqual(chk.shape_vote(), c.shape)
+
+    def test_a_second_blob_a_wrong_colour_or_shape_fails_the_frame(self):
+        c = W.Clip("red", "square", "left", "slowly", "light", 40.0, 30.0, 9.0, frames=4)
+        v = W.render(c)
+        want = {"colour": "red", "shape": "square"}
+        ghost = v.copy()
+        ghost[2, 5:9, 5:9] = W.COLOURS["blue"]  # a 16-pixel second blob in frame 2
+        chk = D.check_frames(ghost, want)
+        self.assertEqual((chk.clean, chk.extra, chk.first_bad), (3, 1, 2))
+        self.assertEqual(D.check_frames(v, {"colour": "yellow"}).wrong_colour, 4)
+        self.assertEqual(D.check_frames(v, {"shape": "circle"}).wrong_shape, 4)
+        # amber: nearest palette entry yellow, but 65 RGB units from it (> COLOUR_TOLERANCE)
+        amber = np.where(W.object_masks(c)[..., None] > 0.5, np.uint8([235, 150, 40]), v)
+        self.assertGreater(D.check_frames(amber, {"colour": "yellow"}).wrong_colour, 0)
+        tiny = v.copy()
+        tiny[1, 2:4, 2:4] = W.COLOURS["white"]  # 4 pixels: below GHOST_MIN_PX, not an object
+        self.assertTrue(D.check_frames(tiny, want).all_clean)
+        empty = np.repeat(v[:, :1, :1], 64, 1).repeat(64, 2)
+        self.assertEqual(D.check_frames(empty, want).missing, 4)
+
+    def test_connected_components_match_a_flood_fill(self):
+        def flood(mask):
+            h, w = mask.shape
+            lab, n = np.zeros((h, w), int), 0
+            for y0, x0 in zip(*np.nonzero(mask)):
+                if lab[y0, x0]:
+                    continue
+                n += 1
+                lab[y0, x0], stack = n, [(y0, x0)]
+                while stack:
+                    y, x = stack.pop()
+                    for yy in range(max(0, y - 1), min(h, y + 2)):
+                        for xx in range(max(0, x - 1), min(w, x + 2)):
+                            if mask[yy, xx] and not lab[yy, xx]:
+                                lab[yy, xx] = n
+                                stack.append((yy, xx))
+            return lab, n
+
+        rng = np.random.default_rng(4)
+        for k in range(20):
+            m = rng.random((24, 31)) < rng.uniform(0.05, 0.7)
+            a, n = D.label(m)
+            b, nb = flood(m)
+            self.assertEqual(n, nb)
+            np.testing.assert_array_equal(a, b)
+
     def test_still_or_empty_video_has_no_direction(self):
         still = np.repeat(W.render_frame(W.Clip("blue", "circle", "up", "slowly", "dark", 30, 30, 7), 0)[None], 17, 0)
         self.assertEqual(D.detect(still).direction, "none")
@@ -104,6 +227,23 @@ class DetectorTest(unittest.TestCase):
             for i, fr in enumerate(v):
                 Image.fromarray(fr).save(os.path.join(tmp, f"frame_{i:03d}.png"))
             np.testing.assert_array_equal(D.read_video(tmp), v)
+
+
+class QualitySetsTest(unittest.TestCase):
+    def test_short_prompts_include_the_issues_examples_and_leave_attributes_out(self):
+        prompts = [p for p, _ in Q.short_prompts()]
+        self.assertEqual(prompts[:3], list(Q.SHORT_EXAMPLES))
+        self.assertEqual(len(prompts), 3 + len(Q.SHORT_FORMS) * len(W.HELD_OUT_TRIPLES))
+        self.assertEqual(len({s for _, s in Q.short_prompts()}), len(prompts))  # one seed each
+        named = [set(D.parse_prompt(p)) for p in prompts]
+        self.assertIn({"colour", "shape"}, named)
+        self.assertTrue(all(n for n in named))
+
+    def test_the_worlds_renders_pass_every_attribute(self):
+        for clip, prompt in W.held_out_clips(3, frames=W.CHUNK_FRAMES)[:8]:
+            o = Q.judge(W.render(clip), prompt)
+            self.assertTrue(o.all_named and o.clean, (prompt, o))
+            self.assertEqual(set(o.right), set(Q.ATTRIBUTES))
 
 
 class MetricsTest(unittest.TestCase):

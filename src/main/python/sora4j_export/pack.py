@@ -296,7 +296,7 @@ def _check_archive(label: str, data) -> None:
 def write_pack(out_dir, *, name: str, description: str = "", t5_model, t5_config, stdit_model, stdit_config,
                vae_model, vae_config, tokenizer_json_path, weight_dtype: str = "float32", t5_int8: bool = False,
                sampling: dict = None, overwrite: bool = False, log=None, architecture: dict = None,
-               materialize=None) -> dict:
+               materialize=None, request: dict = None, vocabulary=None) -> dict:
     """Exports the three models as a pack in ``out_dir`` and returns the manifest (a dict).
 
     Blocks come from ``t5_blocks``, ``stdit_blocks`` and ``vae_blocks``; each is copied, cast to ``weight_dtype``
@@ -308,6 +308,10 @@ def write_pack(out_dir, *, name: str, description: str = "", t5_model, t5_config
 
     ``materialize`` (streaming export, ``streaming.py``): a callable ``spec -> context manager`` that puts the block's
     weights in place on entry and drops them on exit; blocks are then not copied, so memory holds one block at a time.
+    ``request`` (optional, ``{"frames", "width", "height"}``) is the request the model was
+    trained for, which requests that leave frames and size unset get; ``vocabulary`` (optional, a list of words) is
+    stored as ``text.vocabulary``: the closed vocabulary the model was trained on (prompt words outside it are
+    reported as unknown).
     """
     from .stdit3 import null_embedding, stdit_blocks
     from .t5 import t5_blocks
@@ -395,6 +399,10 @@ def write_pack(out_dir, *, name: str, description: str = "", t5_model, t5_config
         }
         if architecture is not None:
             manifest["architecture"] = architecture
+        if request is not None:
+            manifest["request"] = {k: int(request[k]) for k in ("frames", "width", "height")}
+        if vocabulary is not None:
+            manifest["text"]["vocabulary"] = list(vocabulary)
         if manifest["stdit"]["captionChannels"] != null.shape[1]:
             raise PackError(f"null embedding has {null.shape[1]} channels, STDiT caption_channels is "
                             f"{manifest['stdit']['captionChannels']}")

@@ -7,7 +7,18 @@ vote over the strong object pixels (strength ≥ half the frame's maximum) of ev
 :data:`world.COLOURS` entry. The direction comes from a least-squares line through the centroids: the displacement from
 the first to the last frame along the dominant axis (image y grows downwards, so ``up`` is negative dy); it is
 ``"none"`` when the object is found in fewer than half the frames or moves less than :data:`MIN_TRAVEL` pixels. The
-speed is ``slowly`` below :data:`SPEED_SPLIT` pixels of travel (the prompt world moves 14 or 22), else ``quickly``.
+speed is ``slowly`` below the world's split at this clip length (:func:`world.speed_split`, pixels per frame halfway
+between its two speeds), else ``quickly``.
+
+Per frame (:func:`frame_objects`, :func:`check_frames`): the object pixels are split into 8-connected blobs; each blob
+of at least :data:`GHOST_MIN_PX` pixels is an object. Its colour is the median of its core (pixels at least 3/4 as far
+from the background as the blob's farthest), named by the nearest palette entry; its *coverage* per pixel is the
+projection of the pixel onto the background → core-colour line (0..1), its area the sum of coverage, and its shape
+comes from the fill of its soft bounding box (area / (soft width × soft height), the soft width being the sum over
+columns of the column's largest coverage): about 1.0 for a square, π/4 for a circle, 1/2 for the world's triangle,
+which also has most of its mass in its lower half. A frame is *clean* when it holds exactly one object, of the
+prompt's colour (nearest palette entry and within :data:`COLOUR_TOLERANCE` of it) and, when the prompt names one, of
+its shape.
 
 Command line::
 
@@ -24,15 +35,19 @@ import argparse
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Dict, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
 from . import world
 
 MIN_DISTANCE = 50.0   # RGB distance from the background for a pixel to count as object
-MIN_TRAVEL = 4.0      # pixels of travel below which there is no direction
-SPEED_SPLIT = 18.0    # pixels of travel between "slowly" (14) and "quickly" (22) in the prompt world
+MIN_TRAVEL = 4.0      # pixels of travel below which there is no direction (scaled by frames / 17)
+GHOST_MIN_PX = 5      # a blob of object pixels this large or larger counts as an object
+COLOUR_TOLERANCE = 60.0  # RGB distance between a blob's core colour and the prompt colour
+SQUARE_FILL = 0.88    # soft-bounding-box fill at or above which a blob is a square
+TRIANGLE_FILL = 0.64  # below which it is a triangle
+TRIANGLE_TOP_SHARE = 0.38  # ... or when its upper half holds less than this share of its area
 _PALETTE_NAMES = list(world.COLOURS)
 _PALETTE = np.asarray([world.COLOURS[c] for c in _PALETTE_NAMES], dtype=np.float32)
 
@@ -63,7 +78,9 @@ def as_uint8_frames(video) -> np.ndarray:
     return world.from_model(a)
 
 
-def detect(video) -> Detection:
+def detect(video, speed_split: Optional[float] = None) -> Detection:
+    """The clip's attributes; ``speed_split``: px per frame between slowly and quickly (default: the world's at this
+    clip length, :func:`world.speed_split`)."""
     frames = as_uint8_frames(video).astype(np.float32)
     n, h, w, _ = frames.shape
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
@@ -101,14 +118,17 @@ def detect(video) -> Detection:
                 direction = "right" if dx > 0 else "left"
             else:
                 direction = "down" if dy > 0 else "up"
-            speed = "slowly" if travel < SPEED_SPLIT else "quickly"
+            split = world.speed_split(n) if speed_split is None else speed_split
+            speed = "slowly" if travel / (n - 1) < split else "quickly"
     return Detection(colour, direction, speed, background, dx, dy, len(centres), share)
 
 
 def parse_prompt(prompt: str) -> Dict[str, str]:
-    """The attributes a prompt asks for: {colour, direction} always (KeyError-free: missing ones are absent), plus
-    speed, background and shape when the prompt names them."""
+    """The attributes a prompt names, of colour, shape, direction, speed (``slow``/``fast`` count as ``slowly``/
+    ``quickly``) and background; the ones it does not name are absent."""
     words = prompt.lower().replace(",", " ").replace(".", " ").split()
+    synonyms = {w: canon for canon, syn in world.SPEED_WORDS.items() for w in syn}
+    words = [synonyms.get(w, w) for w in words]
     out = {}
     for key, names in (("colour", world.COLOURS), ("shape", world.SHAPES), ("direction", world.DIRECTIONS),
                        ("speed", world.SPEEDS), ("background", world.BACKGROUNDS)):
@@ -116,6 +136,162 @@ def parse_prompt(prompt: str) -> Dict[str, str]:
         if hit:
             out[key] = hit[0]
     return out
+
+
+# ---------------------------------------------------------------------------------------------------- every frame
+@dataclass
+class FrameObject:
+    colour: str           # nearest palette entry to the core colour
+    colour_error: float   # RGB distance from the core colour to that palette entry
+    rgb: Tuple[float, float, float]
+    shape: str            # circle / square / triangle
+    area: float           # sum of coverage, pixels
+    fill: float           # area / soft bounding box
+    top_share: float      # share of the area in the upper half of the soft bounding box
+    cx: float
+    cy: float
+
+
+def _shape(cov: np.ndarray) -> Tuple[str, float, float]:
+    cols, rows = cov.max(axis=0), cov.max(axis=1)
+    w, h = float(cols.sum()), float(rows.sum())
+    area = float(cov.sum())
+    fill = area / max(w * h, 1e-6)
+    per_row = cov.sum(axis=1)
+    ys = np.arange(len(per_row), dtype=np.float64)
+    # the soft box's vertical middle: rows weighted by their largest coverage
+    mid = float((rows * ys).sum() / max(rows.sum(), 1e-6))
+    top = float(per_row[ys < mid].sum() + 0.5 * per_row[ys == mid].sum())
+    top_share = top / max(area, 1e-6)
+    if fill >= SQUARE_FILL:
+        shape = "square"
+    elif fill < TRIANGLE_FILL or top_share < TRIANGLE_TOP_SHARE:
+        shape = "triangle"
+    else:
+        shape = "circle"
+    return shape, fill, top_share
+
+
+def dilate(mask: np.ndarray, iterations: int = 1) -> np.ndarray:
+    """8-neighbour binary dilation of a [H, W] (or [F, H, W]) mask."""
+    m = mask.astype(bool)
+    for _ in range(iterations):
+        p = np.pad(m, [(0, 0)] * (m.ndim - 2) + [(1, 1), (1, 1)])
+        h, w = m.shape[-2:]
+        m = np.zeros_like(m)
+        for dy in range(3):
+            for dx in range(3):
+                m |= p[..., dy:dy + h, dx:dx + w]
+    return m
+
+
+def label(mask: np.ndarray) -> Tuple[np.ndarray, int]:
+    """8-connected components of a [H, W] mask: (labels 1..n in raster order of their first pixel, 0 outside; n).
+
+    Every pixel starts with its own index; each pass gives every mask pixel the smallest index among itself and its
+    mask neighbours, until nothing changes (at most the longest path through a component)."""
+    h, w = mask.shape
+    m = mask.astype(bool)
+    big = np.iinfo(np.int64).max
+    lab = np.where(m, np.arange(h * w, dtype=np.int64).reshape(h, w), big)
+    while True:
+        p = np.pad(lab, 1, constant_values=big)
+        best = lab.copy()
+        for dy in range(3):
+            for dx in range(3):
+                np.minimum(best, p[dy:dy + h, dx:dx + w], out=best)
+        best = np.where(m, best, big)
+        if np.array_equal(best, lab):
+            break
+        lab = best
+    roots = np.unique(lab[m])
+    out = np.zeros((h, w), dtype=np.int32)
+    if len(roots):
+        out[m] = np.searchsorted(roots, lab[m]).astype(np.int32) + 1
+    return out, len(roots)
+
+
+def frame_objects(img: np.ndarray, bg: Optional[np.ndarray] = None) -> List[FrameObject]:
+    """The objects of one uint8 frame [H, W, 3], largest first (see the module docstring)."""
+    img = img.astype(np.float32)
+    bg = np.median(img.reshape(-1, 3), axis=0) if bg is None else np.asarray(bg, dtype=np.float32)
+    strength = np.linalg.norm(img - bg, axis=-1)
+    labels, n = label(strength >= MIN_DISTANCE)
+    out = []
+    for i in range(1, n + 1):
+        sel = labels == i
+        if int(sel.sum()) < GHOST_MIN_PX:
+            continue
+        ys, xs = np.nonzero(sel)
+        y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+        # a one-pixel rim around the blob carries the anti-aliased edge
+        y0, x0 = max(0, y0 - 1), max(0, x0 - 1)
+        y1, x1 = min(img.shape[0], y1 + 1), min(img.shape[1], x1 + 1)
+        st = np.where(sel, strength, 0.0)
+        core = img[sel & (st >= 0.75 * float(st.max()))]
+        rgb = np.median(core, axis=0)
+        d = rgb - bg
+        patch = img[y0:y1, x0:x1] - bg
+        near = dilate(sel)[y0:y1, x0:x1]
+        cov = np.clip((patch @ d) / max(float(d @ d), 1e-6), 0.0, 1.0) * near
+        shape, fill, top = _shape(cov)
+        dist = np.linalg.norm(_PALETTE - rgb[None], axis=1)
+        k = int(np.argmin(dist))
+        area = float(cov.sum())
+        gy, gx = np.mgrid[y0:y1, x0:x1]
+        out.append(FrameObject(_PALETTE_NAMES[k], float(dist[k]), tuple(float(v) for v in rgb), shape, area, fill,
+                               top, float((cov * gx).sum() / max(area, 1e-6)),
+                               float((cov * gy).sum() / max(area, 1e-6))))
+    out.sort(key=lambda o: -o.area)
+    return out
+
+
+@dataclass
+class FrameCheck:
+    frames: int
+    clean: int                  # frames that pass
+    missing: int                # frames without an object
+    extra: int                  # frames with a second object
+    wrong_colour: int           # frames whose object has another colour (or is too far from the prompt's)
+    wrong_shape: int            # frames whose object has another shape (only when the prompt names one)
+    first_bad: int              # index of the first frame that fails, -1 if none
+    shapes: Dict[str, int]      # frames per detected shape of the main object
+
+    @property
+    def all_clean(self) -> bool:
+        return self.clean == self.frames
+
+    def shape_vote(self) -> str:
+        return max(self.shapes, key=self.shapes.get) if self.shapes else "none"
+
+
+def check_frames(video, want: Dict[str, str]) -> FrameCheck:
+    """Every frame of ``video`` against the prompt's colour and (when named) shape; see :class:`FrameCheck`."""
+    frames = as_uint8_frames(video)
+    clean = missing = extra = wrong_c = wrong_s = 0
+    first_bad, shapes = -1, {}
+    for f, img in enumerate(frames):
+        objs = frame_objects(img)
+        ok = True
+        if not objs:
+            missing += 1
+            ok = False
+        else:
+            o = objs[0]
+            shapes[o.shape] = shapes.get(o.shape, 0) + 1
+            if len(objs) > 1:
+                extra += 1
+                ok = False
+            if "colour" in want and (o.colour != want["colour"] or o.colour_error > COLOUR_TOLERANCE):
+                wrong_c += 1
+                ok = False
+            if "shape" in want and o.shape != want["shape"]:
+                wrong_s += 1
+                ok = False
+        clean += ok
+        if not ok and first_bad < 0:
+            first_bad = f
+    return FrameCheck(len(frames), clean, missing, extra, wrong_c, wrong_s, first_bad, shapes)
 
 
 # ------------------------------------------------------------------------------------------------------------ reading

@@ -1,29 +1,30 @@
-"""Quality of the demo pack: prompt adherence, and the cost of LPL and TDTM against the 30-step baseline.
+"""Quality of the demo pack against issue 16's bars, and the cost of LPL and TDTM against the 30-step baseline.
 
 ::
 
-    PYTHONPATH=src/main/python /usr/bin/python3 -m sora4j_export.demo.quality            # writes docs/quality.md
+    PYTHONPATH=src/main/python /usr/bin/python3 -m sora4j_export.demo.quality [--pack DIR] [--label TEXT]
+                                                                             # writes docs/quality.md
 
 It loads the pack's own TorchScript blocks (default: the embedded ``demo`` pack), encodes each prompt with the pack's
 T5 blocks, samples with the eager reference sampler (``reference.Sampler``, which runs the scripted STDiT blocks and,
 for TDTM, their sub-stage methods) and decodes with the pack's VAE blocks (``vae.decode_with_blocks``), i.e. the
-computation the Java pipeline reproduces.
+computation the Java pipeline reproduces, at the pack's native request (manifest ``request``; 17 frames at 64×64 for
+packs without one).
 
-Prompts: the 12 held-out (colour, shape, direction) triples of :mod:`.world` (never in a training caption or clip) ×
-2 speeds × 2 backgrounds × ``--per-combo`` (default 2) = 96 prompts, each with its own noise seed (50000 + index;
-training never samples noise with these seeds: its noise comes from generators seeded by (seed, stage, step)).
-For each prompt the six settings run back to back (so machine load affects them alike):
+Prompt sets, each with its own noise seeds (training never samples noise with these: its noise comes from generators
+seeded by (seed, stage, step)):
 
-* ``baseline``: 30 steps, CFG 7.0;
-* ``LPL fixed 16/30``: the leap at step index 15 (16 STDiT calls);
-* ``LPL dynamic``: paper tolerance 1e-4, patience 3, measured from step 14 (full-tensor cosine);
-* ``TDTM 15/30`` and ``TDTM 30/30``: frame pairs merged around self- and cross-attention for the first 15 / all steps;
-* ``All``: LPL fixed 16/30 + TDTM 15/30.
+* held-out: the 12 held-out (colour, shape, direction) triples of :mod:`.world` (never in a training caption or clip)
+  × 2 speeds × 2 backgrounds × ``--per-combo`` (default 2) = 96 full prompts, under six settings run back to back:
+  ``baseline`` (30 steps, CFG 7.0), ``LPL fixed 16/30``, ``LPL dynamic`` (tolerance 1e-4, patience 3, from step 14),
+  ``TDTM 15/30``, ``TDTM 30/30`` and ``All`` (LPL fixed 16/30 + TDTM 15/30);
+* short: :data:`SHORT_EXAMPLES` and :data:`SHORT_FORMS` × the held-out triples (attributes left out, other orders);
+* the README prompt on seeds 0–19; and, for context, full prompts of seen triples.
 
-Metrics: the detector's colour and direction against the prompt (share of videos; "both" = colour and direction);
-PSNR (dB, uint8 frames, MSE over the whole video) and SSIM (Gaussian window 11, σ 1.5, K1 0.01, K2 0.03, L 255,
-per channel, "valid" filtering, mean over frames and channels) against the baseline video of the same prompt and
-seed; STDiT calls; seconds per video (T5 + sampling + VAE decode, one thread unless ``--threads``).
+Per video (:func:`judge`): the detector's colour, direction, speed and background, the majority shape of its
+frames, and the every-frame check (one object of the prompt's colour and shape, no second blob); PSNR and SSIM
+against the baseline video of the same prompt and seed; STDiT calls; seconds (one thread unless ``--threads``). The
+report (:mod:`.quality_report`) starts with the issue's bars.
 """
 
 from __future__ import annotations
@@ -99,6 +100,9 @@ class PackModels:
         self.max_length = int(self.manifest["text"]["modelMaxLength"])
         self.sampling = self.manifest["sampling"]
         self.sampler = ref.Sampler(self.stdit)
+        # the pack's native request (manifest "request"; packs written before it: the v1 demo's 17 frames, 64×64)
+        req = self.manifest.get("request") or {"frames": W.FRAMES_V1, "width": W.WIDTH, "height": W.HEIGHT}
+        self.frames, self.width, self.height = int(req["frames"]), int(req["width"]), int(req["height"])
 
     @torch.no_grad()
     def t5(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -117,12 +121,13 @@ class PackModels:
         return 1, v["latentChannels"], t, height // s, width // s
 
     @torch.no_grad()
-    def generate(self, prompt: str, seed: int, *, steps: int = 30, guidance: float = 7.0, frames: int = W.FRAMES,
-                 height: int = W.HEIGHT, width: int = W.WIDTH, lpl=None, tdtm_steps: int = 0):
-        """(frames [1, 3, F, H, W] float32, SampleResult)."""
+    def generate(self, prompt: str, seed: int, *, steps: int = 30, guidance: float = 7.0, frames: int = None,
+                 height: int = None, width: int = None, lpl=None, tdtm_steps: int = 0):
+        """(frames [1, 3, F, H, W] float32, SampleResult); frames and size default to the pack's native request."""
         from ..tiny import initial_noise
         from ..vae import decode_with_blocks
 
+        frames, height, width = frames or self.frames, height or self.height, width or self.width
         y, mask, _ = ref.encode_prompt(self.t5, self.tokenizer, prompt, self.max_length,
                                        self.sampling.get("aestheticScore", 6.5))
         z0 = initial_noise(seed, self.latent_shape(frames, height, width))
@@ -169,168 +174,150 @@ def ssim(a: np.ndarray, b: np.ndarray, data_range: float = 255.0) -> float:
 
 
 # -------------------------------------------------------------------------------------------------------- evaluation
+ATTRIBUTES = ("colour", "shape", "direction", "speed", "background")
+
+#: short prompts (issue 16): forms with attributes left out and other word orders, filled with each held-out triple;
+#: {sw} is the speed synonym (slow / fast) and {bg} a background, both chosen per prompt
+SHORT_FORMS = (
+    "a {c} {s} moving {d}",
+    "{c} {s}",
+    "moving {d}, a {c} {s}",
+    "a {c} shape moving {d} {sw}",
+    "a {s} moving {d} on a {bg} background",
+    "{sw} moving {d}, a {c} {s} on a {bg} background",
+)
+#: the issue's own examples, always included
+SHORT_EXAMPLES = ("a red circle moving left", "blue square", "moving up, a green triangle")
+README_PROMPT = "a red circle moving left"
+
+
+@dataclass
+class Outcome:
+    """One video against its prompt: the detector's clip attributes, the every-frame check, and the settings' cost."""
+
+    prompt: str
+    want: Dict[str, str]
+    right: Dict[str, bool]          # per named attribute
+    clean: bool                     # every frame clean
+    first_bad: int
+    calls: int = 0
+    seconds: float = 0.0
+    psnr: Optional[float] = None
+    ssim: Optional[float] = None
+
+    @property
+    def all_named(self) -> bool:
+        return all(self.right.values())
+
+
+def judge(video: np.ndarray, prompt: str, speed_split: Optional[float] = None) -> Outcome:
+    """The detector's verdict on one uint8 video [F, H, W, 3] for ``prompt`` (only the attributes it names)."""
+    from .detect import check_frames
+
+    want = parse_prompt(prompt)
+    d = detect(video, speed_split=speed_split)
+    chk = check_frames(video, want)
+    got = {"colour": d.colour, "shape": chk.shape_vote(), "direction": d.direction, "speed": d.speed,
+           "background": d.background}
+    return Outcome(prompt, want, {k: got[k] == v for k, v in want.items()}, chk.all_clean, chk.first_bad)
+
+
 @dataclass
 class Tally:
-    n: int = 0
-    colour: int = 0
-    direction: int = 0
-    both: int = 0
-    calls: List[int] = field(default_factory=list)
-    seconds: List[float] = field(default_factory=list)
-    psnr: List[float] = field(default_factory=list)
-    ssim: List[float] = field(default_factory=list)
+    outcomes: List[Outcome] = field(default_factory=list)
 
-    def add(self, det, want, calls, seconds):
-        c, d = det.colour == want["colour"], det.direction == want["direction"]
-        self.n += 1
-        self.colour += c
-        self.direction += d
-        self.both += c and d
-        self.calls.append(calls)
-        self.seconds.append(seconds)
+    @property
+    def n(self) -> int:
+        return len(self.outcomes)
+
+    def share(self, pred, where=None) -> Optional[float]:
+        sel = [o for o in self.outcomes if where is None or where(o)]
+        return None if not sel else sum(1 for o in sel if pred(o)) / len(sel)
+
+    def attribute(self, k: str) -> Optional[float]:
+        return self.share(lambda o: o.right[k], lambda o: k in o.want)
+
+    def all_named(self) -> Optional[float]:
+        return self.share(lambda o: o.all_named)
+
+    def clean(self, background: Optional[str] = None) -> Optional[float]:
+        return self.share(lambda o: o.clean, None if background is None else
+                          (lambda o: o.want.get("background", "dark") == background))
+
+    def mean(self, name: str) -> Optional[float]:
+        v = [getattr(o, name) for o in self.outcomes if getattr(o, name) is not None]
+        v = [x for x in v if np.isfinite(x)]
+        return float(np.mean(v)) if v else None
 
 
-def eval_prompts(per_combo: int, limit: Optional[int] = None):
-    items = W.held_out_clips(EVAL_SEED, per_combo=per_combo)
-    items = [(clip, prompt, SEED_BASE + k) for k, (clip, prompt) in enumerate(items)]
+def held_out_prompts(frames: int, per_combo: int, limit: Optional[int] = None):
+    """(prompt, seed): the held-out triples × 2 speeds × 2 backgrounds × ``per_combo``, full captions."""
+    items = W.held_out_clips(EVAL_SEED, per_combo=per_combo, frames=frames)
+    items = [(prompt, SEED_BASE + k) for k, (_, prompt) in enumerate(items)]
     return items[:limit] if limit else items
 
 
-def seen_prompts(n: int):
-    """``n`` prompts of training triples (seen combinations) with evaluation seeds, for context."""
-    rng = np.random.default_rng(EVAL_SEED + 1)
-    out = []
-    for k in range(n):
-        clip = W.sample_clip(rng, W.TRAIN_TRIPLES)
-        out.append((clip, clip.caption(0), SEED_BASE + 10_000 + k))
+def short_prompts():
+    """(prompt, seed): :data:`SHORT_EXAMPLES` and every :data:`SHORT_FORMS` × held-out triple."""
+    out = [(p, SEED_BASE + 20_000 + k) for k, p in enumerate(SHORT_EXAMPLES)]
+    k = 0
+    for c, s, d in W.HELD_OUT_TRIPLES:
+        for form in SHORT_FORMS:
+            sw = W.SPEED_WORDS[list(W.SPEEDS)[k % 2]][1]
+            bg = list(W.BACKGROUNDS)[(k // 2) % 2]
+            out.append((form.format(c=c, s=s, d=d, sw=sw, bg=bg), SEED_BASE + 20_100 + k))
+            k += 1
     return out
 
 
-def evaluate(models: PackModels, items, settings=SETTINGS, log=print, save_dir=None):
+def seen_prompts(n: int, frames: int):
+    """(prompt, seed): ``n`` full captions of training triples (seen combinations), for context."""
+    rng = np.random.default_rng(EVAL_SEED + 1)
+    return [(W.sample_clip(rng, W.TRAIN_TRIPLES, frames=frames).caption(0), SEED_BASE + 10_000 + k) for k in range(n)]
+
+
+def evaluate(models: PackModels, items, settings=SETTINGS, log=print, save_dir=None) -> Dict[str, Tally]:
+    """Every (prompt, seed) under every setting (back to back per prompt); PSNR/SSIM against the first setting."""
     tallies = {s.name: Tally() for s in settings}
-    gt = Tally()
-    for k, (clip, prompt, seed) in enumerate(items):
-        want = parse_prompt(prompt)
-        gt.add(detect(W.render(clip)), want, 0, 0.0)
+    for k, (prompt, seed) in enumerate(items):
         base = None
-        for s in settings:
+        for i, s in enumerate(settings):
             t0 = time.perf_counter()
             frames, res = models.generate(prompt, seed, lpl=s.lpl, tdtm_steps=s.tdtm_steps)
             sec = time.perf_counter() - t0
             video = W.from_model(frames[0].numpy())
-            det = detect(video)
-            tl = tallies[s.name]
-            tl.add(det, want, res.calls, sec)
+            o = judge(video, prompt)
+            o.calls, o.seconds = res.calls, sec
             if base is None:
                 base = video
             else:
-                tl.psnr.append(psnr(video, base))
-                tl.ssim.append(ssim(video, base))
+                o.psnr, o.ssim = psnr(video, base), ssim(video, base)
+            tallies[s.name].outcomes.append(o)
             if save_dir is not None:
-                np.save(Path(save_dir) / f"{k:03d}_{settings.index(s)}.npy", video)
-        b = tallies[settings[0].name]
-        log(f"[{k + 1}/{len(items)}] {prompt!r} seed {seed}: baseline colour {b.colour}/{b.n} "
-            f"direction {b.direction}/{b.n}")
-    return tallies, gt
+                np.save(Path(save_dir) / f"{k:03d}_{i}.npy", video)
+        b = tallies[settings[0].name].outcomes[-1]
+        log(f"[{k + 1}/{len(items)}] {prompt!r} seed {seed}: baseline named {b.all_named} "
+            f"{ {a: v for a, v in b.right.items() if not v} } clean {b.clean}")
+    return tallies
 
 
-def _pct(x, n):
-    return f"{100.0 * x / n:.1f} %" if n else "n/a"
-
-
-def _machine(threads: int) -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (f"{cpu}, {os.cpu_count()} logical CPUs (shared with other jobs), torch {torch.__version__}, "
-            f"{threads} thread(s)")
-
-
-def report(models: PackModels, tallies, gt: Tally, seen: Optional[Dict[str, Tally]], n_items: int,
-           threads: int, wall: float, args) -> str:
-    man = models.manifest
-    base = tallies[SETTINGS[0].name]
-    base_sec = float(np.mean(base.seconds))
-    lines = [
-        "# Quality of the demo pack, and the cost of LPL and TDTM",
-        "",
-        "Generated by `src/main/python/sora4j_export/demo/quality.py` (do not edit by hand). Reproduce from the "
-        "repository root with:",
-        "",
-        "```",
-        COMMAND + ("" if args.per_combo == 2 and not args.limit else
-                   f" --per-combo {args.per_combo}" + (f" --limit {args.limit}" if args.limit else "")),
-        "```",
-        "",
-        f"Pack: `{man['name']}` (the embedded default; trained by `python3 -m sora4j_export.demo.train`, see "
-        "[demo-pack.md](demo-pack.md)): 17 frames at 64×64, latent [4, 5, 8, 8], "
-        f"STDiT3 hidden {man['stdit']['hiddenSize']}, depth {man['stdit']['depth']}, T5 d_model "
-        f"{man['text']['dModel']} × {man['text']['numBlocks']} blocks.",
-        "",
-        f"Prompts: {n_items} prompts built from the 12 (colour, shape, direction) triples that training never saw "
-        "(`world.HELD_OUT_TRIPLES`: no training caption or clip has them) × 2 speeds × 2 backgrounds, e.g. "
-        f"\"{eval_prompts(1)[0][1]}\". Noise seeds {SEED_BASE}…{SEED_BASE + n_items - 1} (one per prompt). "
-        "CFG 7.0, fps 24. Every setting runs on the same prompt and seed.",
-        "",
-        "A video *matches* when the detector (`sora4j_export.demo.detect`: per-frame colour masks against the median "
-        "background, strength-weighted centroids, a line fit of their track, nearest-palette colour vote) reports "
-        "the prompt's colour (of 7) and direction (of 4). On the ground-truth renders of the same prompts the detector "
-        f"is right on colour {_pct(gt.colour, gt.n)}, direction {_pct(gt.direction, gt.n)}.",
-        "",
-        "PSNR and SSIM compare each setting's decoded video (uint8 RGB, 17 × 64 × 64) with the 30-step baseline "
-        "video of the same prompt and seed (PSNR: MSE over the whole video; SSIM: Gaussian window 11, σ 1.5, "
-        "K1 0.01, K2 0.03, per channel, mean). Means over the prompts. Time: wall seconds per video for T5 + sampling "
-        "+ VAE decode (Python reference sampler over the pack's TorchScript blocks).",
-        "",
-        "| Setting | STDiT calls | colour match | direction match | both | PSNR vs baseline (dB) | SSIM vs baseline "
-        "| s / video | speed-up |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for s in SETTINGS:
-        t = tallies[s.name]
-        calls = np.mean(t.calls)
-        calls_s = f"{calls:.0f}" if float(calls).is_integer() else f"{calls:.2f} (mean)"
-        ps = "–" if not t.psnr else (f"{np.mean([p for p in t.psnr if np.isfinite(p)]):.2f}"
-                                     + (f" ({sum(1 for p in t.psnr if not np.isfinite(p))} identical)"
-                                        if any(not np.isfinite(p) for p in t.psnr) else ""))
-        ss = "–" if not t.ssim else f"{np.mean(t.ssim):.4f}"
-        sec = float(np.mean(t.seconds))
-        lines.append(f"| {s.name} | {calls_s} | {_pct(t.colour, t.n)} | {_pct(t.direction, t.n)} | "
-                     f"{_pct(t.both, t.n)} | {ps} | {ss} | {sec:.3f} | {base_sec / sec:.2f}× |")
-    if seen:
-        t = seen[SETTINGS[0].name]
-        lines += ["", f"For context, the baseline on {t.n} prompts of *seen* triples (training combinations, new seeds "
-                      f"{SEED_BASE + 10_000}…): colour {_pct(t.colour, t.n)}, direction {_pct(t.direction, t.n)}, "
-                      f"both {_pct(t.both, t.n)}."]
-    lines += [
-        "",
-        f"Machine: {_machine(threads)}. Whole evaluation: {wall / 60:.1f} min. Times are indicative (the machine "
-        "is shared); the settings of one prompt run back to back so that load changes affect them alike.",
-        "",
-        "Notes:",
-        "",
-        "- The PSNR/SSIM columns measure how far an accelerated run drifts from the 30-step video of the same seed, "
-        "not absolute quality. PSNR is computed on whole frames, most of which is the flat background.",
-        "- The latent has T = 5 frames, so TDTM merges frame pairs (0, 1), (2, 3) and keeps frame 4 alone "
-        "(odd T), i.e. attention sees 3 instead of 5 latent frames.",
-        "- Per-video time includes the parts that LPL and TDTM do not change (T5, VAE decode), so the speed-up is "
-        "below the STDiT-call ratio.",
-        "",
-    ]
-    return "\n".join(lines)
+def ground_truth(frames: int, per_combo: int, limit: Optional[int] = None) -> Tally:
+    """The detector on the world's own renders of the held-out prompts (what a perfect model would score)."""
+    t = Tally()
+    for clip, prompt in W.held_out_clips(EVAL_SEED, per_combo=per_combo, frames=frames)[:limit or None]:
+        t.outcomes.append(judge(W.render(clip), prompt))
+    return t
 
 
 def main(argv=None) -> int:
+    from .quality_report import report
+
     ap = argparse.ArgumentParser(prog="python3 -m sora4j_export.demo.quality", description=__doc__.split("\n\n")[0])
     ap.add_argument("--pack", default=str(DEFAULT_PACK), help="pack directory (default: the embedded demo pack)")
     ap.add_argument("--out", default=str(DEFAULT_OUT), help="Markdown report (default docs/quality.md)")
+    ap.add_argument("--label", default=None, help="the report's title line (default: the pack's name)")
     ap.add_argument("--per-combo", type=int, default=2, help="prompts per held-out triple × speed × background")
-    ap.add_argument("--limit", type=int, default=None, help="only the first N prompts (quick check)")
+    ap.add_argument("--limit", type=int, default=None, help="only the first N prompts of each set (quick check)")
     ap.add_argument("--seen", type=int, default=24, help="baseline-only prompts of seen triples, for context")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--save-videos", default=None, help="also save every decoded video (.npy) in this folder")
@@ -338,22 +325,26 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     t0 = time.time()
     models = PackModels(args.pack)
-    items = eval_prompts(args.per_combo, args.limit)
     if args.save_videos:
         Path(args.save_videos).mkdir(parents=True, exist_ok=True)
-    tallies, gt = evaluate(models, items, log=lambda s: print(s, flush=True), save_dir=args.save_videos)
-    seen = None
-    if args.seen:
-        seen, _ = evaluate(models, seen_prompts(args.seen), settings=SETTINGS[:1], log=lambda s: None)
-    text = report(models, tallies, gt, seen, len(items), args.threads, time.time() - t0, args)
+
+    def log(s):
+        print(s, flush=True)
+
+    lim = args.limit
+    res = {
+        "held_out": evaluate(models, held_out_prompts(models.frames, args.per_combo, lim), log=log,
+                             save_dir=args.save_videos),
+        "short": evaluate(models, short_prompts()[:lim or None], settings=SETTINGS[:1], log=log)[SETTINGS[0].name],
+        "readme": evaluate(models, [(README_PROMPT, s) for s in range(20)][:lim or None], settings=SETTINGS[:1],
+                           log=log)[SETTINGS[0].name],
+        "seen": evaluate(models, seen_prompts(args.seen, models.frames), settings=SETTINGS[:1],
+                         log=lambda s: None)[SETTINGS[0].name] if args.seen else None,
+        "truth": ground_truth(models.frames, args.per_combo, lim),
+    }
+    text = report(models, res, args, time.time() - t0)
     Path(args.out).write_text(text, encoding="utf-8")
     print(text)
-    summary = {name: {"n": t.n, "colour": t.colour, "direction": t.direction, "both": t.both,
-                      "psnr": float(np.mean(t.psnr)) if t.psnr else None,
-                      "ssim": float(np.mean(t.ssim)) if t.ssim else None,
-                      "seconds": float(np.mean(t.seconds)), "calls": float(np.mean(t.calls))}
-               for name, t in tallies.items()}
-    print(json.dumps(summary, indent=1))
     return 0
 
 

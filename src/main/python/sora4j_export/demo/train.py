@@ -8,27 +8,33 @@ Stages, run in order; each leaves its result in ``--out`` and is skipped once do
 
 1. ``spatial``   spatial autoencoder: the training-only :class:`~.models.SpatialEncoder` and the pack's spatial VAE
                  decoder, on single 64×64 frames of wide-layout clips (pixel L1 + L2, object pixels weighted ×11, noise σ 0.1 on the latent);
-2. ``bank``      renders ``--bank`` clips of the wide layout and stores their SD latents (frozen spatial encoder);
+2. ``bank``      renders ``--bank`` 17-frame clips of the wide layout and stores their SD latents (frozen spatial
+                 encoder);
 3. ``temporal``  temporal autoencoder: :class:`~.models.TemporalEncoder` and the pack's temporal VAE decoder on those
                  latents (weighted MSE in SD-latent space + pixel loss through the frozen spatial decoder on two frames
                  per clip, noise σ 0.1 on the latent);
-4. ``latents``   renders ``--clips`` clips of the prompt world (world.py) and encodes them to video latents; their
-                 per-channel mean and std become the pack's VAE ``shift`` and ``scale``, so the diffusion model works
-                 on z ~ N(0, 1) and ``z·scale + shift`` is the decoder's input;
+4. ``latents``   renders ``--clips`` 51-frame clips of the prompt world (world.py) and encodes each 17-frame chunk
+                 to 5 latent frames (latent [4, 15, 8, 8]); their per-channel mean and std become the pack's VAE
+                 ``shift`` and ``scale``, so the diffusion model works on z ~ N(0, 1) and ``z·scale + shift`` is the
+                 decoder's input. Then the VAE round trip per colour × background × shape (``round_trip.json``);
 5. ``diffusion`` T5 and STDiT3 trained together with the rectified-flow objective: x_t = (1 − t/1000)·x0 + (t/1000)·ε,
                  target v = x0 − ε (the sampler's z += v·dt/1000 moves noise → data). Timesteps: for half the samples
                  (``--uniform-t-share``) t = the sampler's timestep transform (17 frames, 64×64: ratio 0.28) of
                  τ ~ U(0, 1), i.e. the distribution of the sampler's own steps; for the other half t ~ U(0, 1000),
                  which gives the high-noise steps (where layout, colour and motion are decided, and which the
-                 transform makes rare at this small size) 2–3× more weight. The caption is replaced by the learned
-                 null caption ``y_embedding`` with probability 0.1 (for CFG). AdamW, warm-up then a constant learning
+                 transform makes rare at this small size) 2–3× more weight. Each batch shares one caption form
+                 (world.sample_caption_form: which attributes it names, word order, phrasing); a form without
+                 background words takes dark clips only. The caption is replaced by the learned null caption
+                 ``y_embedding`` with probability 0.1 (for CFG). AdamW, warm-up then a constant learning
                  rate (so stopping at step N equals a run with ``--dit-steps N``), EMA of the weights (exported);
 6. ``pack``      writes the EMA models as the ``demo`` pack (``--pack-out``, default the repository's embedded
                  ``src/main/resources/io/github/sora4j/packs/demo``) and verifies it.
 
 Seeded (``--seed``): every batch, noise draw and timestep comes from a generator seeded with (seed, stage, step), so a
-resumed run sees the same data as an uninterrupted one. Checkpoints are written every ``--ckpt-every`` steps; rerun
-with ``--resume`` to continue (finished stages are skipped, an interrupted one continues from its last checkpoint).
+resumed run sees the same data as an uninterrupted one. Checkpoints are written every ``--ckpt-every`` steps (the
+diffusion stage also every ``--ckpt-minutes``); rerun with ``--resume`` to continue (finished stages are skipped, an
+interrupted one continues from its last checkpoint, a finished one whose output file is gone runs again).
+``--stages pack --pack-from-checkpoint`` exports an unfinished run's EMA weights.
 Wall time per stage accumulates in ``times.json``; ``log.txt`` has the losses.
 """
 
@@ -122,14 +128,15 @@ def frame_weights(clip: W.Clip, f: int, dilate=2) -> np.ndarray:
 def clip_from_row(row) -> W.Clip:
     ci, si, di, spi, bi, x0, y0, r = row[:8]
     travel = float(row[8]) if len(row) > 8 else 0.0
+    frames = int(row[9]) if len(row) > 9 else W.CHUNK_FRAMES
     return W.Clip(list(W.COLOURS)[int(ci)], W.SHAPES[int(si)], W.DIRECTIONS[int(di)], list(W.SPEEDS)[int(spi)],
-                  list(W.BACKGROUNDS)[int(bi)], float(x0), float(y0), float(r), travel_px=travel)
+                  list(W.BACKGROUNDS)[int(bi)], float(x0), float(y0), float(r), frames=frames, travel_px=travel)
 
 
 def clip_row(c: W.Clip):
     return [list(W.COLOURS).index(c.colour), W.SHAPES.index(c.shape), W.DIRECTIONS.index(c.direction),
             list(W.SPEEDS).index(c.speed), list(W.BACKGROUNDS).index(c.background), c.x0, c.y0, c.radius,
-            c.travel_px]
+            c.travel_px, c.frames]
 
 
 class Loop:
@@ -184,11 +191,21 @@ class Loop:
         return gn
 
 
+#: what each stage leaves for the later ones; a stage marked done whose output is gone runs again (bank.npz and
+#: latents.npz are large and regenerable, so a committed checkpoint directory may leave them out)
+STAGE_OUTPUTS = {"spatial": "spatial.pt", "bank": "bank.npz", "temporal": "temporal.pt", "latents": "latents.npz",
+                 "diffusion": "diffusion.pt"}
+
+
 def timed_stage(run: Run, stage: str, fn) -> None:
     done = run.path(f"{stage}.done")
-    if done.exists():
+    needed = not (stage == "bank" and run.path("temporal.done").exists())  # only the temporal stage reads the bank
+    if done.exists() and (run.path(STAGE_OUTPUTS[stage]).exists() or not needed):
         run.log(f"{stage}: done already, skipped")
         return
+    if done.exists():
+        run.log(f"{stage}: done before but {STAGE_OUTPUTS[stage]} is missing: running it again (deterministic)")
+        done.unlink()
     t0 = time.time()
     seg = [t0]
 
@@ -214,8 +231,8 @@ def stage_spatial(run: Run, tick) -> None:
     acc, t_last = [], time.time()
     while loop.step < a.spatial_steps:
         rng, gen = step_rng(a.seed, "spatial", loop.step)
-        clips = [W.sample_clip(rng, wide=True) for _ in range(a.ae_batch)]
-        fidx = rng.integers(0, W.FRAMES, size=a.ae_batch)
+        clips = [W.sample_clip(rng, wide=True, frames=W.CHUNK_FRAMES) for _ in range(a.ae_batch)]
+        fidx = rng.integers(0, W.CHUNK_FRAMES, size=a.ae_batch)
         x = torch.from_numpy(np.stack([W.to_model(W.render_frame(c, int(f))[None])[:, 0]
                                        for c, f in zip(clips, fidx)], 0))
         wts = torch.from_numpy(np.stack([frame_weights(c, int(f)) for c, f in zip(clips, fidx)], 0))[:, None]
@@ -251,7 +268,7 @@ def stage_bank(run: Run, tick) -> None:
     rows, sds = [], []
     with torch.no_grad():
         for i in range(a.bank):
-            c = W.sample_clip(rng, wide=True)
+            c = W.sample_clip(rng, wide=True, frames=W.CHUNK_FRAMES)
             x = torch.from_numpy(W.to_model(W.render(c))).permute(1, 0, 2, 3)  # [F, 3, H, W]
             sd = enc(x) * M.SCALING_FACTOR  # [F, 4, 8, 8]
             sds.append(sd.permute(1, 0, 2, 3).numpy().astype(np.float16))
@@ -282,10 +299,10 @@ def stage_temporal(run: Run, tick) -> None:
         wpix = torch.from_numpy(fg_weights(clips))  # [B, F, H, W]
         wlat = F.avg_pool2d(wpix, 8)[:, None]  # [B, 1, F, 8, 8]
         z = tenc(sd)
-        rec = M.temporal_decode(vae, z + NOISE_SIGMA * torch.randn(z.shape, generator=gen), W.FRAMES)
+        rec = M.temporal_decode(vae, z + NOISE_SIGMA * torch.randn(z.shape, generator=gen), W.CHUNK_FRAMES)
         loss_lat = (wlat * (rec - sd) ** 2).mean() / wlat.mean() / M.SCALING_FACTOR ** 2
         # pixel loss on two frames per clip through the frozen spatial decoder
-        fsel = torch.from_numpy(rng.integers(0, W.FRAMES, size=(len(idx), 2)))
+        fsel = torch.from_numpy(rng.integers(0, W.CHUNK_FRAMES, size=(len(idx), 2)))
         b_ix = torch.arange(len(idx))[:, None].expand(-1, 2).reshape(-1)
         f_ix = fsel.reshape(-1)
         raw = rec.permute(0, 2, 1, 3, 4)[b_ix, f_ix] / M.SCALING_FACTOR
@@ -318,6 +335,53 @@ def load_vae(run: Run, seed: int, scale=None, shift=None):
     return vae.eval()
 
 
+def encode_video(enc, tenc, frames: np.ndarray) -> torch.Tensor:
+    """uint8 frames [F, H, W, 3] (F a multiple of 17) → z_raw [4, F/17·5, 8, 8]: each 17-frame chunk encoded on its
+    own, as Open-Sora's VAE does (micro_frame_size 17), so that the pack's chunked decoder inverts it."""
+    x = torch.from_numpy(W.to_model(frames)).permute(1, 0, 2, 3)  # [F, 3, H, W]
+    sd = (enc(x) * M.SCALING_FACTOR).permute(1, 0, 2, 3)[None]  # [1, 4, F, 8, 8]
+    n = W.CHUNK_FRAMES
+    if sd.shape[2] % n:
+        raise ValueError(f"{sd.shape[2]} frames: the prompt world's clips are whole {n}-frame chunks")
+    return torch.cat([tenc(sd[:, :, i:i + n]) for i in range(0, sd.shape[2], n)], dim=2)[0]
+
+
+def round_trip_report(run: Run, enc, tenc, vae, scale, shift, log=None) -> dict:
+    """The VAE round trip (encoders → pack decoder) on one prompt-world clip per (colour, background, shape): PSNR
+    over the video and over the object (ground-truth coverage dilated by 2 px), and the detector's every-frame
+    check. Written to ``round_trip.json`` and the log."""
+    from .detect import check_frames, dilate
+    from .quality import psnr
+
+    rng = np.random.default_rng([run.args.seed, 99])
+    rows = []
+    with torch.no_grad():
+        for colour in W.COLOURS:
+            for bg in W.BACKGROUNDS:
+                for shape in W.SHAPES:
+                    c = W.sample_clip(rng, [(colour, shape, W.DIRECTIONS[len(rows) % 4])], background=bg)
+                    truth = W.render(c)
+                    z = encode_video(enc, tenc, truth)
+                    zn = (z - torch.tensor(shift, dtype=torch.float32)[:, None, None, None]) / \
+                        torch.tensor(scale, dtype=torch.float32)[:, None, None, None]
+                    video = W.from_model(vae.decode(zn[None].float(), c.frames)[0].numpy())
+                    mask = dilate(W.object_masks(c) > 0, 2)
+                    err = (video.astype(np.float64) - truth.astype(np.float64)) ** 2
+                    chk = check_frames(video, {"colour": colour, "shape": shape})
+                    rows.append({"colour": colour, "background": bg, "shape": shape,
+                                 "psnr": round(psnr(video, truth), 2),
+                                 "psnr_object": round(float(10 * np.log10(255.0 ** 2 / max(err[mask].mean(), 1e-9))), 2),
+                                 "clean_frames": chk.clean, "frames": chk.frames})
+    run.path("round_trip.json").write_text(json.dumps(rows, indent=1) + "\n")
+    worst = sorted(rows, key=lambda r: r["psnr_object"])[:5]
+    clean = sum(r["clean_frames"] == r["frames"] for r in rows)
+    run.log(f"latents: VAE round trip on {len(rows)} clips (every colour x background x shape): mean PSNR "
+            f"{np.mean([r['psnr'] for r in rows]):.2f} dB, object {np.mean([r['psnr_object'] for r in rows]):.2f} dB, "
+            f"every frame clean in {clean}/{len(rows)}; worst object PSNR: "
+            + ", ".join(f"{r['colour']} {r['shape']} on {r['background']} {r['psnr_object']:.1f}" for r in worst))
+    return {"rows": rows}
+
+
 def stage_latents(run: Run, tick) -> None:
     a = run.args
     enc, _ = _load_spatial(run, a.seed)
@@ -329,31 +393,19 @@ def stage_latents(run: Run, tick) -> None:
     with torch.no_grad():
         for i in range(a.clips):
             c = W.sample_clip(rng)  # the prompt world
-            x = torch.from_numpy(W.to_model(W.render(c))).permute(1, 0, 2, 3)  # [F, 3, H, W]
-            sd = (enc(x) * M.SCALING_FACTOR).permute(1, 0, 2, 3)[None]  # [1, 4, F, 8, 8]
-            zs.append(tenc(sd)[0].numpy())
+            zs.append(encode_video(enc, tenc, W.render(c)).numpy())
             rows.append(clip_row(c))
-            if (i + 1) % 2000 == 0:
+            if (i + 1) % 1000 == 0:
                 run.log(f"latents {i + 1}/{a.clips}")
-    z = np.stack(zs, 0)  # [N, 4, 5, 8, 8]
+    z = np.stack(zs, 0)  # [N, 4, 15, 8, 8]
     clips = np.asarray(rows, dtype=np.float64)
     shift = z.mean(axis=(0, 2, 3, 4))
     scale = z.std(axis=(0, 2, 3, 4))
     zn = (z - shift[None, :, None, None, None]) / scale[None, :, None, None, None]
     np.savez(run.path("latents.npz"), z=zn.astype(np.float32), clips=clips, scale=scale, shift=shift)
     run.log(f"latents: {list(z.shape)} shift {np.round(shift, 4).tolist()} scale {np.round(scale, 4).tolist()}")
-    # reconstruction check through the whole decoder (what the pack does with a latent)
     vae = load_vae(run, a.seed, scale, shift)
-    from .detect import detect
-    ok, n = 0, 32
-    errs = []
-    for i in range(n):
-        frames = vae.decode(torch.from_numpy(zn[i:i + 1]), W.FRAMES).float()
-        c = clip_from_row(clips[i])
-        d = detect(frames[0].numpy())
-        ok += d.colour == c.colour and d.direction == c.direction
-        errs.append(float((frames[0] - torch.from_numpy(W.to_model(W.render(c)))).abs().mean()))
-    run.log(f"latents: VAE round trip on {n} clips: detector agrees on {ok}/{n}, mean |error| {np.mean(errs):.4f}")
+    round_trip_report(run, enc, tenc, vae, scale, shift)
 
 
 def stage_diffusion(run: Run, tick) -> None:
@@ -377,13 +429,17 @@ def stage_diffusion(run: Run, tick) -> None:
     T, Hl, Wl = z_all.shape[2:]
     nf = torch.tensor(T, dtype=torch.int64)
     lsize = torch.tensor([T, Hl, Wl], dtype=torch.int64)
-    acc, t_last = [], time.time()
+    dark = np.nonzero(rows[:, 4] == list(W.BACKGROUNDS).index("dark"))[0]
+    acc, t_last, t_ckpt, c_last = [], time.time(), time.time(), time.process_time()
     while loop.step < a.dit_steps:
         rng, gen = step_rng(a.seed, "diffusion", loop.step)
-        idx = rng.integers(0, len(z_all), size=a.batch)
+        # one caption form per batch (equal caption lengths); a form without background words takes dark clips only
+        form = W.sample_caption_form(rng)
+        pool = None if form.names("background") else dark
+        idx = rng.integers(0, len(z_all), size=a.batch) if pool is None else pool[rng.integers(0, len(pool),
+                                                                                                size=a.batch)]
         x0 = z_all[idx]
-        template = W.sample_template(rng)
-        texts = [ref.prepare_prompt(clip_from_row(rows[i]).caption(template)) for i in idx]
+        texts = [ref.prepare_prompt(W.caption(clip_from_row(rows[i]), form)) for i in idx]
         enc = [tok.encode(t, 300) for t in texts]
         L = sum(enc[0][1])
         ids = torch.tensor([e[0][:L] for e in enc], dtype=torch.int64)
@@ -406,11 +462,14 @@ def stage_diffusion(run: Run, tick) -> None:
         acc.append(float(loss))
         if loop.step % a.log_every == 0:
             run.log(f"diffusion step {loop.step}/{a.dit_steps} loss {np.mean(acc):.4f} grad {gn:.2f} "
-                    f"lr {loop.opt.param_groups[0]['lr']:.2e} {(time.time() - t_last) / len(acc):.2f} s/step")
-            acc, t_last = [], time.time()
-        if loop.step % a.ckpt_every == 0 or loop.step == a.dit_steps:
+                    f"lr {loop.opt.param_groups[0]['lr']:.2e} {(time.time() - t_last) / len(acc):.2f} s/step "
+                    f"(CPU {(time.process_time() - c_last) / len(acc):.2f} s/step)")
+            acc, t_last, c_last = [], time.time(), time.process_time()
+        if (loop.step % a.ckpt_every == 0 or loop.step == a.dit_steps
+                or time.time() - t_ckpt >= 60.0 * a.ckpt_minutes):
             loop.save()
             tick()
+            t_ckpt = time.time()
         if a.eval_every and (loop.step % a.eval_every == 0 or loop.step == a.dit_steps):
             _monitor(run, loop.ema["t5"], loop.ema["stdit"], lat, tok)
             tick()
@@ -434,28 +493,43 @@ def sample_video(t5, stdit, vae, tok, prompt: str, seed: int, steps: int = 30, g
     return ref.decode(vae, res.z, W.FRAMES)
 
 
+MONITOR_SHORT = ("a red circle moving left", "blue square", "moving up, a green triangle", "a yellow shape moving down",
+                 "a white triangle on a light background")
+
+
 def _monitor(run: Run, t5, stdit, lat, tok) -> None:
-    from .detect import detect
+    """Held-out full prompts (every 6th), the README prompt on seeds 0-3 and a few short prompts: named attributes
+    right, and every frame clean."""
+    from .detect import check_frames, detect, parse_prompt
 
     vae = load_vae(run, run.args.seed, lat["scale"], lat["shift"])
-    clips = W.held_out_clips(seed=1234)[::6] + [(None, "a red circle moving left")]
-    ok_c = ok_d = 0
-    for k, (clip, prompt) in enumerate(clips):
-        d = detect(sample_video(t5, stdit, vae, tok, prompt, seed=10_000 + k)[0].numpy())
-        from .detect import parse_prompt
+    items = [(p, 10_000 + k) for k, (_, p) in enumerate(W.held_out_clips(seed=1234)[::6])]
+    items += [("a red circle moving left", s) for s in range(4)] + [(p, 20_000 + k) for k, p in enumerate(MONITOR_SHORT)]
+    named_ok = clean = 0
+    for prompt, seed in items:
+        video = W.from_model(sample_video(t5, stdit, vae, tok, prompt, seed=seed)[0].numpy())
         want = parse_prompt(prompt)
-        ok_c += d.colour == want["colour"]
-        ok_d += d.direction == want["direction"]
-    run.log(f"monitor: {len(clips)} prompts (held-out + README): colour {ok_c}/{len(clips)}, "
-            f"direction {ok_d}/{len(clips)}")
+        d = detect(video)
+        chk = check_frames(video, want)
+        named_ok += all(getattr(d, k) == v for k, v in want.items() if k != "shape") and \
+            ("shape" not in want or chk.shape_vote() == want["shape"])
+        clean += chk.all_clean
+    run.log(f"monitor: {len(items)} prompts (held-out, README seeds 0-3, short): every named attribute right "
+            f"{named_ok}/{len(items)}, every frame clean {clean}/{len(items)}")
 
 
-def build_trained(run_dir, seed: int = 0):
-    """(t5, stdit, vae, vae_config-with-scale/shift, vocab) of a finished training directory (EMA weights)."""
+def build_trained(run_dir, seed: int = 0, from_checkpoint: bool = False, hidden: int = 128, depth: int = 4):
+    """(t5, stdit, vae, vocab) of a finished training directory (EMA weights); ``from_checkpoint``: the EMA weights
+    of the diffusion stage's last checkpoint (an unfinished run; ``hidden`` and ``depth`` as trained)."""
     from ..tokenizer import build_vocab
 
     run = Run(argparse.Namespace(out=run_dir))
-    st = torch.load(run.path("diffusion.pt"))
+    if from_checkpoint:
+        ck = torch.load(run.path("diffusion_ckpt.pt"))
+        st = {"t5": ck["ema"]["t5"], "stdit": ck["ema"]["stdit"], "hidden": hidden, "depth": depth}
+        print(f"pack from the diffusion checkpoint at step {ck['step']}", flush=True)
+    else:
+        st = torch.load(run.path("diffusion.pt"))
     lat = np.load(run.path("latents.npz"))
     vocab = build_vocab()
     t5 = M.build_t5(len(vocab), seed)
@@ -468,25 +542,30 @@ def build_trained(run_dir, seed: int = 0):
 
 def stage_pack(run: Run, tick) -> None:
     a = run.args
-    write_demo_pack(run.out, a.pack_out, seed=a.seed, log=run.log)
+    write_demo_pack(run.out, a.pack_out, seed=a.seed, log=run.log, from_checkpoint=a.pack_from_checkpoint,
+                    hidden=a.hidden, depth=a.depth)
 
 
-def write_demo_pack(run_dir, pack_dir, seed: int = 0, log=print) -> dict:
+def write_demo_pack(run_dir, pack_dir, seed: int = 0, log=print, from_checkpoint: bool = False, hidden: int = 128,
+                    depth: int = 4) -> dict:
     import tempfile
 
     from ..pack import verify_pack, write_pack
     from ..tokenizer import write_tokenizer_json
 
-    t5, stdit, vae, vocab = build_trained(run_dir, seed)
+    t5, stdit, vae, vocab = build_trained(run_dir, seed, from_checkpoint, hidden, depth)
     times = json.loads((Path(run_dir) / "times.json").read_text()) if (Path(run_dir) / "times.json").exists() else {}
     desc = (f"Demo model trained by sora4j_export.demo.train on the procedural shapes world "
             f"(coloured circles, squares and triangles moving left/right/up/down over a dark or light background), "
-            f"17 frames at 64x64, seed {seed}. Prompts like 'a red circle moving left slowly on a dark background'.")
+            f"{W.FRAMES} frames at {W.WIDTH}x{W.HEIGHT}, seed {seed}. Prompts like 'a red circle moving left slowly on "
+            f"a dark background', 'blue square' or 'moving up, a green triangle'.")
     with tempfile.TemporaryDirectory(prefix="sora4j-tok-") as tmp:
         tok = write_tokenizer_json(Path(tmp) / "tokenizer.json", vocab)
         manifest = write_pack(pack_dir, name=PACK_NAME, description=desc, t5_model=t5, t5_config=t5.config,
                               stdit_model=stdit, stdit_config=stdit.config, vae_model=vae, vae_config=vae.config,
-                              tokenizer_json_path=tok, overwrite=True)
+                              tokenizer_json_path=tok, overwrite=True,
+                              request={"frames": W.FRAMES, "width": W.WIDTH, "height": W.HEIGHT},
+                              vocabulary=W.declared_vocabulary())
     verify_pack(pack_dir)
     total = sum(b["bytes"] for b in manifest["blocks"]) + sum(f["bytes"] for f in manifest["files"])
     log(f"pack: wrote {pack_dir} ({len(manifest['blocks'])} blocks, {total:,} bytes); training time "
@@ -504,26 +583,31 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1, help="torch and OpenBLAS threads (default 1)")
     p.add_argument("--pack-out", default=str(DEFAULT_PACK), help="pack directory written by the pack stage")
-    p.add_argument("--spatial-steps", type=int, default=2500)
+    p.add_argument("--spatial-steps", type=int, default=4000)
     p.add_argument("--ae-batch", type=int, default=32, help="frames per spatial-autoencoder step")
     p.add_argument("--ae-lr", type=float, default=1e-3)
     p.add_argument("--bank", type=int, default=8000, help="training clips encoded for the temporal and diffusion stages")
-    p.add_argument("--temporal-steps", type=int, default=1200)
-    p.add_argument("--clips", type=int, default=8000, help="prompt-world clips encoded for the diffusion stage")
+    p.add_argument("--temporal-steps", type=int, default=2000)
+    p.add_argument("--clips", type=int, default=12000, help="prompt-world clips encoded for the diffusion stage")
     p.add_argument("--temporal-batch", type=int, default=16)
-    p.add_argument("--dit-steps", type=int, default=6000)
+    p.add_argument("--dit-steps", type=int, default=30000)
     p.add_argument("--batch", type=int, default=32, help="clips per diffusion step")
     p.add_argument("--dit-lr", type=float, default=5e-4)
     p.add_argument("--hidden", type=int, default=128, help="STDiT hidden size")
-    p.add_argument("--depth", type=int, default=3, help="STDiT depth (spatial+temporal block pairs)")
+    p.add_argument("--depth", type=int, default=4, help="STDiT depth (spatial+temporal block pairs)")
     p.add_argument("--ema", type=float, default=0.998)
     p.add_argument("--cfg-dropout", type=float, default=0.1)
     p.add_argument("--uniform-t-share", type=float, default=0.5,
                    help="share of diffusion samples with t uniform on [0, 1000]; the others use the sampler's "
                         "transform of tau ~ U(0, 1)")
+    p.add_argument("--pack-from-checkpoint", action="store_true",
+                   help="with --stages pack: export the EMA weights of the diffusion stage's last checkpoint (to "
+                        "evaluate an unfinished run)")
     p.add_argument("--log-every", type=int, default=50)
     p.add_argument("--ckpt-every", type=int, default=250)
-    p.add_argument("--eval-every", type=int, default=500, help="monitor samples every N diffusion steps (0: never)")
+    p.add_argument("--ckpt-minutes", type=float, default=15.0, help="also checkpoint the diffusion stage after this "
+                   "many minutes since the last checkpoint")
+    p.add_argument("--eval-every", type=int, default=1000, help="monitor samples every N diffusion steps (0: never)")
     return p.parse_args(argv)
 
 

@@ -18,6 +18,8 @@ import java.util.Locale;
  * @param peakLoadedBytes the most block parameter bytes loaded at once (loader's view)
  * @param promptTokens valid prompt tokens L (including {@code </s>})
  * @param latentShape shape of the latent [1, C, T, H', W']
+ * @param unknownWords prompt words the pack's model does not know (mapped to the tokenizer's
+ *     unknown token, or outside the pack's declared vocabulary), in prompt order; empty if none
  */
 public record GenerationReport(
         long textEncodeNanos,
@@ -29,7 +31,8 @@ public record GenerationReport(
         int blocksLoaded,
         long peakLoadedBytes,
         int promptTokens,
-        long[] latentShape) {
+        long[] latentShape,
+        List<String> unknownWords) {
 
     /**
      * Copies the lists.
@@ -44,10 +47,33 @@ public record GenerationReport(
      * @param peakLoadedBytes the most block parameter bytes loaded at once (loader's view)
      * @param promptTokens valid prompt tokens L (including {@code </s>})
      * @param latentShape shape of the latent [1, C, T, H', W']
+     * @param unknownWords prompt words the model does not know, in prompt order
      */
     public GenerationReport {
         steps = List.copyOf(steps);
         latentShape = latentShape.clone();
+        unknownWords = List.copyOf(unknownWords);
+    }
+
+    /**
+     * A report without unknown prompt words.
+     *
+     * @param textEncodeNanos wall time of prompt tokenisation and T5
+     * @param denoiseNanos wall time of all sampling steps
+     * @param decodeNanos wall time of the VAE decoder
+     * @param totalNanos wall time of the whole call
+     * @param steps one report per step that ran
+     * @param plannedSteps steps K the scheduler planned
+     * @param blocksLoaded blocks read from disk during this generation
+     * @param peakLoadedBytes the most block parameter bytes loaded at once (loader's view)
+     * @param promptTokens valid prompt tokens L (including {@code </s>})
+     * @param latentShape shape of the latent [1, C, T, H', W']
+     */
+    public GenerationReport(long textEncodeNanos, long denoiseNanos, long decodeNanos,
+            long totalNanos, List<StepReport> steps, int plannedSteps, int blocksLoaded,
+            long peakLoadedBytes, int promptTokens, long[] latentShape) {
+        this(textEncodeNanos, denoiseNanos, decodeNanos, totalNanos, steps, plannedSteps,
+                blocksLoaded, peakLoadedBytes, promptTokens, latentShape, List.of());
     }
 
     /**

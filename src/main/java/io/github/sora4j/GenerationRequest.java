@@ -1,5 +1,7 @@
 package io.github.sora4j;
 
+import io.github.sora4j.pack.PackManifest;
+
 /**
  * What to generate. Immutable; build with {@link #builder(String)}. Values the record can check on
  * its own are validated here; limits that depend on the model pack (size multiples, prompt length)
@@ -7,16 +9,23 @@ package io.github.sora4j;
  * by {@link VideoPipeline#generate} before any work starts. Every refusal is an {@link
  * InvalidRequestException} naming the value and the allowed range.
  *
+ * <p>Frames, size and fps left unset ({@link #FROM_PACK}) take the pack's native request when the
+ * pipeline runs ({@link #withPackDefaults}): the frames and size the model was trained for (the
+ * demo pack's 17 frames at 64×64; Open-Sora's 68 at 256×256 for packs that declare none) and the
+ * pack's fps.
+ *
  * <pre>{@code
+ * GenerationRequest quick = GenerationRequest.builder("a red circle moving left").build();
  * GenerationRequest request = GenerationRequest.builder("a red circle moving left")
  *         .frames(68).size(256, 256).steps(30).seed(42).build();
  * }</pre>
  *
  * @param prompt the text prompt (with visible text: white space of any kind does not count)
- * @param frames pixel frames of the video (≥ 1)
- * @param width pixel width
- * @param height pixel height
- * @param fps frame rate the model is conditioned on and the video is written at
+ * @param frames pixel frames of the video (≥ 1), or {@link #FROM_PACK}
+ * @param width pixel width, or {@link #FROM_PACK} (together with height)
+ * @param height pixel height, or {@link #FROM_PACK} (together with width)
+ * @param fps frame rate the model is conditioned on and the video is written at, or {@link
+ *     #FROM_PACK}
  * @param steps sampling steps K (≥ 1)
  * @param guidanceScale classifier-free guidance scale (0..{@value #MAX_GUIDANCE}; 1 = no
  *     guidance)
@@ -35,11 +44,13 @@ public record GenerationRequest(
         long seed,
         double aestheticScore) {
 
-    /** Default frame count (Open-Sora's 68 frames, 4 temporal chunks). */
+    /** Frames, size or fps left to the pack's native request. */
+    public static final int FROM_PACK = 0;
+    /** Open-Sora's frame count (68 frames, 4 temporal chunks). */
     public static final int DEFAULT_FRAMES = 68;
-    /** Default width and height. */
+    /** Open-Sora's width and height. */
     public static final int DEFAULT_SIZE = 256;
-    /** Default frame rate. */
+    /** Open-Sora's frame rate. */
     public static final int DEFAULT_FPS = 24;
     /** Default sampling steps. */
     public static final int DEFAULT_STEPS = 30;
@@ -61,10 +72,10 @@ public record GenerationRequest(
      * Validates the values that do not depend on the model.
      *
      * @param prompt the text prompt (non-blank)
-     * @param frames pixel frames of the video (≥ 1)
-     * @param width pixel width
-     * @param height pixel height
-     * @param fps frame rate the model is conditioned on and the video is written at
+     * @param frames pixel frames of the video (≥ 1), or {@link #FROM_PACK}
+     * @param width pixel width, or {@link #FROM_PACK} (together with height)
+     * @param height pixel height, or {@link #FROM_PACK} (together with width)
+     * @param fps frame rate, or {@link #FROM_PACK}
      * @param steps sampling steps K (≥ 1)
      * @param guidanceScale classifier-free guidance scale (0..{@value #MAX_GUIDANCE}; 1 = no
      *     guidance)
@@ -78,15 +89,17 @@ public record GenerationRequest(
             throw new InvalidRequestException("prompt must contain visible text but was "
                     + (prompt == null ? "null" : describeBlank(prompt)));
         }
-        if (frames < 1) {
-            throw new InvalidRequestException("frames must be >= 1 but was " + frames);
+        if (frames < 1 && frames != FROM_PACK) {
+            throw new InvalidRequestException("frames must be >= 1 (or unset) but was " + frames);
         }
-        if (width < 1 || height < 1) {
-            throw new InvalidRequestException("width and height must be >= 1 but were "
-                    + width + "x" + height);
+        boolean packSize = width == FROM_PACK && height == FROM_PACK;
+        if (!packSize && (width < 1 || height < 1)) {
+            throw new InvalidRequestException("width and height must be >= 1 (or both unset) but "
+                    + "were " + width + "x" + height);
         }
-        if (fps < 1 || fps > MAX_FPS) {
-            throw new InvalidRequestException("fps must be in 1.." + MAX_FPS + " but was " + fps);
+        if ((fps < 1 || fps > MAX_FPS) && fps != FROM_PACK) {
+            throw new InvalidRequestException("fps must be in 1.." + MAX_FPS + " (or unset) but was "
+                    + fps);
         }
         if (steps < 1) {
             throw new InvalidRequestException("steps must be >= 1 but was " + steps);
@@ -127,8 +140,37 @@ public record GenerationRequest(
     }
 
     /**
-     * Starts a request with Open-Sora's defaults (68 frames, 256×256, 24 fps, 30 steps, CFG 7.0,
-     * seed 42, aesthetic score 6.5).
+     * Whether frames, size or fps are left to the pack.
+     *
+     * @return true if any of them is {@link #FROM_PACK}
+     */
+    public boolean usesPackDefaults() {
+        return frames == FROM_PACK || width == FROM_PACK || fps == FROM_PACK;
+    }
+
+    /**
+     * This request with the values left unset taken from a pack: its native request's frames and
+     * size ({@link PackManifest#nativeRequest()}) and its sampling fps.
+     *
+     * @param manifest the pack's manifest
+     * @return a request with every frame, size and fps value set (this one if all were set)
+     */
+    public GenerationRequest withPackDefaults(PackManifest manifest) {
+        if (!usesPackDefaults()) {
+            return this;
+        }
+        PackManifest.Request n = manifest.nativeRequest();
+        boolean packSize = width == FROM_PACK;
+        return new GenerationRequest(prompt, frames == FROM_PACK ? n.frames() : frames,
+                packSize ? n.width() : width, packSize ? n.height() : height,
+                fps == FROM_PACK ? manifest.sampling().fps() : fps, steps, guidanceScale, seed,
+                aestheticScore);
+    }
+
+    /**
+     * Starts a request with frames, size and fps left to the pack (its native request, see
+     * {@link #withPackDefaults}) and Open-Sora's sampling defaults (30 steps, CFG 7.0, seed 42,
+     * aesthetic score 6.5).
      *
      * @param prompt the prompt
      * @return a builder
@@ -150,10 +192,10 @@ public record GenerationRequest(
     /** Builder of {@link GenerationRequest}; validation happens in {@link #build()}. */
     public static final class Builder {
         private String prompt;
-        private int frames = DEFAULT_FRAMES;
-        private int width = DEFAULT_SIZE;
-        private int height = DEFAULT_SIZE;
-        private int fps = DEFAULT_FPS;
+        private int frames = FROM_PACK;
+        private int width = FROM_PACK;
+        private int height = FROM_PACK;
+        private int fps = FROM_PACK;
         private int steps = DEFAULT_STEPS;
         private double guidanceScale = DEFAULT_GUIDANCE;
         private long seed = 42;
@@ -175,7 +217,7 @@ public record GenerationRequest(
         }
 
         /**
-         * Sets the pixel frame count.
+         * Sets the pixel frame count ({@link #FROM_PACK}: the pack's native count).
          *
          * @param frames frames
          * @return this builder
@@ -186,7 +228,7 @@ public record GenerationRequest(
         }
 
         /**
-         * Sets the pixel size.
+         * Sets the pixel size ({@link #FROM_PACK} for both: the pack's native size).
          *
          * @param width width
          * @param height height
@@ -199,7 +241,7 @@ public record GenerationRequest(
         }
 
         /**
-         * Sets the frame rate.
+         * Sets the frame rate ({@link #FROM_PACK}: the pack's).
          *
          * @param fps frames per second
          * @return this builder

@@ -190,6 +190,17 @@ public final class VideoPipeline implements AutoCloseable {
     }
 
     /**
+     * The request as this pipeline runs it: frames, size and fps left unset take the pack's
+     * native request (see {@link GenerationRequest#withPackDefaults}).
+     *
+     * @param request the request
+     * @return the request with every frame, size and fps value set
+     */
+    public GenerationRequest resolve(GenerationRequest request) {
+        return Objects.requireNonNull(request, "request").withPackDefaults(manifest);
+    }
+
+    /**
      * Checks a request against this pipeline's model without running anything.
      *
      * @param request the request
@@ -255,7 +266,8 @@ public final class VideoPipeline implements AutoCloseable {
         GenerationResult result = run(prepared, listener, new AtomicBoolean());
         if (!result.cancelled()) {
             try {
-                VideoWriter.write(result.frames(), output, format, request.fps());
+                VideoWriter.write(result.frames(), output, format,
+                        request.withPackDefaults(manifest).fps());
             } catch (IOException e) {
                 throw new Sora4jException("cannot write " + output + ": " + e, e);
             }
@@ -330,13 +342,20 @@ public final class VideoPipeline implements AutoCloseable {
         return VideoWriter.checkOutput(output);
     }
 
-    /** A request checked against the model, with its derived sizes and tokens. */
+    /**
+     * A request checked against the model (frames, size and fps resolved), with its derived sizes,
+     * tokens and the prompt words the model does not know.
+     */
     private record Prepared(GenerationRequest request, TextEncoder.Tokens tokens, int latentFrames,
-            int latentHeight, int latentWidth) {}
+            int latentHeight, int latentWidth, List<String> unknownWords) {}
 
     private Prepared prepare(GenerationRequest request) {
         if (request == null) {
             throw new InvalidRequestException("request is null");
+        }
+        request = request.withPackDefaults(manifest);
+        if (closed.get()) {
+            throw new PipelineClosedException("pipeline is closed");
         }
         if (closed.get()) {
             throw new PipelineClosedException("pipeline is closed");
@@ -356,20 +375,23 @@ public final class VideoPipeline implements AutoCloseable {
             throw new InvalidRequestException("width and height must be multiples of " + sc
                     + " for this model but were " + request.width() + "x" + request.height());
         }
+        String cleaned = Prompts.clean(request.prompt());
         String prompt = Prompts.prepare(request.prompt(), request.aestheticScore());
         TextEncoder.Tokens tokens;
+        List<String> unknownWords;
         synchronized (textLock) {
             // close() frees the native tokenizer under the same lock once closed is set.
             if (closed.get()) {
                 throw new PipelineClosedException("pipeline is closed");
             }
             tokens = text.tokenize(prompt);
+            unknownWords = text.unknownWords(cleaned);
         }
         // Before any block loads: element counts, Java heap and native memory of this request.
         Feasibility.of(manifest, flopModel, request.frames(), request.height(), request.width(),
                 request.steps(), tokens.length(), ProcessMemory.ofProcess()).check();
         return new Prepared(request, tokens, VaeDecoder.latentFrames(v, request.frames()),
-                request.height() / sc, request.width() / sc);
+                request.height() / sc, request.width() / sc, unknownWords);
     }
 
     private static final class Cancelled extends RuntimeException {
@@ -396,6 +418,10 @@ public final class VideoPipeline implements AutoCloseable {
             AtomicBoolean cancel) {
         JniUtils.setGradMode(false);
         GenerationRequest r = p.request();
+        if (!p.unknownWords().isEmpty()) {
+            LOG.warn("pack '{}' does not know the prompt words {}: the model was not trained on "
+                    + "them and reads them as unknown", manifest.name(), p.unknownWords());
+        }
         PackManifest.Sampling sampling = manifest.sampling();
         long callStart = System.nanoTime();
         LoaderStats before = loader.stats();
@@ -492,7 +518,7 @@ public final class VideoPipeline implements AutoCloseable {
         GenerationReport report = new GenerationReport(textNanos, denoiseNanos, decodeNanos,
                 System.nanoTime() - callStart, steps, planned,
                 after.loadCount() - before.loadCount(), after.peakLoadedBytes(),
-                p.tokens().length(), latentShape);
+                p.tokens().length(), latentShape, p.unknownWords());
         return new GenerationResult(cancelled ? null : frames, report, cancelled,
                 trace.build(p.tokens().ids(), pixels));
     }

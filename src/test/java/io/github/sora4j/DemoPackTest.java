@@ -2,6 +2,7 @@ package io.github.sora4j;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.github.sora4j.internal.TextEncoder;
 import io.github.sora4j.pack.ModelPack;
 import io.github.sora4j.video.VideoFrames;
 import java.util.Arrays;
@@ -53,10 +54,23 @@ class DemoPackTest {
         assertThat(Math.abs(t.dy)).isGreaterThan(Math.abs(t.dx));
     }
 
+    @Test
+    void wordsOutsideTheDemoVocabularyAreReported() {
+        try (TextEncoder text = new TextEncoder(ModelPack.embeddedDefault())) {
+            assertThat(text.unknownWords("a red circle moving left")).isEmpty();
+            // "the" and "dog" are in the tokenizer but not in the words the demo was trained on
+            assertThat(text.unknownWords("a crimson dog moving upwards on the beach"))
+                    .containsExactly("crimson", "dog", "upwards", "the", "beach");
+        }
+    }
+
+    /** No frames or size: the demo pack's native request (17 frames at 64×64). */
     private static Track generate(String prompt, long seed) {
-        GenerationResult r = pipeline.generate(GenerationRequest.builder(prompt).frames(17)
-                .size(64, 64).steps(30).seed(seed).build());
+        GenerationResult r = pipeline.generate(GenerationRequest.builder(prompt).steps(30)
+                .seed(seed).build());
         assertThat(r.frames().frameCount()).isEqualTo(17);
+        assertThat(r.frames().width()).isEqualTo(64);
+        assertThat(r.frames().height()).isEqualTo(64);
         return Track.of(r.frames());
     }
 

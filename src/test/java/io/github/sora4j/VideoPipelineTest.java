@@ -61,6 +61,27 @@ class VideoPipelineTest {
     }
 
     @Test
+    void unknownPromptWordsAreWarnedOnceAndListedInTheReport() {
+        java.io.PrintStream err = System.err;
+        java.io.ByteArrayOutputStream captured = new java.io.ByteArrayOutputStream();
+        GenerationResult r;
+        try {
+            System.setErr(new java.io.PrintStream(captured, true,
+                    java.nio.charset.StandardCharsets.UTF_8));
+            r = pipeline.generate(GenerationRequest.builder("A crimson circle moving upwards, "
+                    + "crimson").frames(9).size(32, 32).steps(2).build());
+        } finally {
+            System.setErr(err);
+        }
+        assertThat(r.report().unknownWords()).containsExactly("crimson", "upwards");
+        String log = captured.toString(java.nio.charset.StandardCharsets.UTF_8);
+        assertThat(log.lines().filter(l -> l.contains("WARN"))).singleElement().asString()
+                .contains("pack 'tiny-random' does not know the prompt words [crimson, upwards]");
+        GenerationResult known = pipeline.generate(small().frames(9).size(32, 32).steps(2).build());
+        assertThat(known.report().unknownWords()).isEmpty();
+    }
+
+    @Test
     void runsTheBlocksOfEachSetInPipelineOrder() {
         int before = loader.acquired().size();
         pipeline.generate(small().steps(2).build());

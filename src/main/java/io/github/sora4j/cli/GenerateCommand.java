@@ -119,9 +119,9 @@ final class GenerateCommand implements Callable<Integer> {
         try (CtrlC ctrlC = CtrlC.install(err)) {
             ModelPack modelPack = pack.open(!noVerify);
             PackManifest.Sampling sampling = modelPack.manifest().sampling();
-            Choices.Size size = sizes.size(pack.isDemo());
+            Choices.Size size = sizes.size(modelPack.manifest());
             GenerationRequest request = GenerationRequest.builder(prompt)
-                    .frames(sizes.frames(pack.isDemo())).size(size.width(), size.height())
+                    .frames(sizes.frames(modelPack.manifest())).size(size.width(), size.height())
                     .steps(steps != null ? steps : sampling.steps())
                     .guidanceScale(guidance != null ? guidance : sampling.guidanceScale())
                     .fps(fps != null ? fps : sampling.fps()).seed(seed)
@@ -153,7 +153,11 @@ final class GenerateCommand implements Callable<Integer> {
             builder.scheduler(lplChoice.scheduler()).tokenMerger(tdtmChoice.merger());
 
             out.printf(Locale.ROOT, "pack       %s%s%n", modelPack.manifest().name(),
-                    pack.isDemo() ? " (built-in demo pack: coloured shapes, 17 frames 64x64)"
+                    pack.isDemo() ? String.format(Locale.ROOT,
+                            " (built-in demo pack: coloured shapes, %d frames %dx%d)",
+                            modelPack.manifest().nativeRequest().frames(),
+                            modelPack.manifest().nativeRequest().width(),
+                            modelPack.manifest().nativeRequest().height())
                             : " (" + modelPack.directory() + ")");
             out.printf(Locale.ROOT, "request    %d frames %dx%d at %d fps, %d steps, CFG %s, "
                             + "seed %d%n", request.frames(), request.width(), request.height(),
@@ -183,6 +187,11 @@ final class GenerateCommand implements Callable<Integer> {
                 return Sora4jCli.EXIT_CANCELLED;
             }
             display.finish();
+            if (!result.report().unknownWords().isEmpty()) {
+                out.printf(Locale.ROOT, "unknown    the pack's model was not trained on %s: "
+                        + "they are read as unknown (see the pack's vocabulary)%n",
+                        String.join(", ", result.report().unknownWords()));
+            }
             summary(out, request, result, memory.describe());
             return Sora4jCli.EXIT_OK;
         }

@@ -37,14 +37,14 @@ final class PlanCommand implements Callable<Integer> {
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
         PackManifest manifest = pack.manifest();
-        Choices.Size size = sizes.size(pack.isDemo());
+        Choices.Size size = sizes.size(manifest);
         int multiple = manifest.vae().spatialCompression();
         if (size.width() % multiple != 0 || size.height() % multiple != 0) {
             throw new IllegalArgumentException("width and height must be multiples of " + multiple
                     + " for this model but were " + size);
         }
         GenerationRequest request = GenerationRequest.builder("memory plan")
-                .frames(sizes.frames(pack.isDemo())).size(size.width(), size.height()).build();
+                .frames(sizes.frames(manifest)).size(size.width(), size.height()).build();
         DeviceProfile profile = memory.effectiveProfile();
         MemoryPlan plan = profile != null ? MemoryPlan.of(manifest, profile, request)
                 : MemoryPlan.of(manifest, memory.budget(), memory.kind(), request);

@@ -161,7 +161,8 @@ public record MemoryPlan(String pack, String profile, MemoryBudget budget, Loade
      */
     public static ActivationPeaks activationPeaks(PackManifest manifest,
             GenerationRequest request) {
-        return activationPeaks(manifest, request.frames(), request.height(), request.width(),
+        GenerationRequest r = request.withPackDefaults(manifest);
+        return activationPeaks(manifest, r.frames(), r.height(), r.width(),
                 manifest.text().modelMaxLength());
     }
 
@@ -210,8 +211,9 @@ public record MemoryPlan(String pack, String profile, MemoryBudget budget, Loade
             phases.add(new Phase(residency, others));
             kept.put(set, new ArrayList<>(residency.residentBlocks()));
         }
-        return new MemoryPlan(m.name(), profile, budget, kind, r.frames(), r.width(), r.height(),
-                tokens, phases);
+        GenerationRequest resolved = r.withPackDefaults(m);
+        return new MemoryPlan(m.name(), profile, budget, kind, resolved.frames(), resolved.width(),
+                resolved.height(), tokens, phases);
     }
 
     /** Drops other sets' resident blocks as the loaders do: furthest next use, last block first. */

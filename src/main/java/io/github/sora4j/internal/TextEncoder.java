@@ -16,15 +16,25 @@ import io.github.sora4j.pack.ModelPackException;
 import io.github.sora4j.pack.PackManifest;
 import java.io.IOException;
 import java.util.Arrays;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /** Tokenises prompts and runs the T5 encoder blocks. Owns the native tokenizer. */
 public final class TextEncoder implements AutoCloseable {
     private static final int EXCERPT_TOKENS = 12;
     private static final int EXCERPT_CHARS = 80;
 
+    /** The unknown token of T5's tokenizers (Open-Sora's and the project's word-level one). */
+    public static final String UNKNOWN_TOKEN = "<unk>";
+    /** How the tokenizers split words: the Hugging Face {@code Whitespace} pre-tokenizer's rule. */
+    private static final Pattern WORD = Pattern.compile("\\w+|[^\\w\\s]+",
+            Pattern.UNICODE_CHARACTER_CLASS);
     private final HuggingFaceTokenizer tokenizer;
+    private final Set<String> vocabulary;
     private final PackManifest.Text config;
     private final List<BlockInfo> blocks;
 
@@ -46,6 +56,7 @@ public final class TextEncoder implements AutoCloseable {
     public TextEncoder(ModelPack pack) {
         this.config = pack.manifest().text();
         this.blocks = pack.manifest().blocks("t5");
+        this.vocabulary = config.vocabulary() == null ? null : Set.copyOf(config.vocabulary());
         try {
             this.tokenizer = HuggingFaceTokenizer.newInstance(pack.resolve(config.tokenizer()),
                     Map.of("addSpecialTokens", "true", "truncation", "false", "padding", "false"));
@@ -93,6 +104,50 @@ public final class TextEncoder implements AutoCloseable {
                 + (raw.length - max) + " tokens, starting '" + lost.strip()
                 + (raw.length - 1 > max - 1 + EXCERPT_TOKENS ? " …'" : "'")
                 + ": shorten the prompt";
+    }
+
+    /**
+     * The words of a prompt the model does not know: those the tokenizer maps to {@value
+     * #UNKNOWN_TOKEN}, and, when the pack declares the vocabulary it was trained on, those outside
+     * it. Words are split as the tokenizer splits them (runs of letters and digits, runs of
+     * punctuation).
+     *
+     * @param cleaned the prompt after {@link Prompts#clean}, without the aesthetic suffix
+     * @return the unknown words, each once, in prompt order (empty if none)
+     */
+    public List<String> unknownWords(String cleaned) {
+        Set<String> unknown = new LinkedHashSet<>();
+        Encoding enc = tokenizer.encode(cleaned);
+        String[] tokens = enc.getTokens();
+        var spans = enc.getCharTokenSpans();
+        for (int i = 0; i < tokens.length; i++) {
+            if (UNKNOWN_TOKEN.equals(tokens[i]) && spans != null && i < spans.length
+                    && spans[i] != null && spans[i].getEnd() > spans[i].getStart()
+                    && spans[i].getEnd() <= cleaned.length()) {
+                unknown.add(cleaned.substring(spans[i].getStart(), spans[i].getEnd()));
+            }
+        }
+        if (vocabulary != null) {
+            Matcher m = WORD.matcher(cleaned);
+            while (m.find()) {
+                if (!vocabulary.contains(m.group())) {
+                    unknown.add(m.group());
+                }
+            }
+        }
+        if (unknown.isEmpty()) {
+            return List.of();
+        }
+        // In prompt order, whichever rule found a word.
+        Matcher m = WORD.matcher(cleaned);
+        Set<String> ordered = new LinkedHashSet<>();
+        while (m.find()) {
+            if (unknown.contains(m.group())) {
+                ordered.add(m.group());
+            }
+        }
+        ordered.addAll(unknown);
+        return List.copyOf(ordered);
     }
 
     /**

@@ -81,6 +81,13 @@ final class ManifestChecks {
             }
         }
         check(m, where);
+        PackManifest.Request r = m.request();
+        int multiple = m.vae().spatialCompression();
+        if (r != null && (r.frames() < 1 || r.width() < multiple || r.height() < multiple
+                || r.width() % multiple != 0 || r.height() % multiple != 0)) {
+            throw new ModelPackException("manifest request must have frames >= 1 and a size in "
+                    + "multiples of " + multiple + " but was " + r + ": " + where);
+        }
         return m;
     }
 

@@ -18,6 +18,8 @@ import java.util.List;
  * @param sampling the sampling defaults the model was trained for
  * @param blocks every block, in set order
  * @param files the other files with their integrity data
+ * @param request the request the model was trained for (optional: null in packs written before
+ *     it; see {@link #nativeRequest()})
  */
 public record PackManifest(
         String format,
@@ -31,7 +33,8 @@ public record PackManifest(
         Vae vae,
         Sampling sampling,
         List<BlockInfo> blocks,
-        List<PackFile> files) {
+        List<PackFile> files,
+        Request request) {
 
     /** The format version this library reads. */
     public static final int FORMAT_VERSION = 1;
@@ -56,6 +59,7 @@ public record PackManifest(
      * @param sampling the sampling defaults the model was trained for
      * @param blocks every block, in set order
      * @param files the other files with their integrity data
+     * @param request the request the model was trained for, or null
      * @throws ModelPackException if blocks or files has a null entry
      */
     public PackManifest {
@@ -65,6 +69,40 @@ public record PackManifest(
         }
         blocks = blocks == null ? List.of() : List.copyOf(blocks);
         files = files == null ? List.of() : List.copyOf(files);
+    }
+
+    /**
+     * A manifest without a declared native request (packs written before it existed).
+     *
+     * @param format always {@code sora4j-pack}
+     * @param formatVersion the pack format version
+     * @param name the pack's name
+     * @param family the model family
+     * @param description free text
+     * @param weightDtype stored weight dtype of the blocks
+     * @param text the T5 text encoder's hyper-parameters
+     * @param stdit the STDiT3 denoiser's hyper-parameters
+     * @param vae the VAE decoder's hyper-parameters
+     * @param sampling the sampling defaults
+     * @param blocks every block, in set order
+     * @param files the other files with their integrity data
+     */
+    public PackManifest(String format, int formatVersion, String name, String family,
+            String description, String weightDtype, Text text, Stdit stdit, Vae vae,
+            Sampling sampling, List<BlockInfo> blocks, List<PackFile> files) {
+        this(format, formatVersion, name, family, description, weightDtype, text, stdit, vae,
+                sampling, blocks, files, null);
+    }
+
+    /**
+     * The request the model was trained for: the manifest's {@code request}, or Open-Sora's 68
+     * frames at 256×256 for packs that declare none. Requests that leave frames and size unset
+     * ({@code GenerationRequest.builder(prompt)}) get these.
+     *
+     * @return frames, width and height
+     */
+    public Request nativeRequest() {
+        return request != null ? request : Request.OPEN_SORA;
     }
 
     /**
@@ -104,6 +142,9 @@ public record PackManifest(
      * @param eosTokenId id of {@code </s>}
      * @param tokenizer tokenizer file name inside the pack
      * @param int8 whether the T5 blocks are int8 dynamically quantised
+     * @param vocabulary the words the model was trained on, for packs trained on a closed
+     *     vocabulary (the demo pack); null when the pack declares none. Prompt words outside it
+     *     are reported as unknown.
      */
     public record Text(
             int modelMaxLength,
@@ -113,7 +154,56 @@ public record PackManifest(
             int padTokenId,
             int eosTokenId,
             String tokenizer,
-            boolean int8) {}
+            boolean int8,
+            List<String> vocabulary) {
+
+        /**
+         * Copies the vocabulary.
+         *
+         * @param modelMaxLength tokens per prompt after padding
+         * @param dModel hidden size
+         * @param numBlocks encoder blocks
+         * @param numHeads attention heads
+         * @param padTokenId id of {@code <pad>}
+         * @param eosTokenId id of {@code </s>}
+         * @param tokenizer tokenizer file name inside the pack
+         * @param int8 whether the T5 blocks are int8 dynamically quantised
+         * @param vocabulary the declared vocabulary, or null
+         */
+        public Text {
+            vocabulary = vocabulary == null ? null : List.copyOf(vocabulary);
+        }
+
+        /**
+         * Hyper-parameters without a declared vocabulary.
+         *
+         * @param modelMaxLength tokens per prompt after padding
+         * @param dModel hidden size
+         * @param numBlocks encoder blocks
+         * @param numHeads attention heads
+         * @param padTokenId id of {@code <pad>}
+         * @param eosTokenId id of {@code </s>}
+         * @param tokenizer tokenizer file name inside the pack
+         * @param int8 whether the T5 blocks are int8 dynamically quantised
+         */
+        public Text(int modelMaxLength, int dModel, int numBlocks, int numHeads, int padTokenId,
+                int eosTokenId, String tokenizer, boolean int8) {
+            this(modelMaxLength, dModel, numBlocks, numHeads, padTokenId, eosTokenId, tokenizer,
+                    int8, null);
+        }
+    }
+
+    /**
+     * The request a model was trained for.
+     *
+     * @param frames pixel frames
+     * @param width pixel width
+     * @param height pixel height
+     */
+    public record Request(int frames, int width, int height) {
+        /** Open-Sora v1.2's request: 68 frames at 256×256. */
+        public static final Request OPEN_SORA = new Request(68, 256, 256);
+    }
 
     /**
      * STDiT3 hyper-parameters.

@@ -52,6 +52,26 @@ class Sora4jCliTest {
     }
 
     @Test
+    void withoutFramesOrSizeTheDemoPackRunsItsNativeRequest(@TempDir Path dir) {
+        Path out = dir.resolve("out.gif");
+        Run r = cli("generate", "--prompt", "a red circle moving left", "--output", out.toString(),
+                "--steps", "2");
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        assertThat(r.out()).contains("(built-in demo pack: coloured shapes, 17 frames 64x64)",
+                "request    17 frames 64x64 at 24 fps").doesNotContain("unknown");
+    }
+
+    @Test
+    void unknownPromptWordsArePrinted(@TempDir Path dir) {
+        Path out = dir.resolve("out.mp4");
+        Run r = cli("generate", "--prompt", "a crimson circle moving upwards", "--output",
+                out.toString(), "--frames", "9", "--size", "32x32", "--steps", "2");
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        assertThat(r.out()).contains("unknown    the pack's model was not trained on crimson, "
+                + "upwards: they are read as unknown");
+    }
+
+    @Test
     void generateWritesTheVideoWithPlainProgressAndASummary(@TempDir Path dir) {
         Path out = dir.resolve("out.mp4");
         Run r = cli(generate(out));

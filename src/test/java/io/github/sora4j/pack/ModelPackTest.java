@@ -45,6 +45,39 @@ class ModelPackTest {
     }
 
     @Test
+    void theDemoPackDeclaresItsNativeRequestAndVocabulary() {
+        PackManifest m = ModelPack.open(copy).manifest();
+        assertThat(m.nativeRequest()).isEqualTo(new PackManifest.Request(17, 64, 64));
+        assertThat(m.text().vocabulary()).contains("red", "circle", "moving", "left", "background")
+                .doesNotContain("crimson", "dog");
+    }
+
+    @Test
+    void aPackWithoutRequestOrVocabularyStillOpensWithOpenSorasRequest() throws IOException {
+        Path manifest = copy.resolve("manifest.json");
+        String json = Files.readString(manifest);
+        json = json.replaceAll("(?s),\\s*\"vocabulary\": \\[[^\\]]*\\]", "")
+                .replaceAll("(?s),\\s*\"request\": \\{[^}]*\\}", "");
+        assertThat(json).doesNotContain("\"vocabulary\"", "\"request\"");
+        Files.writeString(manifest, json, StandardCharsets.UTF_8);
+        PackManifest m = ModelPack.open(copy).manifest();
+        assertThat(m.request()).isNull();
+        assertThat(m.text().vocabulary()).isNull();
+        assertThat(m.nativeRequest()).isEqualTo(PackManifest.Request.OPEN_SORA);
+    }
+
+    @Test
+    void aNativeRequestTheModelCannotTakeIsRefused() throws IOException {
+        Path manifest = copy.resolve("manifest.json");
+        String json = Files.readString(manifest).replace("\"width\": 64", "\"width\": 60");
+        Files.writeString(manifest, json, StandardCharsets.UTF_8);
+        assertThatThrownBy(() -> ModelPack.open(copy))
+                .isInstanceOf(ModelPackException.class)
+                .hasMessageStartingWith("manifest request must have frames >= 1 and a size in "
+                        + "multiples of 8 but was Request[frames=17, width=60, height=64]");
+    }
+
+    @Test
     void aMissingDirectoryIsNamed() {
         Path missing = tmp.resolve("nope");
         assertThatThrownBy(() -> ModelPack.open(missing))
