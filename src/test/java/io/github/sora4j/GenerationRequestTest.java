@@ -137,13 +137,15 @@ class GenerationRequestTest {
 
     @Test
     void everyRefusalIsASora4jException() {
-        assertThatThrownBy(() -> GenerationRequest.builder("x").frames(0).build())
-                .isInstanceOf(Sora4jException.class).hasMessage("frames must be >= 1 but was 0");
+        assertThatThrownBy(() -> GenerationRequest.builder("x").frames(-1).build())
+                .isInstanceOf(Sora4jException.class)
+                .hasMessage("frames must be >= 1 (or unset) but was -1");
         assertThatThrownBy(() -> GenerationRequest.builder("x").size(0, 5).build())
                 .isInstanceOf(Sora4jException.class)
-                .hasMessage("width and height must be >= 1 but were 0x5");
+                .hasMessage("width and height must be >= 1 (or both unset) but were 0x5");
         assertThatThrownBy(() -> GenerationRequest.builder("x").fps(241).build())
-                .isInstanceOf(Sora4jException.class).hasMessage("fps must be in 1..240 but was 241");
+                .isInstanceOf(Sora4jException.class)
+                .hasMessage("fps must be in 1..240 (or unset) but was 241");
     }
 
     @Test
