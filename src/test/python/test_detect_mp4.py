@@ -16,7 +16,7 @@ class Mp4Test(unittest.TestCase):
     def test_an_h264_mp4_is_decoded_frame_for_frame_and_detected(self):
         from PIL import Image
 
-        c = W.Clip("green", "triangle", "right", "quickly", "dark", 14.0, 30.0, 7.0)
+        c = W.Clip("green", "triangle", "right", "quickly", "dark", 14.0, 30.0, 7.0, frames=17, travel_px=24.0)
         v = W.render(c)
         with tempfile.TemporaryDirectory() as tmp:
             for i, fr in enumerate(v):

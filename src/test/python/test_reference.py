@@ -395,7 +395,9 @@ class ReferenceFilesTest(unittest.TestCase):
 
     def test_t5(self):
         want = self.load("t5.npz")
-        _assert_arrays_match(self, self.tiny.generate_t5(self.m), want, "t5.npz")
+        # float32 sums over 300 tokens land up to 1.8e-6 (relative to the largest value) apart between
+        # machines' BLAS builds and thread counts (measured: 4.8e-6 absolute at scale 2.7); 4e-6 leaves 2x.
+        _assert_arrays_match(self, self.tiny.generate_t5(self.m), want, "t5.npz", rel=4e-6)
         self.assertEqual(int(want["p2.mask"].sum()), int(want["max_length"]))  # the long prompt is truncated
         self.assertEqual(int(want["p2.ids"][0, -1]), 1)  # and ends with </s>
 
