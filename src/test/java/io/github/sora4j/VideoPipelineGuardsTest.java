@@ -6,10 +6,9 @@ import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
 import io.github.sora4j.device.ProcessMemory;
 import io.github.sora4j.internal.Finite;
-import io.github.sora4j.load.BlockLoaders;
 import io.github.sora4j.pack.ModelPack;
 import io.github.sora4j.pack.ModelPackException;
-import io.github.sora4j.testing.CountingBlockLoader;
+import io.github.sora4j.testing.CountedTinyPipeline;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
@@ -25,21 +24,20 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** The checks before and during a generation: feasibility, output, non-finite values. */
 class VideoPipelineGuardsTest {
+    private static CountedTinyPipeline tiny;
     private static ModelPack pack;
-    private static CountingBlockLoader loader;
     private static VideoPipeline pipeline;
 
     @BeforeAll
     static void open() {
-        pack = ModelPack.embedded("tiny-random");
-        pipeline = VideoPipeline.builder().pack(pack)
-                .blockLoader(p -> loader = new CountingBlockLoader(BlockLoaders.resident(p)))
-                .build();
+        tiny = new CountedTinyPipeline();
+        pack = tiny.pack();
+        pipeline = tiny.pipeline();
     }
 
     @AfterAll
     static void close() {
-        pipeline.close();
+        tiny.close();
     }
 
     private static GenerationRequest.Builder small() {
@@ -49,9 +47,9 @@ class VideoPipelineGuardsTest {
 
     private static void assertNothingLoaded(Runnable r, Class<? extends Throwable> type,
             String message) {
-        int before = loader.acquired().size();
+        int before = tiny.loader().acquired().size();
         assertThatThrownBy(r::run).isInstanceOf(type).hasMessageContaining(message);
-        assertThat(loader.acquired()).hasSize(before);
+        assertThat(tiny.loader().acquired()).hasSize(before);
     }
 
     @Test

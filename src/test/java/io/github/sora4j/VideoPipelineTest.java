@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.github.sora4j.load.BlockLoaders;
 import io.github.sora4j.pack.ModelPack;
+import io.github.sora4j.testing.CountedTinyPipeline;
 import io.github.sora4j.testing.CountingBlockLoader;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -23,21 +24,20 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class VideoPipelineTest {
+    private static CountedTinyPipeline tiny;
     private static ModelPack pack;
-    private static CountingBlockLoader loader;
     private static VideoPipeline pipeline;
 
     @BeforeAll
     static void open() {
-        pack = ModelPack.embedded("tiny-random");
-        pipeline = VideoPipeline.builder().pack(pack)
-                .blockLoader(p -> loader = new CountingBlockLoader(BlockLoaders.resident(p)))
-                .build();
+        tiny = new CountedTinyPipeline();
+        pack = tiny.pack();
+        pipeline = tiny.pipeline();
     }
 
     @AfterAll
     static void close() {
-        pipeline.close();
+        tiny.close();
     }
 
     private static GenerationRequest.Builder small() {
@@ -83,9 +83,10 @@ class VideoPipelineTest {
 
     @Test
     void runsTheBlocksOfEachSetInPipelineOrder() {
-        int before = loader.acquired().size();
+        int before = tiny.loader().acquired().size();
         pipeline.generate(small().steps(2).build());
-        List<String> calls = loader.acquired().subList(before, loader.acquired().size());
+        List<String> acquired = tiny.loader().acquired();
+        List<String> calls = acquired.subList(before, acquired.size());
         List<String> expected = new ArrayList<>(
                 List.of("t5.embed", "t5.block.00", "t5.block.01", "t5.final_norm"));
         for (int step = 0; step < 2; step++) {
@@ -126,11 +127,11 @@ class VideoPipelineTest {
 
     @Test
     void sizesTheModelCannotTakeFailBeforeAnyWork() {
-        int before = loader.acquired().size();
+        int before = tiny.loader().acquired().size();
         assertThatThrownBy(() -> pipeline.generate(small().size(60, 64).build()))
                 .isInstanceOf(InvalidRequestException.class)
                 .hasMessage("width and height must be multiples of 8 for this model but were 60x64");
-        assertThat(loader.acquired()).hasSize(before);
+        assertThat(tiny.loader().acquired()).hasSize(before);
     }
 
     @Test
@@ -174,13 +175,13 @@ class VideoPipelineTest {
 
     @Test
     void aMissingOutputDirectoryFailsBeforeAnyWork(@TempDir Path dir) {
-        int before = loader.acquired().size();
+        int before = tiny.loader().acquired().size();
         Path out = dir.resolve("missing/video.mp4");
         assertThatThrownBy(() -> pipeline.generate(small().build(), ProgressListener.NONE, out))
                 .isInstanceOf(InvalidRequestException.class)
                 .hasMessageContaining("does not exist")
                 .hasMessageContaining("missing");
-        assertThat(loader.acquired()).hasSize(before);
+        assertThat(tiny.loader().acquired()).hasSize(before);
     }
 
     @Test
