@@ -8,7 +8,7 @@ Parts (``--parts``, default all):
 
 The VAE round trip (encoders → pack decoder, per colour × background × shape) is not here: the encoders are
 training-only and v1's were not kept. The training's ``latents`` stage measures it for the VAE it trains
-(``round_trip.json`` and the log; :func:`.train.round_trip_report`).
+(``round_trip.json`` and the log; :func:`.vae_stages.round_trip_report`).
 
 * ``captions``: how the training captions of :mod:`.world` name the attributes (v1: four templates, one word order).
 * ``readme``: the README prompt ``a red circle moving left`` on seeds 0–19, every frame.

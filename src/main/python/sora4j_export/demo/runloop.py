@@ -1,0 +1,142 @@
+"""The demo trainer's run machinery: the run directory (log, stage times), per-step seeded generators, atomic
+checkpoints, the resumable optimisation loop (AdamW, warm-up then cosine or constant learning rate, EMA) and the
+stage wrapper that skips finished stages and counts each stage's wall time across sittings (``train.py``)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+STAGES = ("spatial", "bank", "temporal", "latents", "diffusion", "pack")
+_STAGE_ID = {s: i + 1 for i, s in enumerate(STAGES)}
+
+
+class Run:
+    def __init__(self, args):
+        self.args = args
+        self.out = Path(args.out)
+        self.log_file = self.out / "log.txt"
+        self.times_file = self.out / "times.json"
+
+    def log(self, msg: str) -> None:
+        line = f"[{time.strftime('%H:%M:%S')}] {msg}"
+        print(line, flush=True)
+        with open(self.log_file, "a", encoding="utf-8") as f:
+            f.write(line + "\n")
+
+    def add_time(self, stage: str, seconds: float) -> None:
+        times = json.loads(self.times_file.read_text()) if self.times_file.exists() else {}
+        times[stage] = round(times.get(stage, 0.0) + seconds, 1)
+        times["total"] = round(sum(v for k, v in times.items() if k != "total"), 1)
+        self.times_file.write_text(json.dumps(times, indent=2) + "\n")
+
+    def path(self, name: str) -> Path:
+        return self.out / name
+
+
+def step_rng(seed: int, stage: str, step: int):
+    """(numpy Generator, torch Generator) for one step of one stage: the same on every (re)run."""
+    rng = np.random.default_rng([seed, _STAGE_ID[stage], step])
+    gen = torch.Generator().manual_seed(int(rng.integers(2 ** 62)))
+    return rng, gen
+
+
+def save_atomic(obj, path: Path) -> None:
+    tmp = path.with_name(path.name + ".partial")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def cosine_lr(step: int, total: int, peak: float, warmup: int, floor: float = 0.1) -> float:
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    p = min(1.0, (step - warmup) / max(1, total - warmup))
+    return peak * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * p)))
+
+
+class Loop:
+    """A resumable optimisation loop: ``state`` (modules, optimiser, step) checkpointed to ``ckpt``."""
+
+    def __init__(self, run: Run, stage: str, modules: dict, params, lr: float, total: int, warmup: int,
+                 ema_modules=None, ema_decay: float = 0.0, betas=(0.9, 0.99), weight_decay: float = 0.0,
+                 schedule: str = "cosine"):
+        self.run, self.stage, self.modules, self.total, self.warmup, self.peak = run, stage, modules, total, warmup, lr
+        self.schedule = schedule
+        self.params = [p for p in params if p.requires_grad]
+        self.opt = torch.optim.AdamW(self.params, lr=lr, betas=betas, weight_decay=weight_decay)
+        self.ema_decay = ema_decay
+        self.ema = {k: copy.deepcopy(modules[k]).eval() for k in (ema_modules or [])}
+        for m in self.ema.values():
+            for p in m.parameters():
+                p.requires_grad_(False)
+        self.step = 0
+        self.ckpt = run.path(f"{stage}_ckpt.pt")
+        if self.ckpt.exists():
+            st = torch.load(self.ckpt)
+            for k, m in modules.items():
+                m.load_state_dict(st["modules"][k])
+            for k, m in self.ema.items():
+                m.load_state_dict(st["ema"][k])
+            self.opt.load_state_dict(st["opt"])
+            self.step = int(st["step"])
+            run.log(f"{stage}: resumed at step {self.step}")
+
+    def save(self) -> None:
+        save_atomic({"modules": {k: m.state_dict() for k, m in self.modules.items()},
+                     "ema": {k: m.state_dict() for k, m in self.ema.items()},
+                     "opt": self.opt.state_dict(), "step": self.step}, self.ckpt)
+
+    def update(self, loss: torch.Tensor, clip: float = 1.0) -> float:
+        for g in self.opt.param_groups:
+            if self.schedule == "constant":  # warmup, then constant: stopping at any step = a run of that length
+                g["lr"] = self.peak * min(1.0, (self.step + 1) / self.warmup)
+            else:
+                g["lr"] = cosine_lr(self.step, self.total, self.peak, self.warmup)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        gn = float(torch.nn.utils.clip_grad_norm_(self.params, clip))
+        self.opt.step()
+        if self.ema:
+            d = min(self.ema_decay, (1 + self.step) / (10 + self.step))
+            with torch.no_grad():
+                for k, em in self.ema.items():
+                    for pe, p in zip(em.parameters(), self.modules[k].parameters()):
+                        pe.mul_(d).add_(p.detach(), alpha=1 - d)
+        self.step += 1
+        return gn
+
+
+#: what each stage leaves for the later ones; a stage marked done whose output is gone runs again (bank.npz and
+#: latents.npz are large and regenerable, so a committed checkpoint directory may leave them out)
+STAGE_OUTPUTS = {"spatial": "spatial.pt", "bank": "bank.npz", "temporal": "temporal.pt", "latents": "latents.npz",
+                 "diffusion": "diffusion.pt"}
+
+
+def timed_stage(run: Run, stage: str, fn) -> None:
+    done = run.path(f"{stage}.done")
+    needed = not (stage == "bank" and run.path("temporal.done").exists())  # only the temporal stage reads the bank
+    if done.exists() and (run.path(STAGE_OUTPUTS[stage]).exists() or not needed):
+        run.log(f"{stage}: done already, skipped")
+        return
+    if done.exists():
+        run.log(f"{stage}: done before but {STAGE_OUTPUTS[stage]} is missing: running it again (deterministic)")
+        done.unlink()
+    t0 = time.time()
+    seg = [t0]
+
+    def checkpoint_time():  # add the time since the last call (so an interrupted stage still counts its time)
+        now = time.time()
+        run.add_time(stage, now - seg[0])
+        seg[0] = now
+
+    fn(checkpoint_time)
+    checkpoint_time()
+    done.write_text("ok\n")
+    run.log(f"{stage}: finished in {time.time() - t0:.0f} s this session")
