@@ -57,8 +57,9 @@ public final class Efficiency {
     private final NDManager manager;
     private final List<EfficiencyReport.Row> rows = new ArrayList<>();
     private Runnable peakCall;
+    private Path csv;
 
-    private Efficiency(FlopModel flops, NDManager manager) {
+    Efficiency(FlopModel flops, NDManager manager) {
         this.flops = flops;
         this.g = flops.geometry(68, 256, 256, 300);
         this.chunk = flops.geometry(17, 256, 256, 300);
@@ -130,6 +131,7 @@ public final class Efficiency {
     }
 
     private void run(EfficiencyReport.Options o, ModelPack pack, BlockLoader loader) {
+        csv = o.csv();
         EfficiencyReport.Flops f = flopsTable();
         BlockInfo pairInfo = pack.manifest().blocksWithRole("stdit-block").get(0);
         BlockInfo t5Info = pack.manifest().blocksWithRole("t5-block").get(0);
@@ -224,6 +226,16 @@ public final class Efficiency {
         }
     }
 
+    /** Adds a row and rewrites the CSV, so that an interrupted run keeps what it measured. */
+    private void add(EfficiencyReport.Row row) {
+        rows.add(row);
+        try {
+            new EfficiencyReport(rows, null, null).writeCsv(csv);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
     private double peak(int r, int t, double peakFlops) {
         double[] s = new double[3];
         double load = loadAverage();
@@ -232,7 +244,7 @@ public final class Efficiency {
             s[i] = time(peakCall);
         }
         double median = EfficiencyReport.median(s);
-        rows.add(new EfficiencyReport.Row(r, t, "peak", median, peakFlops, peakFlops / median / 1e9,
+        add(new EfficiencyReport.Row(r, t, "peak", median, peakFlops, peakFlops / median / 1e9,
                 load, loadAverage(), (cpuNanos() - cpu) / 1e9 / s.length, ZonedDateTime.now()));
         return peakFlops / median / 1e9;
     }
@@ -241,7 +253,7 @@ public final class Efficiency {
         double load = loadAverage();
         long cpu = cpuNanos();
         double s = time(call);
-        rows.add(new EfficiencyReport.Row(r, t, item, s, itemFlops, peakGflops, load, loadAverage(),
+        add(new EfficiencyReport.Row(r, t, item, s, itemFlops, peakGflops, load, loadAverage(),
                 (cpuNanos() - cpu) / 1e9, ZonedDateTime.now()));
         System.err.printf("efficiency: rep %d, %d thread(s), %-26s %8.3f s  %6.1f GFLOP/s (peak %.1f)%n",
                 r, t, item, s, itemFlops / s / 1e9, peakGflops);
