@@ -5,6 +5,7 @@
 # measured right before it with the same threads, FLOPs from io.github.sora4j.plan.FlopModel.
 #
 #   benchmarks/efficiency.sh [--reps 3] [--vae-reps 1] [--threads 1,2] [--stages] [--no-doc] [--profile FILE]
+#   benchmarks/efficiency.sh --from-csv FILE     # only the report (and the doc section) of an earlier run's CSV
 #
 # Steps, all from the repository root:
 #   1. installs the library into the local Maven repository (build output in $SORA4J_BUILD, default
@@ -30,7 +31,7 @@ if [[ "${SKIP_BUILD:-0}" != 1 || ! -f benchmarks/target/benchmarks.jar ]]; then
     "${MVN[@]}" -f benchmarks/pom.xml package -DskipTests
 fi
 
-if [[ ! -f "$PACK_DIR/manifest.json" ]]; then
+if [[ " $* " != *" --from-csv "* && ! -f "$PACK_DIR/manifest.json" ]]; then
     echo "writing the real-width pack to $PACK_DIR" >&2
     PYTHONPATH=src/main/python PYTHONHASHSEED=0 "$PYTHON" benchmarks/realwidth_pack.py --out "$PACK_DIR"
 fi

@@ -74,6 +74,17 @@ public final class Efficiency {
      */
     public static void main(String[] args) throws Exception {
         EfficiencyReport.Options o = EfficiencyReport.Options.parse(args);
+        if (o.fromCsv() != null) { // the report of an earlier run, measuring nothing
+            Efficiency e = new Efficiency(FlopModel.of(Architecture.openSoraV12()), null);
+            List<EfficiencyReport.Row> rows = EfficiencyReport.readCsv(o.fromCsv());
+            ZonedDateTime at = rows.isEmpty() ? ZonedDateTime.now() : rows.get(rows.size() - 1).at();
+            String section = new EfficiencyReport(rows, o, e.flopsTable()).markdown(at);
+            System.out.println(section);
+            if (o.doc() != null) {
+                EfficiencyReport.writeSection(o.doc(), section);
+            }
+            return;
+        }
         Engines.pytorch();
         JniUtils.setGradMode(false);
         ModelPack pack = ModelPack.open(o.pack());

@@ -35,9 +35,10 @@ final class EfficiencyReport {
      * @param doc document whose efficiency section is rewritten, or null
      * @param profile chrome-trace file of one profiled pair call, or null
      * @param command the command line, for the report
+     * @param fromCsv a CSV of an earlier run to report instead of measuring, or null
      */
     record Options(Path pack, int reps, int vaeReps, int[] threads, boolean stages, Path csv,
-            Path doc, Path profile, String command) {
+            Path doc, Path profile, String command, Path fromCsv) {
 
         static Options parse(String[] args) {
             Path pack = Path.of("benchmarks/target/packs/realwidth-opensora");
@@ -49,13 +50,14 @@ final class EfficiencyReport {
             Path doc = Path.of("docs/benchmarks.md");
             Path profile = null;
             String command = "benchmarks/efficiency.sh";
+            Path fromCsv = null;
             for (int i = 0; i < args.length; i++) {
                 String a = args[i];
                 switch (a) {
                     case "--stages" -> stages = true;
                     case "--no-doc" -> doc = null;
                     case "--pack", "--reps", "--vae-reps", "--threads", "--csv", "--doc", "--profile",
-                            "--command" -> {
+                            "--command", "--from-csv" -> {
                         if (i + 1 >= args.length) {
                             throw new IllegalArgumentException(a + " needs a value");
                         }
@@ -69,19 +71,27 @@ final class EfficiencyReport {
                             case "--csv" -> csv = Path.of(v);
                             case "--doc" -> doc = Path.of(v);
                             case "--profile" -> profile = Path.of(v);
+                            case "--from-csv" -> fromCsv = Path.of(v);
                             default -> command = v;
                         }
                     }
                     default -> throw new IllegalArgumentException("unknown argument " + a
                             + " (use --pack DIR, --reps N, --vae-reps N, --threads 1,2, --stages,"
-                            + " --csv FILE, --doc FILE, --no-doc, --profile FILE)");
+                            + " --csv FILE, --doc FILE, --no-doc, --profile FILE, --from-csv FILE)");
                 }
+            }
+            if (fromCsv != null) {
+                if (!Files.isRegularFile(fromCsv)) {
+                    throw new IllegalArgumentException("--from-csv: no file " + fromCsv);
+                }
+                return new Options(pack, reps, vaeReps, threads, stages, fromCsv, doc, null, command,
+                        fromCsv);
             }
             if (!Files.isRegularFile(pack.resolve("manifest.json"))) {
                 throw new IllegalArgumentException("no pack at " + pack + ": write it with "
                         + "PYTHONPATH=src/main/python python3 benchmarks/realwidth_pack.py --out " + pack);
             }
-            return new Options(pack, reps, vaeReps, threads, stages, csv, doc, profile, command);
+            return new Options(pack, reps, vaeReps, threads, stages, csv, doc, profile, command, null);
         }
 
         private static int nonNegative(String name, String v) {
@@ -168,14 +178,15 @@ final class EfficiencyReport {
 
     String markdown(ZonedDateTime now) {
         StringBuilder b = new StringBuilder();
-        b.append(String.format(Locale.ROOT, "Measured %s by `%s` on %s (%d cores visible), libtorch %s "
-                + "through DJL, float32; %d interleaved repetitions (VAE: %d), medians. Raw rows: "
-                + "`%s`.%n%n", Ablation.date(now), options.command(), cpuModel(),
-                Runtime.getRuntime().availableProcessors(), engineVersion(), options.reps(),
-                options.vaeReps(), options.csv()));
+        b.append(String.format(Locale.ROOT, "%s %s by `%s` on %s (%d cores visible), libtorch %s "
+                + "through DJL, float32; interleaved repetitions, medians (n: how many). Raw rows: "
+                + "`%s`.%n%n", options.fromCsv() == null ? "Measured" : "Measured until",
+                Ablation.date(now), options.command(), cpuModel(),
+                Runtime.getRuntime().availableProcessors(), engineVersion(), options.csv()));
         b.append("| Item | GFLOP (FlopModel) | Threads | Time | At matmul peak | GFLOP/s | Matmul peak "
-                + "GFLOP/s | % of peak | CPU / wall | Load (1 min) | n |\n");
-        b.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+                + "GFLOP/s | % of peak | GFLOP per CPU-s (peak) | % of peak per CPU-s | CPU / wall "
+                + "| Load (1 min) | n |\n");
+        b.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         for (String item : List.of("stdit-pair", "t5-block", "vae-chunk")) {
             for (int t : threads()) {
                 List<Row> rs = select(item, t);
@@ -183,13 +194,16 @@ final class EfficiencyReport {
                     continue;
                 }
                 double peak = median(rs.stream().mapToDouble(Row::peakGflops).toArray());
+                double[][] cpu = perCpuSecond(item, t);
                 b.append(String.format(Locale.ROOT,
-                        "| %s | %,.1f | %d | %s | %s | %.1f | %.1f | %.0f %% | %.2f | %.1f | %d |%n",
+                        "| %s | %,.1f | %d | %s | %s | %.1f | %.1f | %.0f %% | %s | %.2f | %.1f | %d |%n",
                         label(item), rs.get(0).flops() / 1e9, t,
                         seconds(median(rs.stream().mapToDouble(Row::seconds).toArray())),
                         seconds(rs.get(0).flops() / (peak * 1e9)),
                         median(rs.stream().mapToDouble(Row::gflops).toArray()), peak,
                         100 * median(rs.stream().mapToDouble(Row::fractionOfPeak).toArray()),
+                        cpu[0].length == 0 ? "- | -" : String.format(Locale.ROOT, "%.1f (%.1f) | %.0f %%",
+                                median(cpu[0]), median(cpu[1]), 100 * median(cpu[2])),
                         median(rs.stream().mapToDouble(r -> r.cpuSeconds() / r.seconds()).toArray()),
                         median(rs.stream().mapToDouble(Row::load1Before).toArray()), rs.size()));
             }
@@ -252,6 +266,60 @@ final class EfficiencyReport {
                     t, seconds(total), flops.pair() / total / 1e9));
         }
         return b.toString();
+    }
+
+    /**
+     * FLOPs per CPU-second of each measurement of an item, of the peak measured before it and
+     * their ratio: what the work achieved on the CPU time it got, which a busy machine changes
+     * far less than wall time (with more than one thread, OpenMP's spin-waiting counts as CPU
+     * time).
+     */
+    double[][] perCpuSecond(String item, int threads) {
+        List<double[]> v = new ArrayList<>();
+        Row peak = null;
+        for (Row r : rows) {
+            if (r.item().equals("peak")) {
+                peak = r;
+            } else if (r.item().equals(item) && r.threads() == threads && peak != null
+                    && peak.threads() == threads && r.cpuSeconds() > 0 && peak.cpuSeconds() > 0) {
+                double a = r.flops() / r.cpuSeconds() / 1e9;
+                double p = peak.flops() / peak.cpuSeconds() / 1e9;
+                v.add(new double[] {a, p, a / p});
+            }
+        }
+        double[][] out = new double[3][v.size()];
+        for (int i = 0; i < v.size(); i++) {
+            for (int k = 0; k < 3; k++) {
+                out[k][i] = v.get(i)[k];
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Reads rows back from a CSV that {@link #writeCsv} wrote.
+     *
+     * @param csv the file
+     * @return the rows in file order
+     * @throws IOException if it cannot be read
+     */
+    static List<Row> readCsv(Path csv) throws IOException {
+        List<Row> out = new ArrayList<>();
+        List<String> lines = Files.readAllLines(csv, StandardCharsets.UTF_8);
+        for (String line : lines.subList(1, lines.size())) {
+            if (line.isBlank()) {
+                continue;
+            }
+            String[] f = line.split(",");
+            if (f.length != 12) {
+                throw new IllegalArgumentException("not a runs.csv line of 12 fields: " + line);
+            }
+            out.add(new Row(Integer.parseInt(f[0]), Integer.parseInt(f[1]), f[2],
+                    Double.parseDouble(f[3]), Double.parseDouble(f[4]), Double.parseDouble(f[6]),
+                    Double.parseDouble(f[8]), Double.parseDouble(f[9]), Double.parseDouble(f[10]),
+                    ZonedDateTime.parse(f[11])));
+        }
+        return out;
     }
 
     private List<Row> select(String item, int threads) {

@@ -54,6 +54,7 @@ class EfficiencyTest {
         // 1 thread: times 20, 25, 40 -> 25 s; shares 0.8, 0.8, 0.8; peak median 40 -> 20 s predicted
         assertTrue(md.contains("| STDiT3-XL/2 pair, 2×5,120 tokens | 800.0 | 1 | 25.0 s | 20.0 s | 32.0 | 40.0 | 80 %"),
                 md);
+        assertEquals(List.of(rows.get(0), rows.get(1)), EfficiencyReport.readCsv(writeAndRead(dir, r)).subList(0, 2));
         assertTrue(md.contains("2 threads over 1 (median times): STDiT3-XL/2 pair, 2×5,120 tokens 2.27×"), md);
         Path csv = dir.resolve("runs.csv");
         r.writeCsv(csv);
@@ -79,6 +80,25 @@ class EfficiencyTest {
         assertTrue(e.getMessage().contains("--threads"), e.getMessage());
     }
 
+    private static Path writeAndRead(Path dir, EfficiencyReport r) throws Exception {
+        Path csv = dir.resolve("again.csv");
+        r.writeCsv(csv);
+        return csv;
+    }
+
+    @Test
+    void perCpuSecondPairsEachMeasurementWithThePeakBeforeIt() {
+        List<EfficiencyReport.Row> rows = List.of(
+                new EfficiencyReport.Row(0, 1, "peak", 1, 100e9, 100, 1, 1, 1.0, NOW),
+                new EfficiencyReport.Row(0, 1, "t5-block", 4, 120e9, 100, 1, 1, 2.0, NOW),
+                new EfficiencyReport.Row(1, 1, "peak", 1, 100e9, 100, 1, 1, 0.5, NOW),
+                new EfficiencyReport.Row(1, 1, "t5-block", 4, 120e9, 100, 1, 1, 3.0, NOW));
+        double[][] v = new EfficiencyReport(rows, null, null).perCpuSecond("t5-block", 1);
+        assertEquals(List.of(60.0, 40.0), List.of(v[0][0], v[0][1]));
+        assertEquals(List.of(100.0, 200.0), List.of(v[1][0], v[1][1]));
+        assertEquals(List.of(0.6, 0.2), List.of(v[2][0], v[2][1]));
+    }
+
     private static EfficiencyReport.Row row(int rep, int threads, String item, double s, double flops,
             double peak) {
         return new EfficiencyReport.Row(rep, threads, item, s, flops, peak, 1.0, 1.0, s * threads, NOW);
@@ -86,6 +106,6 @@ class EfficiencyTest {
 
     private static EfficiencyReport.Options options(Path dir) {
         return new EfficiencyReport.Options(dir, 3, 0, new int[] {1, 2}, false, dir.resolve("runs.csv"),
-                null, null, "benchmarks/efficiency.sh");
+                null, null, "benchmarks/efficiency.sh", null);
     }
 }
