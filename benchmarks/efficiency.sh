@@ -15,7 +15,8 @@
 #   3. runs io.github.sora4j.benchmarks.Efficiency: a warm-up per thread count, then --reps interleaved
 #      repetitions; writes benchmarks/target/efficiency/runs.csv and rewrites the section of docs/benchmarks.md
 #      between <!-- efficiency:begin --> and <!-- efficiency:end -->.
-# Time on 2 cores: about 2 minutes per repetition with --stages, plus about 5 minutes per VAE repetition.
+# Time on the busy 2-core machine of 2026-12-04 (load 11-17): warm-up 10 minutes, about 6 minutes per repetition with
+# --stages, 10-12 minutes per VAE decode and thread count; the default run with --stages took 44 minutes.
 #
 # Environment: SORA4J_BUILD, PYTHON (default /usr/bin/python3), MVN_OFFLINE=1 (Maven -o), SKIP_BUILD=1.
 set -euo pipefail

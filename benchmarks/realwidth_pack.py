@@ -12,7 +12,7 @@ allowlist check as every pack) whose blocks have the released shapes:
 * the v1.2 VAE decoder, complete (temporal 128·(1, 2, 2, 4) with 4 residual blocks per level, spatial
   (128, 256, 512, 512) with 3 ResNets per level).
 
-Weights are the bench pack's seeded random draw (``tiny.randomize``: N(0, 1/fan_in) matrices), float32. About 1.6 GB
+Weights are the bench pack's seeded random draw (``tiny.randomize``: N(0, 1/fan_in) matrices), float32. About 1.9 GB
 on disk; git-ignored under benchmarks/target/. The manifest's ``architecture`` records these configs.
 """
 
