@@ -237,8 +237,9 @@ final class EfficiencyReport {
     private String stages() {
         StringBuilder b = new StringBuilder(String.format(Locale.ROOT, "%nThe pair's sub-stage methods,"
                 + " each called alone on the same inputs (the pair's `forward` runs the same code):%n%n"));
-        b.append("| Sub-stage | GFLOP | Threads | Time | Share of the sum | GFLOP/s | % of peak |\n");
-        b.append("|---|---:|---:|---:|---:|---:|---:|\n");
+        b.append("| Sub-stage | GFLOP | Threads | Time | Share of the sum | GFLOP/s | % of peak "
+                + "| % of peak per CPU-s |\n");
+        b.append("|---|---:|---:|---:|---:|---:|---:|---:|\n");
         for (int t : threads()) {
             double total = 0;
             List<String[]> lines = new ArrayList<>();
@@ -251,18 +252,20 @@ final class EfficiencyReport {
                     double s = median(rs.stream().mapToDouble(Row::seconds).toArray());
                     total += s;
                     double f = rs.get(0).flops();
+                    double[] cpu = perCpuSecond("stage:" + half + "_" + stage, t)[2];
                     lines.add(new String[] {half + "_" + stage, String.format(Locale.ROOT, "%,.1f", f / 1e9),
                         Double.toString(s), f > 0 ? String.format(Locale.ROOT, "%.1f", f / s / 1e9) : "-",
                         f > 0 ? String.format(Locale.ROOT, "%.0f %%", 100 * median(rs.stream()
-                                .mapToDouble(Row::fractionOfPeak).toArray())) : "-"});
+                                .mapToDouble(Row::fractionOfPeak).toArray())) : "-",
+                        f > 0 && cpu.length > 0 ? String.format(Locale.ROOT, "%.0f %%", 100 * median(cpu)) : "-"});
                 }
             }
             for (String[] l : lines) {
                 double s = Double.parseDouble(l[2]);
-                b.append(String.format(Locale.ROOT, "| `%s` | %s | %d | %s | %.1f %% | %s | %s |%n", l[0], l[1],
-                        t, seconds(s), 100 * s / total, l[3], l[4]));
+                b.append(String.format(Locale.ROOT, "| `%s` | %s | %d | %s | %.1f %% | %s | %s | %s |%n", l[0],
+                        l[1], t, seconds(s), 100 * s / total, l[3], l[4], l[5]));
             }
-            b.append(String.format(Locale.ROOT, "| sum | %,.1f | %d | %s | | %.1f | |%n", flops.pair() / 1e9,
+            b.append(String.format(Locale.ROOT, "| sum | %,.1f | %d | %s | | %.1f | | |%n", flops.pair() / 1e9,
                     t, seconds(total), flops.pair() / total / 1e9));
         }
         return b.toString();
