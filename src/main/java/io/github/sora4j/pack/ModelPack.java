@@ -135,9 +135,69 @@ public final class ModelPack {
      *     pack, of an unknown format version, incomplete or invalid
      */
     public static PackManifest readManifest(Path directory) {
+        return readManifest(directory, PackTrust.withoutHashes());
+    }
+
+    /**
+     * Reads and validates a pack's {@code manifest.json} without checking its files, after
+     * checking its publisher signature if {@code trust} requires one: what {@code sora4j plan
+     * --trusted-key} reads.
+     *
+     * @param directory the pack directory holding {@code manifest.json}
+     * @param trust the keys one of which must have signed the manifest (hash settings are
+     *     ignored: no file but the manifest is read)
+     * @return the parsed manifest
+     * @throws ModelPackException as {@link #readManifest(Path)}, or if a required signature is
+     *     missing or made by another key
+     */
+    public static PackManifest readManifest(Path directory, PackTrust trust) {
+        if (trust == null) {
+            throw new IllegalArgumentException("trust is null (use PackTrust.defaults())");
+        }
         Path dir = checkedDirectory(directory);
         Path file = PackPaths.resolveExisting(dir, "manifest.json", "manifest.json");
-        return parseManifest(readAll(file), file.toString());
+        byte[] bytes = readAll(file);
+        if (!trust.trustedKeys().isEmpty()) {
+            PackSignature.verify(dir, bytes, trust.trustedKeys());
+        }
+        return parseManifest(bytes, file.toString());
+    }
+
+    /**
+     * Checks the code of one block file of a pack directory as a load does, reading only its
+     * zip directory, TorchScript source and role tag (not its weights, not its hash): the path
+     * stays inside the pack, every operator is on the allowlist, the tag names this block. For
+     * tools that report on a pack ({@code sora4j inspect}).
+     *
+     * @param directory the pack directory
+     * @param block a block of the pack's manifest
+     * @return whether the block carries a role tag (false: exported before tags)
+     * @throws ModelPackException naming the block and the refused operator, the wrong role, or
+     *     why the file cannot be read
+     */
+    public static boolean checkBlockCode(Path directory, BlockInfo block) {
+        Path dir = checkedDirectory(directory);
+        if (block == null) {
+            throw new IllegalArgumentException("block is null");
+        }
+        return BlockArchive.check(block, PackPaths.resolveExisting(dir, block.file(),
+                block.file())) != null;
+    }
+
+    /**
+     * Why users other than this one and root could change a file of a pack directory (its owner,
+     * or a mode that lets its group or others write it or a directory above it), or empty if
+     * only this user and root can: what decides a load's {@link BlockLoadCheck}.
+     *
+     * @param directory the pack directory
+     * @param relative a path of the manifest
+     * @return the reason, or empty
+     * @throws ModelPackException if the file is missing or outside the pack
+     */
+    public static java.util.Optional<String> othersCanWrite(Path directory, String relative) {
+        Path dir = checkedDirectory(directory);
+        return java.util.Optional.ofNullable(WriteProtection.othersCanWrite(
+                PackPaths.resolveExisting(dir, relative, relative)));
     }
 
     /**
