@@ -1,5 +1,6 @@
 package io.github.sora4j.load;
 
+import io.github.sora4j.InvalidConfigurationException;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
@@ -82,7 +83,7 @@ public final class TorchScriptBlock implements AutoCloseable {
      */
     public NDList call(String method, NDManager out, NDArray... inputs) {
         if (closed.get()) {
-            throw new IllegalStateException("block " + info.name() + " is closed");
+            throw new io.github.sora4j.ResourceClosedException("block " + info.name() + " is closed");
         }
         IValue[] args = new IValue[inputs.length];
         try {
@@ -93,7 +94,7 @@ public final class TorchScriptBlock implements AutoCloseable {
                 return result.toNDList((PtNDManager) out);
             }
         } catch (ClassCastException e) {
-            throw new IllegalArgumentException("block " + info.name()
+            throw new InvalidConfigurationException("block " + info.name()
                     + " needs PyTorch-engine arrays: " + e.getMessage(), e);
         } catch (Sora4jException e) {
             throw e;

@@ -1,5 +1,6 @@
 package io.github.sora4j.pack;
 
+import io.github.sora4j.InvalidConfigurationException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -91,7 +92,7 @@ public final class ModelPack {
      */
     public static ModelPack open(Path directory, PackTrust trust) {
         if (trust == null) {
-            throw new IllegalArgumentException("trust is null (use PackTrust.defaults())");
+            throw new InvalidConfigurationException("trust is null (use PackTrust.defaults())");
         }
         Path dir = checkedDirectory(directory);
         Path manifestFile = PackPaths.resolveExisting(dir, "manifest.json", "manifest.json");
@@ -152,7 +153,7 @@ public final class ModelPack {
      */
     public static PackManifest readManifest(Path directory, PackTrust trust) {
         if (trust == null) {
-            throw new IllegalArgumentException("trust is null (use PackTrust.defaults())");
+            throw new InvalidConfigurationException("trust is null (use PackTrust.defaults())");
         }
         Path dir = checkedDirectory(directory);
         Path file = PackPaths.resolveExisting(dir, "manifest.json", "manifest.json");
@@ -178,7 +179,7 @@ public final class ModelPack {
     public static boolean checkBlockCode(Path directory, BlockInfo block) {
         Path dir = checkedDirectory(directory);
         if (block == null) {
-            throw new IllegalArgumentException("block is null");
+            throw new InvalidConfigurationException("block is null");
         }
         return BlockArchive.check(block, PackPaths.resolveExisting(dir, block.file(),
                 block.file())) != null;
@@ -306,7 +307,7 @@ public final class ModelPack {
 
     private void requireBlock(BlockInfo block) {
         if (block == null || !manifest.blocks().contains(block)) {
-            throw new IllegalArgumentException("block " + (block == null ? null : block.name())
+            throw new InvalidConfigurationException("block " + (block == null ? null : block.name())
                     + " is not in pack " + manifest.name());
         }
     }

@@ -213,7 +213,7 @@ final class PackFiles {
         try {
             return MessageDigest.getInstance("SHA-256");
         } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("SHA-256 is required by every JVM", e);
+            throw new io.github.sora4j.Sora4jException("SHA-256 is required by every JVM", e);
         }
     }
 }

@@ -1,5 +1,6 @@
 package io.github.sora4j.pack;
 
+import io.github.sora4j.InvalidConfigurationException;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -49,23 +50,23 @@ public record PackTrust(boolean verifyHashes, List<PublicKey> trustedKeys,
      * @param trustedKeys Ed25519 public keys of which one must have signed the manifest; empty:
      *     no signature required
      * @param hashEveryLoad whether every load is SHA-256 checked whoever can write the files
-     * @throws IllegalArgumentException if a signature is required without hash checks (the
+     * @throws InvalidConfigurationException if a signature is required without hash checks (the
      *     signature covers the files only through their hashes), or SHA-256 on every load without
      *     hash checks, or a key is not Ed25519
      */
     public PackTrust {
         if (!verifyHashes && hashEveryLoad) {
-            throw new IllegalArgumentException("SHA-256 on every load needs hash checks"
+            throw new InvalidConfigurationException("SHA-256 on every load needs hash checks"
                     + " (verifyHashes false, hashEveryLoad true)");
         }
         trustedKeys = trustedKeys == null ? List.of() : List.copyOf(trustedKeys);
         if (!verifyHashes && !trustedKeys.isEmpty()) {
-            throw new IllegalArgumentException("a signed pack must be opened with SHA-256"
+            throw new InvalidConfigurationException("a signed pack must be opened with SHA-256"
                     + " checks: the signature covers the files only through their hashes");
         }
         for (PublicKey k : trustedKeys) {
             if (!k.getAlgorithm().equals("Ed25519") && !k.getAlgorithm().equals("EdDSA")) {
-                throw new IllegalArgumentException("trusted keys must be Ed25519 but one is "
+                throw new InvalidConfigurationException("trusted keys must be Ed25519 but one is "
                         + k.getAlgorithm());
             }
         }
@@ -114,11 +115,11 @@ public record PackTrust(boolean verifyHashes, List<PublicKey> trustedKeys,
      *
      * @param keys the publishers' Ed25519 public keys (at least one)
      * @return trust settings that require a signature
-     * @throws IllegalArgumentException if no key is given
+     * @throws InvalidConfigurationException if no key is given
      */
     public static PackTrust signedBy(PublicKey... keys) {
         if (keys.length == 0) {
-            throw new IllegalArgumentException("signedBy needs at least one public key");
+            throw new InvalidConfigurationException("signedBy needs at least one public key");
         }
         return new PackTrust(true, List.of(keys));
     }

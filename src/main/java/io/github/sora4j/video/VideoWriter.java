@@ -1,5 +1,6 @@
 package io.github.sora4j.video;
 
+import io.github.sora4j.InvalidConfigurationException;
 import io.github.sora4j.InvalidRequestException;
 import java.io.IOException;
 import java.nio.file.AtomicMoveNotSupportedException;
@@ -11,7 +12,6 @@ import java.nio.file.Path;
 import java.nio.file.SimpleFileVisitor;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.BasicFileAttributes;
-import java.util.Objects;
 import java.util.concurrent.ThreadLocalRandom;
 
 /**
@@ -116,7 +116,7 @@ public final class VideoWriter {
      * @throws IOException if writing fails; nothing is left behind
      */
     public static void write(VideoFrames frames, Path out, int fps) throws IOException {
-        Objects.requireNonNull(out, "out");
+        InvalidConfigurationException.requireNonNull(out, "out");
         write(frames, out, OutputChecks.formatOf(out), fps);
     }
 
@@ -178,10 +178,10 @@ public final class VideoWriter {
             int qp,
             FrameObserver observer)
             throws IOException {
-        Objects.requireNonNull(frames, "frames");
-        Objects.requireNonNull(out, "out");
-        Objects.requireNonNull(format, "format");
-        Objects.requireNonNull(observer, "observer");
+        InvalidConfigurationException.requireNonNull(frames, "frames");
+        InvalidConfigurationException.requireNonNull(out, "out");
+        InvalidConfigurationException.requireNonNull(format, "format");
+        InvalidConfigurationException.requireNonNull(observer, "observer");
         if (frames.frameCount() == 0) {
             throw new InvalidRequestException("frames is empty (0 frames); nothing to write to " + out);
         }
