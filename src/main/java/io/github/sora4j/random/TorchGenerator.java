@@ -265,7 +265,7 @@ public final class TorchGenerator {
    */
   public void normalInto(float[] dst, int offset, int count, double mean, double std) {
     if (offset < 0 || count < 0 || offset > dst.length - count) {
-      throw new IndexOutOfBoundsException("offset " + offset + ", count " + count + ", length " + dst.length);
+      throw new InvalidConfigurationException("offset " + offset + ", count " + count + ", length " + dst.length);
     }
     if (!(std >= 0.0)) {
       throw new InvalidConfigurationException("std must be >= 0: " + std);

@@ -183,7 +183,7 @@ public final class VideoFrames {
      *
      * @param frame frame index, {@code 0 <= frame < frameCount()}
      * @return {@code height * width * 3} bytes, row-major
-     * @throws IndexOutOfBoundsException if the index is out of range (the message names it)
+     * @throws InvalidConfigurationException if the index is out of range (the message names it)
      */
     public byte[] rgb(int frame) {
         return rgbView(frame).clone();
@@ -194,7 +194,7 @@ public final class VideoFrames {
      *
      * @param frame frame index, {@code 0 <= frame < frameCount()}
      * @return {@code height * width} ARGB ints (alpha always 255)
-     * @throws IndexOutOfBoundsException if the index is out of range
+     * @throws InvalidConfigurationException if the index is out of range
      */
     public int[] argb(int frame) {
         byte[] src = rgbView(frame);
@@ -209,7 +209,7 @@ public final class VideoFrames {
      *
      * @param frame frame index, {@code 0 <= frame < frameCount()}
      * @return a new image the caller owns
-     * @throws IndexOutOfBoundsException if the index is out of range
+     * @throws InvalidConfigurationException if the index is out of range
      */
     public java.awt.image.BufferedImage toImage(int frame) {
         byte[] src = rgbView(frame);
@@ -225,7 +225,7 @@ public final class VideoFrames {
     /** Returns this object's frame array without copying; callers must not modify it. */
     byte[] rgbView(int frame) {
         if (frame < 0 || frame >= frames.length) {
-            throw new IndexOutOfBoundsException(
+            throw new InvalidConfigurationException(
                     "frame index " + frame + " out of range [0, " + frames.length + ")");
         }
         return frames[frame];

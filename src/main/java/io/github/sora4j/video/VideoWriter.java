@@ -56,7 +56,7 @@ import java.util.concurrent.ThreadLocalRandom;
  * </ul>
  *
  * <p>GIF and PNG output use {@code java.awt.image} and {@code javax.imageio} (module {@code
- * java.desktop}) and throw {@link UnsupportedOperationException} up front where they are missing
+ * java.desktop}) and throw {@link io.github.sora4j.Sora4jException} up front where they are missing
  * (for example on Android); MP4 output does not load them and runs on {@code java.base} alone.
  *
  * <p>All methods are thread-safe and share no state. Concurrent MP4/GIF writes to the same target
@@ -145,7 +145,7 @@ public final class VideoWriter {
      * @param format the format; the extension of {@code out} is not checked against it
      * @param fps frames per second, {@value #MIN_FPS}..{@value #MAX_FPS}
      * @throws InvalidRequestException if an argument is invalid (see the class documentation)
-     * @throws UnsupportedOperationException for GIF or PNG frames on a JVM without {@code
+     * @throws io.github.sora4j.Sora4jException for GIF or PNG frames on a JVM without {@code
      *     javax.imageio}
      * @throws IOException if writing fails; nothing is left behind
      */
@@ -238,7 +238,7 @@ public final class VideoWriter {
         try {
             Class.forName("javax.imageio.ImageIO", false, VideoWriter.class.getClassLoader());
         } catch (ClassNotFoundException | LinkageError e) {
-            throw new UnsupportedOperationException(
+            throw new io.github.sora4j.Sora4jException(
                     format
                             + " output needs javax.imageio (module java.desktop), which this JVM"
                             + " lacks; write MP4 instead",

@@ -137,10 +137,10 @@ class VideoFramesTest {
     void frameIndexOutOfRangeNamesTheIndex() {
         VideoFrames video = VideoTestSupport.gradient(2, 2, 2);
         assertThatThrownBy(() -> video.rgb(2))
-                .isInstanceOf(IndexOutOfBoundsException.class)
+                .isInstanceOf(io.github.sora4j.InvalidConfigurationException.class)
                 .hasMessageContaining("2")
                 .hasMessageContaining("[0, 2)");
-        assertThatThrownBy(() -> video.argb(-1)).isInstanceOf(IndexOutOfBoundsException.class);
+        assertThatThrownBy(() -> video.argb(-1)).isInstanceOf(io.github.sora4j.InvalidConfigurationException.class);
     }
 
     @Test
