@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.util.Map;
 
 /**
  * Who besides this process's user (and root) could change a file: the owner of the file and of
@@ -39,8 +40,10 @@ final class WriteProtection {
             // Walking up, every entry below p was found to belong to this user or root, so a
             // sticky p shelters it: others may add entries to p but not rename or remove it.
             for (Path p = realFile; p != null; p = p.getParent()) {
-                int uid = (Integer) Files.getAttribute(p, "unix:uid", LinkOption.NOFOLLOW_LINKS);
-                int mode = (Integer) Files.getAttribute(p, "unix:mode", LinkOption.NOFOLLOW_LINKS);
+                Map<String, Object> a = Files.readAttributes(p, "unix:uid,mode",
+                        LinkOption.NOFOLLOW_LINKS);
+                int uid = (Integer) a.get("uid");
+                int mode = (Integer) a.get("mode");
                 if (uid != SELF && uid != 0) {
                     return p + " belongs to user id " + uid;
                 }
