@@ -49,8 +49,9 @@ public final class TorchScriptBlock implements AutoCloseable {
      */
     public static TorchScriptBlock load(ModelPack pack, BlockInfo info) {
         Engines.pytorch(); // offline, the CPU check, NNPACK quiet (also when no pipeline started it)
-        // Read once, check those bytes (size, sha256, role tag, TorchScript allowlist), then hand
-        // exactly them to libtorch: nothing can change the file between the check and the load.
+        // Read once, check those bytes in the same pass (size, SHA-256 or a CRC32C of the bytes
+        // verified at open: BlockLoadCheck; role tag, TorchScript allowlist), then hand exactly
+        // them to libtorch: nothing can change the file between the check and the load.
         byte[] data = pack.readBlock(info);
         NDManager manager = NDManager.newBaseManager("PyTorch");
         try {
