@@ -118,6 +118,31 @@ class BlockLoadCheckTest {
     }
 
     @Test
+    void aLoadLeavesNoNativeBufferAsLargeAsTheBlockOnItsThread() throws Exception {
+        // A whole-file read into the heap makes the JDK allocate a temporary direct buffer of the
+        // file's size and cache it on the reading thread for the thread's life (772 MB for a
+        // float32 T5-XXL block); chunked reads keep it at one chunk.
+        ModelPack p = ModelPack.open(pack.dir);
+        long[] grown = new long[1];
+        Thread t = new Thread(() -> {
+            long before = directBytes();
+            p.readBlock(block(p));
+            grown[0] = directBytes() - before;
+        });
+        t.start();
+        t.join();
+        assertThat(Files.size(pack.dir.resolve(FILE))).isGreaterThan(2L * PackFiles.CHUNK);
+        assertThat(grown[0]).isLessThanOrEqualTo(PackFiles.CHUNK + (1L << 20));
+    }
+
+    private static long directBytes() {
+        return java.lang.management.ManagementFactory.getPlatformMXBeans(
+                java.lang.management.BufferPoolMXBean.class).stream()
+                .filter(b -> b.getName().equals("direct")).mapToLong(
+                        java.lang.management.BufferPoolMXBean::getMemoryUsed).sum();
+    }
+
+    @Test
     void hashOnEveryLoadWithoutHashesIsAContradiction() {
         assertThatThrownBy(() -> new PackTrust(false, java.util.List.of(), true))
                 .hasMessage("SHA-256 on every load needs hash checks (verifyHashes false,"
