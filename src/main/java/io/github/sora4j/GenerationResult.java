@@ -25,7 +25,7 @@ public record GenerationResult(
      */
     public GenerationResult {
         if (!cancelled && frames == null) {
-            throw new IllegalArgumentException("a finished generation must have frames");
+            throw new InvalidConfigurationException("a finished generation must have frames");
         }
     }
 }

@@ -4,7 +4,7 @@ package io.github.sora4j;
  * The pipeline was closed: before the call, or while the generation was running on another thread
  * (it then stops at the next block boundary, frees its memory and writes nothing).
  */
-public final class PipelineClosedException extends Sora4jException {
+public final class PipelineClosedException extends ResourceClosedException {
     private static final long serialVersionUID = 1L;
 
     /**

@@ -1,8 +1,13 @@
 package io.github.sora4j;
 
 /**
- * Base class of the unchecked exceptions sora4j throws at run time (bad requests throw {@link
- * IllegalArgumentException} instead, before any work starts).
+ * Base class of every exception sora4j throws: catching it catches all of them. The subtypes say
+ * what went wrong: {@link InvalidRequestException} (a request, prompt or output refused before
+ * work), {@link InvalidConfigurationException} (a builder, profile, budget or other setting
+ * refused when given), {@link InfeasibleRequestException}, {@link NonFiniteValueException},
+ * {@link ResourceClosedException} and {@link PipelineClosedException}, {@code
+ * io.github.sora4j.pack.ModelPackException}, {@code io.github.sora4j.load.BudgetExceededException}.
+ * docs/troubleshooting.md lists each message with its cause and fix.
  *
  * <p>Engine failures from DJL are wrapped with the original exception as the cause.
  */

@@ -42,7 +42,6 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -120,7 +119,7 @@ public final class VideoPipeline implements AutoCloseable {
         BlockLoader l = null;
         NDManager r = null;
         try {
-            l = Objects.requireNonNull(b.loaderFactory.apply(pack), "block loader factory result");
+            l = InvalidConfigurationException.requireNonNull(b.loaderFactory.apply(pack), "block loader factory result");
             r = NDManager.newBaseManager("PyTorch");
         } catch (RuntimeException e) {
             text.close();
@@ -197,7 +196,7 @@ public final class VideoPipeline implements AutoCloseable {
      * @return the request with every frame, size and fps value set
      */
     public GenerationRequest resolve(GenerationRequest request) {
-        return Objects.requireNonNull(request, "request").withPackDefaults(manifest);
+        return InvalidConfigurationException.requireNonNull(request, "request").withPackDefaults(manifest);
     }
 
     /**
@@ -638,7 +637,7 @@ public final class VideoPipeline implements AutoCloseable {
          * @return this builder
          */
         public Builder scheduler(StepScheduler scheduler) {
-            this.scheduler = Objects.requireNonNull(scheduler, "scheduler");
+            this.scheduler = InvalidConfigurationException.requireNonNull(scheduler, "scheduler");
             return this;
         }
 
@@ -649,7 +648,7 @@ public final class VideoPipeline implements AutoCloseable {
          * @return this builder
          */
         public Builder tokenMerger(TokenMerger merger) {
-            this.merger = Objects.requireNonNull(merger, "merger");
+            this.merger = InvalidConfigurationException.requireNonNull(merger, "merger");
             return this;
         }
 
@@ -661,7 +660,7 @@ public final class VideoPipeline implements AutoCloseable {
          * @return this builder
          */
         public Builder blockLoader(Function<ModelPack, BlockLoader> factory) {
-            this.loaderFactory = Objects.requireNonNull(factory, "factory");
+            this.loaderFactory = InvalidConfigurationException.requireNonNull(factory, "factory");
             return this;
         }
 
@@ -677,7 +676,7 @@ public final class VideoPipeline implements AutoCloseable {
          * @return this builder
          */
         public Builder deviceProfile(DeviceProfile profile) {
-            Objects.requireNonNull(profile, "profile");
+            InvalidConfigurationException.requireNonNull(profile, "profile");
             this.loaderFactory = profile.loaderFactory();
             this.scheduler = profile.techniques().scheduler();
             this.merger = profile.techniques().tokenMerger();
@@ -701,14 +700,14 @@ public final class VideoPipeline implements AutoCloseable {
          * Builds the pipeline: opens the tokenizer and makes the loader; blocks load on first use.
          *
          * @return the pipeline, owned by the caller
-         * @throws IllegalStateException if no pack was set
+         * @throws InvalidConfigurationException if no pack was set
          * @throws Sora4jException if DJL's PyTorch engine cannot start here: its natives are not
          *     on the class path, or the CPU is an ARMv8.0 ARM64 core without the LSE atomics they
          *     need (see docs/arm64.md)
          */
         public VideoPipeline build() {
             if (pack == null) {
-                throw new IllegalStateException("no model pack set: call pack(...)");
+                throw new InvalidConfigurationException("no model pack set: call pack(...)");
             }
             return new VideoPipeline(this);
         }

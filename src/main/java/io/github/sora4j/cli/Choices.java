@@ -190,7 +190,7 @@ final class Choices {
         public DeviceProfile convert(String value) {
             try {
                 return DeviceProfiles.byName(value.trim());
-            } catch (IllegalArgumentException e) {
+            } catch (io.github.sora4j.InvalidConfigurationException e) {
                 throw new TypeConversionException(e.getMessage());
             }
         }

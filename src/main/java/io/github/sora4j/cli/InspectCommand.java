@@ -5,6 +5,7 @@ import io.github.sora4j.pack.BlockInfo;
 import io.github.sora4j.pack.ModelPack;
 import io.github.sora4j.pack.PackFile;
 import io.github.sora4j.pack.PackManifest;
+import io.github.sora4j.pack.PackTrust;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintWriter;
@@ -12,6 +13,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.security.PublicKey;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HexFormat;
@@ -27,9 +29,11 @@ import picocli.CommandLine.Parameters;
 
 /** {@code sora4j inspect}: a pack's manifest, sizes per block set and an integrity check. */
 @Command(name = "inspect", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Show a model pack: its manifest, block counts and sizes per set, and "
-            + "check every file's size and SHA-256 against the manifest.",
-            "Exits with 1 and names each bad file if the check fails."})
+        description = {"Show a model pack: its manifest, block counts and sizes per set; check "
+            + "every file's size and SHA-256 against the manifest, every block's TorchScript "
+            + "code against sora4j's operator allowlist and its role tag against the manifest, "
+            + "and with --trusted-key the publisher's signature; say how loads will be checked.",
+            "Exits with 1 and names each bad file if a check fails."})
 final class InspectCommand implements Callable<Integer> {
     @CommandLine.Spec
     private CommandLine.Model.CommandSpec spec;
@@ -41,8 +45,14 @@ final class InspectCommand implements Callable<Integer> {
             + "built-in pack's name, demo (the default) or tiny-random.")
     private String pack;
 
-    @Option(names = "--no-verify", description = "Check sizes only, not SHA-256.")
+    @Option(names = "--no-verify", description = "Check sizes only, not SHA-256 (the code "
+            + "checks still run).")
     private boolean noVerify;
+
+    @Option(names = "--trusted-key", paramLabel = "PEM", description = "Require the pack to be "
+            + "signed (manifest.json.sig) by this Ed25519 public key (repeatable; "
+            + "docs/model-pack.md, Threat model).")
+    private List<Path> trustedKeys = new ArrayList<>();
 
     /** One file the manifest lists. */
     private record Entry(String file, long bytes, String sha256) {}
@@ -51,9 +61,16 @@ final class InspectCommand implements Callable<Integer> {
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
         String name = pack != null ? pack : ModelPack.DEFAULT_EMBEDDED;
-        Path dir = PackOptions.isBuiltIn(name) ? ModelPack.embedded(name).directory()
-                : PackOptions.directory(name);
-        PackManifest m = ModelPack.readManifest(dir);
+        boolean builtIn = PackOptions.isBuiltIn(name);
+        if (builtIn && !trustedKeys.isEmpty()) {
+            throw new IllegalArgumentException("--trusted-key needs a pack directory (the"
+                    + " built-in packs are trusted through the jar)");
+        }
+        Path dir = builtIn ? ModelPack.embedded(name).directory() : PackOptions.directory(name);
+        // A required signature is checked before anything of the manifest is shown.
+        PackManifest m = trustedKeys.isEmpty() ? ModelPack.readManifest(dir)
+                : ModelPack.readManifest(dir, PackTrust.signedBy(trustedKeys.stream()
+                        .map(PackTrust::readPublicKey).toArray(PublicKey[]::new)));
 
         out.printf(Locale.ROOT, "pack         %s (%s), format version %d%n", m.name(), m.family(),
                 m.formatVersion());
@@ -113,17 +130,20 @@ final class InspectCommand implements Callable<Integer> {
         m.files().forEach(f -> entries.add(new Entry(f.file(), f.bytes(), f.sha256())));
         List<String> failures = verify(dir, entries, out, parent.terminal());
         String what = noVerify ? "sizes" : "sizes and sha256";
-        if (failures.isEmpty()) {
+        boolean ok = failures.isEmpty();
+        if (ok) {
             out.printf(Locale.ROOT, "integrity    OK (%s of %d files, %s)%n", what,
                     entries.size(), MemoryBudget.format(totalFiles + other));
-            out.flush();
-            return Sora4jCli.EXIT_OK;
+        } else {
+            out.printf(Locale.ROOT, "integrity    FAILED: %d of %d files (%s)%n",
+                    failures.size(), entries.size(), what);
+            failures.forEach(f -> out.println("  " + f));
         }
-        out.printf(Locale.ROOT, "integrity    FAILED: %d of %d files (%s)%n", failures.size(),
-                entries.size(), what);
-        failures.forEach(f -> out.println("  " + f));
+        ok &= PackReport.code(dir, m, out);
+        PackReport.signature(dir, builtIn, !trustedKeys.isEmpty(), out);
+        PackReport.loads(dir, m, noVerify, out);
         out.flush();
-        return Sora4jCli.EXIT_FAILURE;
+        return ok ? Sora4jCli.EXIT_OK : Sora4jCli.EXIT_FAILURE;
     }
 
     private List<String> verify(Path dir, List<Entry> entries, PrintWriter out,

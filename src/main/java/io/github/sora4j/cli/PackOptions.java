@@ -63,11 +63,21 @@ final class PackOptions {
         return ModelPack.open(directory(p), PackTrust.signedBy(keys));
     }
 
-    /** The pack's manifest alone: no file is checked. */
+    /** The pack's manifest alone (no other file is checked), signature-checked with --trusted-key. */
     PackManifest manifest() {
         String p = pack == null ? ModelPack.DEFAULT_EMBEDDED : pack;
-        return isBuiltIn(p) ? ModelPack.embedded(p).manifest()
-                : ModelPack.readManifest(directory(p));
+        if (isBuiltIn(p)) {
+            if (!trustedKeys.isEmpty()) {
+                throw new IllegalArgumentException("--trusted-key needs --pack DIR (the built-in"
+                        + " packs are trusted through the jar)");
+            }
+            return ModelPack.embedded(p).manifest();
+        }
+        if (trustedKeys.isEmpty()) {
+            return ModelPack.readManifest(directory(p));
+        }
+        return ModelPack.readManifest(directory(p), PackTrust.signedBy(trustedKeys.stream()
+                .map(PackTrust::readPublicKey).toArray(PublicKey[]::new)));
     }
 
     /**

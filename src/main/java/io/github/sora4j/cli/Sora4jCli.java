@@ -188,7 +188,8 @@ public final class Sora4jCli implements Callable<Integer> {
     static int exitCode(Throwable e) {
         return e instanceof IllegalArgumentException || e instanceof ModelPackException
                 || e instanceof BudgetExceededException
-                || e instanceof io.github.sora4j.InvalidRequestException ? EXIT_USAGE
+                || e instanceof io.github.sora4j.InvalidRequestException
+                || e instanceof io.github.sora4j.InvalidConfigurationException ? EXIT_USAGE
                 : EXIT_FAILURE;
     }
 

@@ -1,12 +1,12 @@
 package io.github.sora4j.device;
 
+import io.github.sora4j.InvalidConfigurationException;
 import io.github.sora4j.load.BlockLoader;
 import io.github.sora4j.load.LoaderSettings;
 import io.github.sora4j.load.MemoryBudget;
 import io.github.sora4j.pack.ModelPack;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.Objects;
 import java.util.function.Function;
 
 /**
@@ -51,23 +51,23 @@ public record DeviceProfile(String name, String description, MemoryBudget budget
      * @param interopThreads libtorch inter-op threads, {@code >= 0}; 0 for DJL's default
      * @param weightPrecision the pack precision to export for this device; not null
      * @param techniques LPL, TDTM and the block loader turned on by default; not null
-     * @throws IllegalArgumentException if the name is null or blank or a thread count is negative
-     * @throws NullPointerException if another argument is null
+     * @throws InvalidConfigurationException if the name is null or blank or a thread count is negative
+     * @throws InvalidConfigurationException if another argument is null
      */
     public DeviceProfile {
         if (name == null || name.isBlank()) {
-            throw new IllegalArgumentException("profile name must not be empty but was "
+            throw new InvalidConfigurationException("profile name must not be empty but was "
                     + (name == null ? "null" : "'" + name + "'"));
         }
-        Objects.requireNonNull(description, "description");
-        Objects.requireNonNull(budget, "budget");
+        InvalidConfigurationException.requireNonNull(description, "description");
+        InvalidConfigurationException.requireNonNull(budget, "budget");
         if (computeThreads < 0 || interopThreads < 0) {
-            throw new IllegalArgumentException("thread counts must be >= 0 (0: DJL's default) "
+            throw new InvalidConfigurationException("thread counts must be >= 0 (0: DJL's default) "
                     + "but were computeThreads=" + computeThreads + ", interopThreads="
                     + interopThreads);
         }
-        Objects.requireNonNull(weightPrecision, "weightPrecision");
-        Objects.requireNonNull(techniques, "techniques");
+        InvalidConfigurationException.requireNonNull(weightPrecision, "weightPrecision");
+        InvalidConfigurationException.requireNonNull(techniques, "techniques");
     }
 
     /**

@@ -1,5 +1,6 @@
 package io.github.sora4j.device;
 
+import io.github.sora4j.InvalidConfigurationException;
 import io.github.sora4j.load.MemoryBudget;
 import java.util.List;
 
@@ -58,7 +59,7 @@ public final class DeviceProfiles {
      *
      * @param name e.g. {@code phone-arm64-8gb}
      * @return the profile
-     * @throws IllegalArgumentException naming the known profiles if there is none by that name
+     * @throws InvalidConfigurationException naming the known profiles if there is none by that name
      */
     public static DeviceProfile byName(String name) {
         for (DeviceProfile p : all()) {
@@ -66,7 +67,7 @@ public final class DeviceProfiles {
                 return p;
             }
         }
-        throw new IllegalArgumentException("no device profile named '" + name + "'; known: "
+        throw new InvalidConfigurationException("no device profile named '" + name + "'; known: "
                 + all().stream().map(DeviceProfile::name).toList());
     }
 }

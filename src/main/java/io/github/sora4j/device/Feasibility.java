@@ -1,5 +1,6 @@
 package io.github.sora4j.device;
 
+import io.github.sora4j.InvalidConfigurationException;
 import io.github.sora4j.GenerationRequest;
 import io.github.sora4j.InfeasibleRequestException;
 import io.github.sora4j.InvalidRequestException;
@@ -127,7 +128,7 @@ public final class Feasibility {
                     + steps + ", " + captionTokens);
         }
         return new Feasibility(manifest, flopModel, frames, height, width, steps, captionTokens,
-                java.util.Objects.requireNonNull(limits, "limits"));
+                InvalidConfigurationException.requireNonNull(limits, "limits"));
     }
 
     private static Need need(PackManifest m, int frames, int height, int width, int tokens,

@@ -1,5 +1,6 @@
 package io.github.sora4j.device;
 
+import io.github.sora4j.InvalidConfigurationException;
 import io.github.sora4j.GenerationRequest;
 import io.github.sora4j.load.ActivationPeaks;
 import io.github.sora4j.load.LoaderKind;
@@ -13,7 +14,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Objects;
 
 /**
  * A dry run of a generation's memory: for a pack's manifest, a budget and loader (or a {@link
@@ -98,11 +98,11 @@ public record MemoryPlan(String pack, String profile, MemoryBudget budget, Loade
      * @param height requested height in pixels
      * @param captionTokens caption tokens assumed for cross-attention
      * @param phases one per block set, in the order the sets run; not null
-     * @throws NullPointerException if {@code budget}, {@code loader} or {@code phases} is null
+     * @throws InvalidConfigurationException if {@code budget}, {@code loader} or {@code phases} is null
      */
     public MemoryPlan {
-        Objects.requireNonNull(budget, "budget");
-        Objects.requireNonNull(loader, "loader");
+        InvalidConfigurationException.requireNonNull(budget, "budget");
+        InvalidConfigurationException.requireNonNull(loader, "loader");
         phases = List.copyOf(phases);
     }
 
@@ -237,11 +237,11 @@ public record MemoryPlan(String pack, String profile, MemoryBudget budget, Loade
      *
      * @param set a set name
      * @return its phase
-     * @throws IllegalArgumentException if the pack has no such set
+     * @throws InvalidConfigurationException if the pack has no such set
      */
     public Phase phase(String set) {
         return phases.stream().filter(p -> p.set().equals(set)).findFirst()
-                .orElseThrow(() -> new IllegalArgumentException("no block set '" + set
+                .orElseThrow(() -> new InvalidConfigurationException("no block set '" + set
                         + "' in pack " + pack));
     }
 

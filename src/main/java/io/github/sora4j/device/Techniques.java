@@ -1,11 +1,11 @@
 package io.github.sora4j.device;
 
+import io.github.sora4j.InvalidConfigurationException;
 import io.github.sora4j.load.LoaderKind;
 import io.github.sora4j.merge.TokenMerger;
 import io.github.sora4j.merge.TokenMergers;
 import io.github.sora4j.schedule.StepScheduler;
 import io.github.sora4j.schedule.StepSchedulers;
-import java.util.Objects;
 
 /**
  * The acceleration techniques a device profile turns on by default: LPL, TDTM and the block
@@ -33,19 +33,19 @@ public record Techniques(int lplLeapStep, int tdtmMergeSteps, LoaderKind loader)
      * @param tdtmMergeSteps how many first steps TDTM merges frame pairs in, {@code >= 0}; 0 for no
      *     merging
      * @param loader the block loading strategy; not null
-     * @throws IllegalArgumentException if {@code lplLeapStep < -1} or {@code tdtmMergeSteps < 0}
-     * @throws NullPointerException if {@code loader} is null
+     * @throws InvalidConfigurationException if {@code lplLeapStep < -1} or {@code tdtmMergeSteps < 0}
+     * @throws InvalidConfigurationException if {@code loader} is null
      */
     public Techniques {
         if (lplLeapStep < -1) {
-            throw new IllegalArgumentException("lplLeapStep must be -1 (off) or >= 0 but was "
+            throw new InvalidConfigurationException("lplLeapStep must be -1 (off) or >= 0 but was "
                     + lplLeapStep);
         }
         if (tdtmMergeSteps < 0) {
-            throw new IllegalArgumentException("tdtmMergeSteps must be >= 0 but was "
+            throw new InvalidConfigurationException("tdtmMergeSteps must be >= 0 but was "
                     + tdtmMergeSteps);
         }
-        Objects.requireNonNull(loader, "loader");
+        InvalidConfigurationException.requireNonNull(loader, "loader");
     }
 
     /**

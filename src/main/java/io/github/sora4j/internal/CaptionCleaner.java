@@ -244,7 +244,7 @@ public final class CaptionCleaner {
                     .onUnmappableCharacter(CodingErrorAction.REPLACE)
                     .decode(ByteBuffer.wrap(bytes.toByteArray())).toString();
         } catch (CharacterCodingException e) {
-            throw new IllegalStateException(e);
+            throw new io.github.sora4j.Sora4jException("cannot decode a caption: " + e, e);
         }
     }
 

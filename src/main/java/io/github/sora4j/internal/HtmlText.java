@@ -57,7 +57,7 @@ final class HtmlText {
         Map<String, String> m = new HashMap<>(4096);
         try (InputStream in = HtmlText.class.getResourceAsStream("html5-entities.tsv")) {
             if (in == null) {
-                throw new IllegalStateException("html5-entities.tsv missing from the classpath");
+                throw new io.github.sora4j.Sora4jException("html5-entities.tsv missing from the classpath");
             }
             BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8));
             for (String line; (line = r.readLine()) != null;) {

@@ -1,5 +1,6 @@
 package io.github.sora4j.internal;
 
+import io.github.sora4j.InvalidConfigurationException;
 import ai.djl.pytorch.jni.LibUtils;
 import com.sun.jna.Function;
 import com.sun.jna.NativeLibrary;
@@ -201,7 +202,7 @@ public final class NativeSupport {
     static Nnpack configureNnpack(String mode) {
         String m = mode.strip().toLowerCase(Locale.ROOT);
         if (!List.of("auto", "off", "on").contains(m)) {
-            throw new IllegalArgumentException("-D" + NNPACK_PROPERTY + "=" + mode
+            throw new InvalidConfigurationException("-D" + NNPACK_PROPERTY + "=" + mode
                     + " is not one of auto, off, on");
         }
         if (m.equals("on")) {

@@ -1,5 +1,6 @@
 package io.github.sora4j.internal;
 
+import io.github.sora4j.InvalidConfigurationException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
@@ -61,7 +62,7 @@ public final class Npy {
                         out[i] = (float) bb.getDouble();
                     }
                 }
-                default -> throw new IllegalArgumentException("not a float array: " + descr);
+                default -> throw new InvalidConfigurationException("not a float array: " + descr);
             }
             return out;
         }
@@ -80,7 +81,7 @@ public final class Npy {
                     case "<f4" -> bb.getFloat();
                     case "<i8" -> bb.getLong();
                     case "<i4" -> bb.getInt();
-                    default -> throw new IllegalArgumentException("not a numeric array: " + descr);
+                    default -> throw new InvalidConfigurationException("not a numeric array: " + descr);
                 };
             }
             return out;
@@ -99,7 +100,7 @@ public final class Npy {
                     case "<i8" -> bb.getLong();
                     case "<i4" -> bb.getInt();
                     case "|u1", "|b1" -> bb.get() & 0xff;
-                    default -> throw new IllegalArgumentException("not an integer array: " + descr);
+                    default -> throw new InvalidConfigurationException("not an integer array: " + descr);
                 };
             }
             return out;

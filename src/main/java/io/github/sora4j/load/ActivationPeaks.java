@@ -1,5 +1,6 @@
 package io.github.sora4j.load;
 
+import io.github.sora4j.InvalidConfigurationException;
 import java.util.Map;
 
 /**
@@ -25,13 +26,13 @@ public record ActivationPeaks(Map<String, Long> bytesBySet) {
      * @param bytesBySet peak activation bytes per set name ({@code t5}, {@code stdit}, {@code
      *     vae}), each {@code >= 0}; sets that are not listed need 0. Neither the map nor its keys
      *     or values may be null.
-     * @throws IllegalArgumentException if a value is negative
+     * @throws InvalidConfigurationException if a value is negative
      */
     public ActivationPeaks {
         bytesBySet = Map.copyOf(bytesBySet);
         bytesBySet.forEach((set, bytes) -> {
             if (bytes < 0) {
-                throw new IllegalArgumentException("activation bytes of set " + set
+                throw new InvalidConfigurationException("activation bytes of set " + set
                         + " must be >= 0 but were " + bytes);
             }
         });

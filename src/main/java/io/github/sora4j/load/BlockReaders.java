@@ -1,5 +1,6 @@
 package io.github.sora4j.load;
 
+import io.github.sora4j.InvalidConfigurationException;
 import io.github.sora4j.Sora4jException;
 import java.util.concurrent.TimeUnit;
 
@@ -33,11 +34,11 @@ public final class BlockReaders {
     public static BlockReader throttled(BlockReader reader, double bytesPerSecond,
             double byteScale) {
         if (!(bytesPerSecond > 0) || Double.isInfinite(bytesPerSecond)) {
-            throw new IllegalArgumentException("bytesPerSecond must be > 0 but was "
+            throw new InvalidConfigurationException("bytesPerSecond must be > 0 but was "
                     + bytesPerSecond);
         }
         if (!(byteScale > 0) || Double.isInfinite(byteScale)) {
-            throw new IllegalArgumentException("byteScale must be > 0 but was " + byteScale);
+            throw new InvalidConfigurationException("byteScale must be > 0 but was " + byteScale);
         }
         return (pack, block) -> {
             long start = System.nanoTime();

@@ -1,8 +1,8 @@
 package io.github.sora4j.load;
 
+import io.github.sora4j.InvalidConfigurationException;
 import io.github.sora4j.pack.BlockInfo;
 import java.util.List;
-import java.util.Objects;
 
 /**
  * A {@link BlockLoader} that passes every call to another one: the base of decorators that log,
@@ -29,7 +29,7 @@ public abstract class ForwardingBlockLoader implements BlockLoader {
      * @param delegate the loader every call goes to; closed with this one
      */
     protected ForwardingBlockLoader(BlockLoader delegate) {
-        this.delegate = Objects.requireNonNull(delegate, "delegate");
+        this.delegate = InvalidConfigurationException.requireNonNull(delegate, "delegate");
     }
 
     /**

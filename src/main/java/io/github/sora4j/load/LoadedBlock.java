@@ -1,5 +1,6 @@
 package io.github.sora4j.load;
 
+import io.github.sora4j.InvalidConfigurationException;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
@@ -80,7 +81,7 @@ public final class LoadedBlock implements AutoCloseable {
      */
     public NDList call(String method, NDManager out, NDArray... inputs) {
         if (released.get()) {
-            throw new IllegalStateException("block handle " + info().name() + " was released");
+            throw new io.github.sora4j.ResourceClosedException("block handle " + info().name() + " was released");
         }
         if (optimize) {
             return block.call(method, out, inputs);
@@ -105,7 +106,7 @@ public final class LoadedBlock implements AutoCloseable {
      * @return the new handle
      */
     public LoadedBlock whenClosed(Runnable action) {
-        java.util.Objects.requireNonNull(action, "action");
+        InvalidConfigurationException.requireNonNull(action, "action");
         return new LoadedBlock(block, () -> {
             close();
             action.run();

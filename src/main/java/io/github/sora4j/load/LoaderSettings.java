@@ -1,6 +1,6 @@
 package io.github.sora4j.load;
 
-import java.util.Objects;
+import io.github.sora4j.InvalidConfigurationException;
 
 /**
  * What a budget-aware {@link BlockLoader} is given besides the pack: its budget, how blocks are
@@ -35,12 +35,12 @@ public record LoaderSettings(MemoryBudget budget, BlockReader reader, LoaderList
      *     for nobody; not null
      * @param activations fixed activation peaks that replace the estimate announced with {@link
      *     BlockLoader#beginGeneration}, or null to use the announced estimate
-     * @throws NullPointerException if {@code budget}, {@code reader} or {@code listener} is null
+     * @throws InvalidConfigurationException if {@code budget}, {@code reader} or {@code listener} is null
      */
     public LoaderSettings {
-        Objects.requireNonNull(budget, "budget");
-        Objects.requireNonNull(reader, "reader");
-        Objects.requireNonNull(listener, "listener");
+        InvalidConfigurationException.requireNonNull(budget, "budget");
+        InvalidConfigurationException.requireNonNull(reader, "reader");
+        InvalidConfigurationException.requireNonNull(listener, "listener");
     }
 
     /**

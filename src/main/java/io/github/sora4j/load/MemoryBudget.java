@@ -1,5 +1,7 @@
 package io.github.sora4j.load;
 
+import io.github.sora4j.InvalidConfigurationException;
+
 /**
  * How much memory a pipeline may use for model weights and activations.
  *
@@ -23,14 +25,14 @@ public record MemoryBudget(long totalBytes, long reservedBytes) {
      *     means no limit
      * @param reservedBytes the part of {@code totalBytes} held outside the model (libtorch, the JVM
      *     heap, the tokenizer), in bytes, in {@code [0, totalBytes)}
-     * @throws IllegalArgumentException if a value is out of range
+     * @throws InvalidConfigurationException if a value is out of range
      */
     public MemoryBudget {
         if (totalBytes <= 0) {
-            throw new IllegalArgumentException("totalBytes must be > 0 but was " + totalBytes);
+            throw new InvalidConfigurationException("totalBytes must be > 0 but was " + totalBytes);
         }
         if (reservedBytes < 0 || reservedBytes >= totalBytes) {
-            throw new IllegalArgumentException("reservedBytes must be in [0, totalBytes) but was "
+            throw new InvalidConfigurationException("reservedBytes must be in [0, totalBytes) but was "
                     + reservedBytes + " of " + totalBytes);
         }
     }

@@ -1,11 +1,11 @@
 package io.github.sora4j.load;
 
+import io.github.sora4j.InvalidConfigurationException;
 import io.github.sora4j.pack.BlockInfo;
 import io.github.sora4j.pack.ModelPack;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -46,8 +46,8 @@ public final class ResidentBlockLoader implements BlockLoader {
      * @throws BudgetExceededException if the pack's blocks together exceed the budget
      */
     public ResidentBlockLoader(ModelPack pack, LoaderSettings settings) {
-        this.pack = Objects.requireNonNull(pack, "pack");
-        this.settings = Objects.requireNonNull(settings, "settings");
+        this.pack = InvalidConfigurationException.requireNonNull(pack, "pack");
+        this.settings = InvalidConfigurationException.requireNonNull(settings, "settings");
         this.totalBytes = pack.manifest().blocks().stream().mapToLong(BlockInfo::parameterBytes)
                 .sum();
         long available = settings.budget().availableBytes();
@@ -68,10 +68,10 @@ public final class ResidentBlockLoader implements BlockLoader {
      */
     @Override
     public void beginGeneration(ActivationPeaks peaks) {
-        Objects.requireNonNull(peaks, "peaks");
+        InvalidConfigurationException.requireNonNull(peaks, "peaks");
         synchronized (this) {
             if (closed) {
-                throw new IllegalStateException("block loader " + this + " is closed");
+                throw new io.github.sora4j.ResourceClosedException("block loader " + this + " is closed");
             }
         }
         requireFits(settings.activations() != null ? settings.activations() : peaks);
@@ -92,7 +92,7 @@ public final class ResidentBlockLoader implements BlockLoader {
         TorchScriptBlock block;
         synchronized (this) {
             if (closed) {
-                throw new IllegalStateException("block loader " + this + " is closed");
+                throw new io.github.sora4j.ResourceClosedException("block loader " + this + " is closed");
             }
             block = blocks.get(info.name());
             if (block == null) {

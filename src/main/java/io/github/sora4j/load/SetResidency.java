@@ -1,5 +1,6 @@
 package io.github.sora4j.load;
 
+import io.github.sora4j.InvalidConfigurationException;
 import io.github.sora4j.pack.BlockInfo;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -37,17 +38,17 @@ public record SetResidency(String set, List<BlockInfo> blocks, int residentCount
      * @param activationBytes the set's activation peak in bytes, {@code >= 0}
      * @param availableBytes the budget's available bytes (weights plus activations) the decision
      *     was made against; {@link Long#MAX_VALUE} for no limit
-     * @throws IllegalArgumentException if {@code residentCount} or {@code activationBytes} is
+     * @throws InvalidConfigurationException if {@code residentCount} or {@code activationBytes} is
      *     out of range
      */
     public SetResidency {
         blocks = List.copyOf(blocks);
         if (residentCount < 0 || residentCount > blocks.size()) {
-            throw new IllegalArgumentException("residentCount must be in [0, " + blocks.size()
+            throw new InvalidConfigurationException("residentCount must be in [0, " + blocks.size()
                     + "] but was " + residentCount);
         }
         if (activationBytes < 0) {
-            throw new IllegalArgumentException("activationBytes must be >= 0 but was "
+            throw new InvalidConfigurationException("activationBytes must be >= 0 but was "
                     + activationBytes);
         }
     }

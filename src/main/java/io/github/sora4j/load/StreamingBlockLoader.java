@@ -1,5 +1,6 @@
 package io.github.sora4j.load;
 
+import io.github.sora4j.InvalidConfigurationException;
 import ai.djl.pytorch.jni.JniUtils;
 import io.github.sora4j.pack.BlockInfo;
 import io.github.sora4j.pack.ModelPack;
@@ -10,7 +11,6 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ExecutorService;
@@ -114,8 +114,8 @@ public final class StreamingBlockLoader implements BlockLoader {
      */
     public StreamingBlockLoader(ModelPack pack, LoaderSettings settings, boolean concurrent,
             boolean dynamic) {
-        this.pack = Objects.requireNonNull(pack, "pack");
-        this.settings = Objects.requireNonNull(settings, "settings");
+        this.pack = InvalidConfigurationException.requireNonNull(pack, "pack");
+        this.settings = InvalidConfigurationException.requireNonNull(settings, "settings");
         this.concurrent = concurrent;
         this.dynamic = dynamic;
         this.available = settings.budget().availableBytes();
@@ -152,7 +152,7 @@ public final class StreamingBlockLoader implements BlockLoader {
      */
     @Override
     public void beginGeneration(ActivationPeaks peaks) {
-        Objects.requireNonNull(peaks, "peaks");
+        InvalidConfigurationException.requireNonNull(peaks, "peaks");
         lock.lock();
         try {
             ensureOpen();
@@ -187,7 +187,7 @@ public final class StreamingBlockLoader implements BlockLoader {
 
     @Override
     public LoadedBlock acquire(BlockInfo info) {
-        Objects.requireNonNull(info, "block");
+        InvalidConfigurationException.requireNonNull(info, "block");
         lock.lock();
         try {
             ensureOpen();
@@ -278,7 +278,7 @@ public final class StreamingBlockLoader implements BlockLoader {
 
     private void ensureOpen() {
         if (closed) {
-            throw new IllegalStateException("block loader " + this + " is closed");
+            throw new io.github.sora4j.ResourceClosedException("block loader " + this + " is closed");
         }
     }
 

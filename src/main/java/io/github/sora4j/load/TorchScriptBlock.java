@@ -1,5 +1,6 @@
 package io.github.sora4j.load;
 
+import io.github.sora4j.InvalidConfigurationException;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
@@ -48,8 +49,9 @@ public final class TorchScriptBlock implements AutoCloseable {
      */
     public static TorchScriptBlock load(ModelPack pack, BlockInfo info) {
         Engines.pytorch(); // offline, the CPU check, NNPACK quiet (also when no pipeline started it)
-        // Read once, check those bytes (size, sha256, role tag, TorchScript allowlist), then hand
-        // exactly them to libtorch: nothing can change the file between the check and the load.
+        // Read once, check those bytes in the same pass (size, SHA-256 or a CRC32C of the bytes
+        // verified at open: BlockLoadCheck; role tag, TorchScript allowlist), then hand exactly
+        // them to libtorch: nothing can change the file between the check and the load.
         byte[] data = pack.readBlock(info);
         NDManager manager = NDManager.newBaseManager("PyTorch");
         try {
@@ -82,7 +84,7 @@ public final class TorchScriptBlock implements AutoCloseable {
      */
     public NDList call(String method, NDManager out, NDArray... inputs) {
         if (closed.get()) {
-            throw new IllegalStateException("block " + info.name() + " is closed");
+            throw new io.github.sora4j.ResourceClosedException("block " + info.name() + " is closed");
         }
         IValue[] args = new IValue[inputs.length];
         try {
@@ -93,7 +95,7 @@ public final class TorchScriptBlock implements AutoCloseable {
                 return result.toNDList((PtNDManager) out);
             }
         } catch (ClassCastException e) {
-            throw new IllegalArgumentException("block " + info.name()
+            throw new InvalidConfigurationException("block " + info.name()
                     + " needs PyTorch-engine arrays: " + e.getMessage(), e);
         } catch (Sora4jException e) {
             throw e;

@@ -1,5 +1,6 @@
 package io.github.sora4j.merge;
 
+import io.github.sora4j.InvalidConfigurationException;
 import java.util.Arrays;
 
 /**
@@ -20,19 +21,19 @@ public record FrameGroups(int frames, int[] sizes) {
      */
     public FrameGroups {
         if (frames < 1) {
-            throw new IllegalArgumentException("frames must be >= 1 but was " + frames);
+            throw new InvalidConfigurationException("frames must be >= 1 but was " + frames);
         }
         sizes = sizes.clone();
         int sum = 0;
         for (int s : sizes) {
             if (s < 1) {
-                throw new IllegalArgumentException("group sizes must be >= 1 but were "
+                throw new InvalidConfigurationException("group sizes must be >= 1 but were "
                         + Arrays.toString(sizes));
             }
             sum += s;
         }
         if (sum != frames) {
-            throw new IllegalArgumentException("group sizes " + Arrays.toString(sizes)
+            throw new InvalidConfigurationException("group sizes " + Arrays.toString(sizes)
                     + " sum to " + sum + ", not to frames=" + frames);
         }
     }
@@ -59,7 +60,7 @@ public record FrameGroups(int frames, int[] sizes) {
      */
     public static FrameGroups consecutive(int frames, int r) {
         if (r < 1) {
-            throw new IllegalArgumentException("group size r must be >= 1 but was " + r);
+            throw new InvalidConfigurationException("group size r must be >= 1 but was " + r);
         }
         int n = (frames + r - 1) / r;
         int[] s = new int[n];

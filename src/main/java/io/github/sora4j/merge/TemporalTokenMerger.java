@@ -1,5 +1,7 @@
 package io.github.sora4j.merge;
 
+import io.github.sora4j.InvalidConfigurationException;
+
 /**
  * Temporal Dimension Token Merging (TDTM, On-device Sora §5.2): during the first k denoising steps,
  * the tokens of r consecutive latent frames are averaged before self- and cross-attention (in
@@ -33,10 +35,10 @@ public final class TemporalTokenMerger implements TokenMerger {
      */
     public TemporalTokenMerger(int groupSize, int mergeSteps) {
         if (groupSize < 2) {
-            throw new IllegalArgumentException("groupSize must be >= 2 but was " + groupSize);
+            throw new InvalidConfigurationException("groupSize must be >= 2 but was " + groupSize);
         }
         if (mergeSteps < 0) {
-            throw new IllegalArgumentException("mergeSteps must be >= 0 but was " + mergeSteps);
+            throw new InvalidConfigurationException("mergeSteps must be >= 0 but was " + mergeSteps);
         }
         this.groupSize = groupSize;
         this.mergeSteps = mergeSteps;

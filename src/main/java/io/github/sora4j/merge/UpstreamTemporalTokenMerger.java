@@ -1,5 +1,6 @@
 package io.github.sora4j.merge;
 
+import io.github.sora4j.InvalidConfigurationException;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
@@ -37,7 +38,7 @@ public final class UpstreamTemporalTokenMerger implements TokenMerger {
      */
     public UpstreamTemporalTokenMerger(int mergeSteps) {
         if (mergeSteps < 0) {
-            throw new IllegalArgumentException("mergeSteps must be >= 0 but was " + mergeSteps);
+            throw new InvalidConfigurationException("mergeSteps must be >= 0 but was " + mergeSteps);
         }
         this.mergeSteps = mergeSteps;
     }

@@ -1,14 +1,10 @@
 package io.github.sora4j.pack;
 
+import io.github.sora4j.InvalidConfigurationException;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -23,7 +19,8 @@ import org.slf4j.LoggerFactory;
  * inside the pack), every file's size, by default every file's SHA-256, each block's role tag and
  * TorchScript code (an allowlist of operators), the null embedding's header and, if required, the
  * publisher's signature ({@link PackTrust}). Blocks are later loaded from bytes read once and
- * checked again ({@link #readBlock}), so a file replaced after opening is refused. A pack is
+ * checked again in the same pass ({@link #readBlock}, {@link BlockLoadCheck}), so a file replaced
+ * after opening is refused. A pack is
  * immutable and holds no native resources. docs/model-pack.md, "Threat model", says what a pack
  * can and cannot do.
  *
@@ -38,8 +35,6 @@ public final class ModelPack {
     static final String EMBEDDED_ROOT = "/io/github/sora4j/packs/";
     /** The signature file next to {@code manifest.json}. */
     static final String SIGNATURE = "manifest.json.sig";
-    /** The largest block file sora4j loads (it is read into one array to be checked). */
-    static final long MAX_BLOCK_BYTES = Integer.MAX_VALUE - 64;
 
     /** Name of the pack {@link #embeddedDefault()} returns. */
     public static final String DEFAULT_EMBEDDED = "demo";
@@ -49,14 +44,17 @@ public final class ModelPack {
     private final Path directory;
     private final PackManifest manifest;
     private final boolean verifyHashes;
+    private final PackFiles files;
     /** Whether the blocks carry role tags: null until known (a pack opened without hashing). */
     private volatile Boolean tagged;
     private final AtomicBoolean warnedUntagged = new AtomicBoolean();
 
-    private ModelPack(Path directory, PackManifest manifest, boolean verifyHashes) {
+    private ModelPack(Path directory, PackManifest manifest, boolean verifyHashes,
+            boolean hashEveryLoad) {
         this.directory = directory;
         this.manifest = manifest;
         this.verifyHashes = verifyHashes;
+        this.files = new PackFiles(directory, manifest.name(), verifyHashes, hashEveryLoad);
     }
 
     /**
@@ -94,7 +92,7 @@ public final class ModelPack {
      */
     public static ModelPack open(Path directory, PackTrust trust) {
         if (trust == null) {
-            throw new IllegalArgumentException("trust is null (use PackTrust.defaults())");
+            throw new InvalidConfigurationException("trust is null (use PackTrust.defaults())");
         }
         Path dir = checkedDirectory(directory);
         Path manifestFile = PackPaths.resolveExisting(dir, "manifest.json", "manifest.json");
@@ -103,7 +101,7 @@ public final class ModelPack {
             PackSignature.verify(dir, bytes, trust.trustedKeys());
         }
         PackManifest manifest = parseManifest(bytes, manifestFile.toString());
-        ModelPack pack = new ModelPack(dir, manifest, trust.verifyHashes());
+        ModelPack pack = new ModelPack(dir, manifest, trust.verifyHashes(), trust.hashEveryLoad());
         if (!trust.verifyHashes()) {
             LOG.warn("SHA-256 checks are off for model pack {} at {}: its files are loaded"
                     + " without checking their hashes (sizes, the manifest checks and the"
@@ -122,7 +120,7 @@ public final class ModelPack {
         if (!java.util.Arrays.equals(readAll(onDisk), manifestBytes)) {
             throw new ModelPackException("manifest.json in " + dir + " differs from the jar's");
         }
-        ModelPack pack = new ModelPack(dir, manifest, true);
+        ModelPack pack = new ModelPack(dir, manifest, true, false);
         pack.verifyFiles();
         return pack;
     }
@@ -138,9 +136,69 @@ public final class ModelPack {
      *     pack, of an unknown format version, incomplete or invalid
      */
     public static PackManifest readManifest(Path directory) {
+        return readManifest(directory, PackTrust.withoutHashes());
+    }
+
+    /**
+     * Reads and validates a pack's {@code manifest.json} without checking its files, after
+     * checking its publisher signature if {@code trust} requires one: what {@code sora4j plan
+     * --trusted-key} reads.
+     *
+     * @param directory the pack directory holding {@code manifest.json}
+     * @param trust the keys one of which must have signed the manifest (hash settings are
+     *     ignored: no file but the manifest is read)
+     * @return the parsed manifest
+     * @throws ModelPackException as {@link #readManifest(Path)}, or if a required signature is
+     *     missing or made by another key
+     */
+    public static PackManifest readManifest(Path directory, PackTrust trust) {
+        if (trust == null) {
+            throw new InvalidConfigurationException("trust is null (use PackTrust.defaults())");
+        }
         Path dir = checkedDirectory(directory);
         Path file = PackPaths.resolveExisting(dir, "manifest.json", "manifest.json");
-        return parseManifest(readAll(file), file.toString());
+        byte[] bytes = readAll(file);
+        if (!trust.trustedKeys().isEmpty()) {
+            PackSignature.verify(dir, bytes, trust.trustedKeys());
+        }
+        return parseManifest(bytes, file.toString());
+    }
+
+    /**
+     * Checks the code of one block file of a pack directory as a load does, reading only its
+     * zip directory, TorchScript source and role tag (not its weights, not its hash): the path
+     * stays inside the pack, every operator is on the allowlist, the tag names this block. For
+     * tools that report on a pack ({@code sora4j inspect}).
+     *
+     * @param directory the pack directory
+     * @param block a block of the pack's manifest
+     * @return whether the block carries a role tag (false: exported before tags)
+     * @throws ModelPackException naming the block and the refused operator, the wrong role, or
+     *     why the file cannot be read
+     */
+    public static boolean checkBlockCode(Path directory, BlockInfo block) {
+        Path dir = checkedDirectory(directory);
+        if (block == null) {
+            throw new InvalidConfigurationException("block is null");
+        }
+        return BlockArchive.check(block, PackPaths.resolveExisting(dir, block.file(),
+                block.file())) != null;
+    }
+
+    /**
+     * Why users other than this one and root could change a file of a pack directory (its owner,
+     * or a mode that lets its group or others write it or a directory above it), or empty if
+     * only this user and root can: what decides a load's {@link BlockLoadCheck}.
+     *
+     * @param directory the pack directory
+     * @param relative a path of the manifest
+     * @return the reason, or empty
+     * @throws ModelPackException if the file is missing or outside the pack
+     */
+    public static java.util.Optional<String> othersCanWrite(Path directory, String relative) {
+        Path dir = checkedDirectory(directory);
+        return java.util.Optional.ofNullable(WriteProtection.othersCanWrite(
+                PackPaths.resolveExisting(dir, relative, relative)));
     }
 
     /**
@@ -190,14 +248,13 @@ public final class ModelPack {
         int withTag = 0;
         BlockInfo untagged = null;
         for (BlockInfo b : manifest.blocks()) {
-            if (verifyHashes) {
-                if (inspect(b, readBlockBytes(b), false) != null) {
+            byte[] data = files.readAtOpen(b);
+            if (data != null) {
+                if (inspect(b, data, false) != null) {
                     withTag++;
                 } else if (untagged == null) {
                     untagged = b;
                 }
-            } else {
-                checkSize(b.file(), b.bytes());
             }
         }
         if (withTag > 0 && untagged != null) {
@@ -209,19 +266,17 @@ public final class ModelPack {
             tagged = untagged == null;
         }
         for (PackFile f : manifest.files()) {
-            if (verifyHashes) {
-                checkHash(f.file(), f.sha256(), readFileBytes(f.file(), f.bytes()));
-            } else {
-                checkSize(f.file(), f.bytes());
-            }
+            files.checkAtOpen(f);
         }
         NullEmbeddingHeader.check(resolve(manifest.stdit().nullEmbedding()), manifest);
     }
 
     /**
-     * Reads a block file once into memory and checks those bytes: size, SHA-256 (unless hashing
-     * is off), the role tag and the TorchScript code. The caller loads the block from exactly
-     * these bytes, so nothing can change between the check and the load.
+     * Reads a block file once into memory and checks those bytes: size, content ({@link
+     * #loadCheck}: SHA-256, or CRC32C against the bytes verified at open, computed in the same
+     * pass as the read; unless hashing is off), the role tag and the TorchScript code. The caller
+     * loads the block from exactly these bytes, so nothing can change between the check and the
+     * load.
      *
      * @param block a block of this pack's manifest
      * @return the checked bytes
@@ -229,14 +284,32 @@ public final class ModelPack {
      *     role, or uses an operator outside the allowlist
      */
     public byte[] readBlock(BlockInfo block) {
-        if (block == null || !manifest.blocks().contains(block)) {
-            throw new IllegalArgumentException("block " + (block == null ? null : block.name())
-                    + " is not in pack "
-                    + manifest.name());
-        }
-        byte[] data = readBlockBytes(block);
+        requireBlock(block);
+        byte[] data = files.readForLoad(block);
         inspect(block, data, true);
         return data;
+    }
+
+    /**
+     * How the next load of a block will check its bytes: {@link BlockLoadCheck#SIZE} with hashes
+     * off; {@link BlockLoadCheck#CRC32C} when only this user and root can change the file and
+     * its directories (owners and modes are read now) and hashing on every load was not asked
+     * for; {@link BlockLoadCheck#SHA256} otherwise.
+     *
+     * @param block a block of this pack's manifest
+     * @return the check
+     * @throws ModelPackException if the block's file is missing or outside the pack
+     */
+    public BlockLoadCheck loadCheck(BlockInfo block) {
+        requireBlock(block);
+        return files.loadCheck(block, files.resolve(block.file()));
+    }
+
+    private void requireBlock(BlockInfo block) {
+        if (block == null || !manifest.blocks().contains(block)) {
+            throw new InvalidConfigurationException("block " + (block == null ? null : block.name())
+                    + " is not in pack " + manifest.name());
+        }
     }
 
     /**
@@ -251,19 +324,7 @@ public final class ModelPack {
         PackFile f = manifest.files().stream().filter(x -> x.file().equals(relative)).findFirst()
                 .orElseThrow(() -> new ModelPackException("pack " + manifest.name()
                         + " lists no file " + relative));
-        byte[] data = readFileBytes(f.file(), f.bytes());
-        if (verifyHashes) {
-            checkHash(f.file(), f.sha256(), data);
-        }
-        return data;
-    }
-
-    private byte[] readBlockBytes(BlockInfo b) {
-        byte[] data = readFileBytes(b.file(), b.bytes());
-        if (verifyHashes) {
-            checkHash(b.file(), b.sha256(), data);
-        }
-        return data;
+        return files.readFile(f);
     }
 
     private BlockArchive.Tag inspect(BlockInfo b, byte[] data, boolean loading) {
@@ -282,57 +343,6 @@ public final class ModelPack {
             }
         }
         return tag;
-    }
-
-    private byte[] readFileBytes(String relative, long expected) {
-        Path file = PackPaths.resolveExisting(directory, relative, relative);
-        if (expected > MAX_BLOCK_BYTES) {
-            throw new ModelPackException("model pack file " + resolveName(relative) + " has "
-                    + expected + " bytes; sora4j loads files of at most " + MAX_BLOCK_BYTES
-                    + " bytes (re-export with smaller blocks)");
-        }
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            long size = ch.size();
-            if (size != expected) {
-                throw sizeMismatch(relative, size, expected);
-            }
-            ByteBuffer buf = ByteBuffer.allocate((int) size);
-            while (buf.hasRemaining()) {
-                if (ch.read(buf) < 0) {
-                    throw sizeMismatch(relative, buf.position(), expected);
-                }
-            }
-            return buf.array();
-        } catch (IOException e) {
-            throw new ModelPackException("cannot read model pack file " + resolveName(relative)
-                    + ": " + e.getMessage(), e);
-        }
-    }
-
-    private void checkSize(String relative, long expected) {
-        Path file = PackPaths.resolveExisting(directory, relative, relative);
-        try {
-            long size = Files.size(file);
-            if (size != expected) {
-                throw sizeMismatch(relative, size, expected);
-            }
-        } catch (IOException e) {
-            throw new ModelPackException("cannot read model pack file " + resolveName(relative)
-                    + ": " + e.getMessage(), e);
-        }
-    }
-
-    private ModelPackException sizeMismatch(String relative, long size, long expected) {
-        return new ModelPackException("model pack file " + resolveName(relative) + " has " + size
-                + " bytes, the manifest says " + expected + " (truncated or replaced)");
-    }
-
-    private void checkHash(String relative, String expected, byte[] data) {
-        String actual = sha256(data);
-        if (!actual.equals(expected)) {
-            throw new ModelPackException("sha256 mismatch for " + resolveName(relative)
-                    + ": expected " + expected + ", found " + actual);
-        }
     }
 
     private Path resolveName(String relative) {
@@ -401,10 +411,6 @@ public final class ModelPack {
     }
 
     static String sha256(byte[] bytes) {
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("SHA-256 is required by every JVM", e);
-        }
+        return HexFormat.of().formatHex(PackFiles.sha256Digest().digest(bytes));
     }
 }

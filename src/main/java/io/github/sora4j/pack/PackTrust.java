@@ -1,5 +1,6 @@
 package io.github.sora4j.pack;
 
+import io.github.sora4j.InvalidConfigurationException;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -19,8 +20,12 @@ import java.util.List;
  * libtorch sees it (docs/model-pack.md, "Threat model"). On top of that:
  *
  * <ul>
- *   <li>{@link #defaults()}: every file's SHA-256 is checked against the manifest, at open and
- *       again on the bytes each block is loaded from;
+ *   <li>{@link #defaults()}: every file's SHA-256 is checked against the manifest at open, and
+ *       the bytes each block is loaded from are checked again ({@link BlockLoadCheck}): with
+ *       SHA-256 if users other than this one and root could change the file, else with a
+ *       CRC32C against the bytes verified at open;
+ *   <li>{@link #withHashOnEveryLoad()}: SHA-256 on every load whoever can write the files
+ *       (e.g. a network file system whose permissions do not say who can write);
  *   <li>{@link #signedBy(PublicKey...)}: in addition, {@code manifest.json.sig} must be a valid
  *       Ed25519 signature of {@code manifest.json} by one of the keys (the publisher's); since
  *       the manifest lists every file's SHA-256, this covers the whole pack;
@@ -28,11 +33,15 @@ import java.util.List;
  *       storage); the choice is logged as a warning when the pack opens.
  * </ul>
  *
- * @param verifyHashes whether SHA-256 values are checked (at open and on every load)
+ * @param verifyHashes whether SHA-256 values are checked (at open, and the loaded bytes on every
+ *     load)
  * @param trustedKeys Ed25519 public keys of which one must have signed the manifest; empty: no
  *     signature required
+ * @param hashEveryLoad whether every load is SHA-256 checked even when only this user and root
+ *     can change the pack's files ({@link BlockLoadCheck#SHA256})
  */
-public record PackTrust(boolean verifyHashes, List<PublicKey> trustedKeys) {
+public record PackTrust(boolean verifyHashes, List<PublicKey> trustedKeys,
+        boolean hashEveryLoad) {
 
     /**
      * Validates the combination.
@@ -40,21 +49,47 @@ public record PackTrust(boolean verifyHashes, List<PublicKey> trustedKeys) {
      * @param verifyHashes whether SHA-256 values are checked (at open and on every load)
      * @param trustedKeys Ed25519 public keys of which one must have signed the manifest; empty:
      *     no signature required
-     * @throws IllegalArgumentException if a signature is required without hash checks (the
-     *     signature covers the files only through their hashes), or a key is not Ed25519
+     * @param hashEveryLoad whether every load is SHA-256 checked whoever can write the files
+     * @throws InvalidConfigurationException if a signature is required without hash checks (the
+     *     signature covers the files only through their hashes), or SHA-256 on every load without
+     *     hash checks, or a key is not Ed25519
      */
     public PackTrust {
+        if (!verifyHashes && hashEveryLoad) {
+            throw new InvalidConfigurationException("SHA-256 on every load needs hash checks"
+                    + " (verifyHashes false, hashEveryLoad true)");
+        }
         trustedKeys = trustedKeys == null ? List.of() : List.copyOf(trustedKeys);
         if (!verifyHashes && !trustedKeys.isEmpty()) {
-            throw new IllegalArgumentException("a signed pack must be opened with SHA-256"
+            throw new InvalidConfigurationException("a signed pack must be opened with SHA-256"
                     + " checks: the signature covers the files only through their hashes");
         }
         for (PublicKey k : trustedKeys) {
             if (!k.getAlgorithm().equals("Ed25519") && !k.getAlgorithm().equals("EdDSA")) {
-                throw new IllegalArgumentException("trusted keys must be Ed25519 but one is "
+                throw new InvalidConfigurationException("trusted keys must be Ed25519 but one is "
                         + k.getAlgorithm());
             }
         }
+    }
+
+    /**
+     * Trust settings with the load check chosen from who can write the files (see {@link
+     * BlockLoadCheck}).
+     *
+     * @param verifyHashes whether SHA-256 values are checked (at open and on every load)
+     * @param trustedKeys Ed25519 public keys of which one must have signed the manifest
+     */
+    public PackTrust(boolean verifyHashes, List<PublicKey> trustedKeys) {
+        this(verifyHashes, trustedKeys, false);
+    }
+
+    /**
+     * These settings, with every block load SHA-256 checked whoever can write the pack's files.
+     *
+     * @return the settings with {@code hashEveryLoad} on
+     */
+    public PackTrust withHashOnEveryLoad() {
+        return new PackTrust(verifyHashes, trustedKeys, true);
     }
 
     /**
@@ -80,11 +115,11 @@ public record PackTrust(boolean verifyHashes, List<PublicKey> trustedKeys) {
      *
      * @param keys the publishers' Ed25519 public keys (at least one)
      * @return trust settings that require a signature
-     * @throws IllegalArgumentException if no key is given
+     * @throws InvalidConfigurationException if no key is given
      */
     public static PackTrust signedBy(PublicKey... keys) {
         if (keys.length == 0) {
-            throw new IllegalArgumentException("signedBy needs at least one public key");
+            throw new InvalidConfigurationException("signedBy needs at least one public key");
         }
         return new PackTrust(true, List.of(keys));
     }

@@ -58,7 +58,7 @@ final class TorchScriptScanner {
             try (InputStream in = TorchScriptScanner.class.getResourceAsStream(
                     "torchscript-allowlist.txt")) {
                 if (in == null) {
-                    throw new IllegalStateException("torchscript-allowlist.txt is missing from"
+                    throw new io.github.sora4j.Sora4jException("torchscript-allowlist.txt is missing from"
                             + " the sora4j jar");
                 }
                 for (String line : new String(in.readAllBytes(), StandardCharsets.UTF_8)
@@ -72,7 +72,7 @@ final class TorchScriptScanner {
                         case "op" -> ops;
                         case "call" -> calls;
                         case "method" -> methods;
-                        default -> throw new IllegalStateException("bad allowlist line: " + line);
+                        default -> throw new io.github.sora4j.Sora4jException("bad allowlist line: " + line);
                     }).add(kv[1]);
                 }
             } catch (IOException e) {

@@ -1,5 +1,6 @@
 package io.github.sora4j.plan;
 
+import io.github.sora4j.InvalidConfigurationException;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParseException;
@@ -12,7 +13,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.Objects;
 
 /**
  * Every width and depth of the three Open-Sora v1.2 models that their FLOPs and parameter counts
@@ -36,12 +36,12 @@ public record Architecture(T5 t5, Stdit stdit, Vae vae) {
      * @param t5 the T5 encoder's shapes; not null
      * @param stdit the STDiT3 denoiser's shapes; not null
      * @param vae the VAE decoder's shapes; not null
-     * @throws NullPointerException if a part is null
+     * @throws InvalidConfigurationException if a part is null
      */
     public Architecture {
-        Objects.requireNonNull(t5, "t5");
-        Objects.requireNonNull(stdit, "stdit");
-        Objects.requireNonNull(vae, "vae");
+        InvalidConfigurationException.requireNonNull(t5, "t5");
+        InvalidConfigurationException.requireNonNull(stdit, "stdit");
+        InvalidConfigurationException.requireNonNull(vae, "vae");
     }
 
     /**
@@ -70,7 +70,7 @@ public record Architecture(T5 t5, Stdit stdit, Vae vae) {
          * @param numHeads attention heads, {@code > 0} (64)
          * @param relativeAttentionBuckets position-bias buckets of block 0 (32)
          * @param maxLength tokens per prompt after padding, {@code > 0} (300)
-         * @throws IllegalArgumentException if a value that must be positive is not
+         * @throws InvalidConfigurationException if a value that must be positive is not
          */
         public T5 {
             positive("t5.dModel", dModel);
@@ -120,7 +120,7 @@ public record Architecture(T5 t5, Stdit stdit, Vae vae) {
          * @param outChannels output channels, {@code > 0} (8, twice the latent channels)
          * @param captionChannels caption width, the T5 d_model, {@code > 0} (4096)
          * @param qkNorm whether q and k have an RMSNorm (true)
-         * @throws IllegalArgumentException if a value is out of range or {@code patchSize} does not
+         * @throws InvalidConfigurationException if a value is out of range or {@code patchSize} does not
          *     have 3 entries
          */
         public Stdit {
@@ -128,10 +128,10 @@ public record Architecture(T5 t5, Stdit stdit, Vae vae) {
             positive("stdit.depth", depth);
             positive("stdit.numHeads", numHeads);
             if (!(mlpRatio > 0)) {
-                throw new IllegalArgumentException("stdit.mlpRatio must be > 0 but was " + mlpRatio);
+                throw new InvalidConfigurationException("stdit.mlpRatio must be > 0 but was " + mlpRatio);
             }
             if (patchSize == null || patchSize.length != 3) {
-                throw new IllegalArgumentException("stdit.patchSize must have 3 entries but was "
+                throw new InvalidConfigurationException("stdit.patchSize must have 3 entries but was "
                         + Arrays.toString(patchSize));
             }
             patchSize = patchSize.clone();
@@ -195,7 +195,7 @@ public record Architecture(T5 t5, Stdit stdit, Vae vae) {
          *     512, 512))
          * @param spatialLayersPerBlock ResNets per up block minus one (2)
          * @param microFrameSize pixel frames per temporal chunk, {@code > 0} (17)
-         * @throws IllegalArgumentException if a value is out of range or the array lengths do not
+         * @throws InvalidConfigurationException if a value is out of range or the array lengths do not
          *     match
          */
         public Vae {
@@ -205,12 +205,12 @@ public record Architecture(T5 t5, Stdit stdit, Vae vae) {
             temporalDownsample = temporalDownsample.clone();
             spatialBlockOutChannels = spatialBlockOutChannels.clone();
             if (temporalDownsample.length != temporalChannelMultipliers.length - 1) {
-                throw new IllegalArgumentException("vae.temporalDownsample needs "
+                throw new InvalidConfigurationException("vae.temporalDownsample needs "
                         + (temporalChannelMultipliers.length - 1) + " entries but has "
                         + temporalDownsample.length);
             }
             if (spatialBlockOutChannels.length == 0) {
-                throw new IllegalArgumentException("vae.spatialBlockOutChannels is empty");
+                throw new InvalidConfigurationException("vae.spatialBlockOutChannels is empty");
             }
             positive("vae.microFrameSize", microFrameSize);
         }
@@ -377,7 +377,7 @@ public record Architecture(T5 t5, Stdit stdit, Vae vae) {
     private static int integer(JsonObject o, String key) {
         JsonElement e = o.get(key);
         if (e == null) {
-            throw new IllegalArgumentException("missing " + key);
+            throw new InvalidConfigurationException("missing " + key);
         }
         return e.getAsInt();
     }
@@ -402,7 +402,7 @@ public record Architecture(T5 t5, Stdit stdit, Vae vae) {
 
     private static void positive(String name, int value) {
         if (value <= 0) {
-            throw new IllegalArgumentException(name + " must be > 0 but was " + value);
+            throw new InvalidConfigurationException(name + " must be > 0 but was " + value);
         }
     }
 }

@@ -1,7 +1,7 @@
 package io.github.sora4j.plan;
 
+import io.github.sora4j.InvalidConfigurationException;
 import io.github.sora4j.pack.ModelPack;
-import java.util.Objects;
 
 /**
  * Counts the floating-point work of a generation (2 FLOPs per multiply-add, matrix products and
@@ -35,7 +35,7 @@ public final class FlopModel {
     private final Architecture arch;
 
     private FlopModel(Architecture arch) {
-        this.arch = Objects.requireNonNull(arch, "architecture");
+        this.arch = InvalidConfigurationException.requireNonNull(arch, "architecture");
     }
 
     /**
@@ -113,11 +113,11 @@ public final class FlopModel {
      * @param captionTokens valid caption tokens L (including {@code </s>}); the paper's FLOP
      *     counts take the padded 300
      * @return the geometry
-     * @throws IllegalArgumentException for non-positive sizes
+     * @throws InvalidConfigurationException for non-positive sizes
      */
     public Geometry geometry(int frames, int height, int width, int captionTokens) {
         if (frames <= 0 || height <= 0 || width <= 0 || captionTokens <= 0) {
-            throw new IllegalArgumentException("frames, height, width and captionTokens must be > 0"
+            throw new InvalidConfigurationException("frames, height, width and captionTokens must be > 0"
                     + " but were " + frames + ", " + height + ", " + width + ", " + captionTokens);
         }
         Architecture.Vae v = arch.vae();
@@ -181,7 +181,7 @@ public final class FlopModel {
      */
     public double stditPairFlops(Geometry g, int frameGroups) {
         if (frameGroups < 1 || frameGroups > g.gridFrames()) {
-            throw new IllegalArgumentException("frameGroups must be in [1, " + g.gridFrames()
+            throw new InvalidConfigurationException("frameGroups must be in [1, " + g.gridFrames()
                     + "] but was " + frameGroups);
         }
         Architecture.Stdit s = arch.stdit();
@@ -446,7 +446,7 @@ public final class FlopModel {
      */
     public RunFlops run(Geometry g, int steps, int lplLeapStep, int tdtmMergeSteps) {
         if (steps < 1) {
-            throw new IllegalArgumentException("steps must be >= 1 but was " + steps);
+            throw new InvalidConfigurationException("steps must be >= 1 but was " + steps);
         }
         int calls = lplLeapStep < 0 ? steps : Math.min(steps, lplLeapStep + 1);
         int merged = Math.min(calls, Math.max(0, tdtmMergeSteps));

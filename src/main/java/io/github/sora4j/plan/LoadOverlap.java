@@ -1,8 +1,8 @@
 package io.github.sora4j.plan;
 
+import io.github.sora4j.InvalidConfigurationException;
 import java.util.HashSet;
 import java.util.List;
-import java.util.Objects;
 import java.util.Set;
 
 /**
@@ -49,12 +49,12 @@ public final class LoadOverlap {
          * @param computeSeconds time to run it once loaded, in seconds, {@code >= 0}
          * @param loadSeconds time to load it from storage, in seconds, {@code >= 0}
          * @param resident whether it stays loaded after its first use
-         * @throws IllegalArgumentException if a time is negative or NaN
+         * @throws InvalidConfigurationException if a time is negative or NaN
          */
         public Block {
-            Objects.requireNonNull(name, "name");
+            InvalidConfigurationException.requireNonNull(name, "name");
             if (!(computeSeconds >= 0) || !(loadSeconds >= 0)) {
-                throw new IllegalArgumentException("block " + name
+                throw new InvalidConfigurationException("block " + name
                         + ": times must be >= 0 but were " + computeSeconds + ", " + loadSeconds);
             }
         }

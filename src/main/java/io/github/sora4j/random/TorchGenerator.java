@@ -1,5 +1,6 @@
 package io.github.sora4j.random;
 
+import io.github.sora4j.InvalidConfigurationException;
 import java.util.Arrays;
 
 /**
@@ -221,17 +222,17 @@ public final class TorchGenerator {
    *
    * @param shape the dimensions (none means a scalar, one element)
    * @return the values in row-major (contiguous) order
-   * @throws IllegalArgumentException if a dimension is negative or the element count exceeds an array's capacity
+   * @throws InvalidConfigurationException if a dimension is negative or the element count exceeds an array's capacity
    */
   public float[] randn(long... shape) {
     long count = 1;
     for (long d : shape) {
       if (d < 0) {
-        throw new IllegalArgumentException("negative dimension in " + Arrays.toString(shape));
+        throw new InvalidConfigurationException("negative dimension in " + Arrays.toString(shape));
       }
       count = d == 0 ? 0 : Math.multiplyExact(count, d);
       if (count > Integer.MAX_VALUE - 8) {
-        throw new IllegalArgumentException("too many elements for a float[]: " + Arrays.toString(shape));
+        throw new InvalidConfigurationException("too many elements for a float[]: " + Arrays.toString(shape));
       }
     }
     float[] out = new float[(int) count];
@@ -264,10 +265,10 @@ public final class TorchGenerator {
    */
   public void normalInto(float[] dst, int offset, int count, double mean, double std) {
     if (offset < 0 || count < 0 || offset > dst.length - count) {
-      throw new IndexOutOfBoundsException("offset " + offset + ", count " + count + ", length " + dst.length);
+      throw new InvalidConfigurationException("offset " + offset + ", count " + count + ", length " + dst.length);
     }
     if (!(std >= 0.0)) {
-      throw new IllegalArgumentException("std must be >= 0: " + std);
+      throw new InvalidConfigurationException("std must be >= 0: " + std);
     }
     if (count >= 16) {
       normalFill(dst, offset, count, (float) mean, (float) std);

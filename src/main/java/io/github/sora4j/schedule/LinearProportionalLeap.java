@@ -1,5 +1,6 @@
 package io.github.sora4j.schedule;
 
+import io.github.sora4j.InvalidConfigurationException;
 import ai.djl.ndarray.NDArray;
 
 /**
@@ -106,7 +107,7 @@ public final class LinearProportionalLeap implements StepScheduler {
      */
     public static LinearProportionalLeap fixed(int n) {
         if (n < 0) {
-            throw new IllegalArgumentException("leap step must be >= 0 but was " + n);
+            throw new InvalidConfigurationException("leap step must be >= 0 but was " + n);
         }
         return new LinearProportionalLeap(Mode.FIXED, n, Double.NaN, Double.NaN, Double.NaN, 0,
                 CosineScope.FULL_TENSOR);
@@ -121,7 +122,7 @@ public final class LinearProportionalLeap implements StepScheduler {
      */
     public static LinearProportionalLeap fixedFraction(double fraction) {
         if (!(fraction > 0 && fraction <= 1)) {
-            throw new IllegalArgumentException("leap fraction must be in (0, 1] but was " + fraction);
+            throw new InvalidConfigurationException("leap fraction must be in (0, 1] but was " + fraction);
         }
         return new LinearProportionalLeap(Mode.FIXED, -1, fraction, Double.NaN, Double.NaN, 0,
                 CosineScope.FULL_TENSOR);
@@ -150,18 +151,18 @@ public final class LinearProportionalLeap implements StepScheduler {
     public static LinearProportionalLeap dynamic(double minStepFraction, double tolerance,
             int patience, CosineScope scope) {
         if (!(minStepFraction >= 0 && minStepFraction <= 1)) {
-            throw new IllegalArgumentException(
+            throw new InvalidConfigurationException(
                     "minStepFraction must be in [0, 1] but was " + minStepFraction);
         }
         if (!(tolerance >= 0) || Double.isInfinite(tolerance)) {
-            throw new IllegalArgumentException("tolerance must be finite and >= 0 but was "
+            throw new InvalidConfigurationException("tolerance must be finite and >= 0 but was "
                     + tolerance);
         }
         if (patience < 1) {
-            throw new IllegalArgumentException("patience must be >= 1 but was " + patience);
+            throw new InvalidConfigurationException("patience must be >= 1 but was " + patience);
         }
         if (scope == null) {
-            throw new IllegalArgumentException("scope must not be null");
+            throw new InvalidConfigurationException("scope must not be null");
         }
         return new LinearProportionalLeap(Mode.DYNAMIC, -1, Double.NaN, minStepFraction,
                 tolerance, patience, scope);
@@ -228,7 +229,7 @@ public final class LinearProportionalLeap implements StepScheduler {
 
     private static void checkStep(Timesteps ts, int step) {
         if (step < 0 || step >= ts.count()) {
-            throw new IllegalArgumentException(
+            throw new InvalidConfigurationException(
                     "step must be in 0.." + (ts.count() - 1) + " but was " + step);
         }
     }

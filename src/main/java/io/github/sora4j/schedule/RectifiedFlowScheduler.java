@@ -1,5 +1,6 @@
 package io.github.sora4j.schedule;
 
+import io.github.sora4j.InvalidConfigurationException;
 import ai.djl.ndarray.NDArray;
 
 /**
@@ -20,7 +21,7 @@ public final class RectifiedFlowScheduler implements StepScheduler {
     public Session start(Timesteps timesteps) {
         return (int step, NDArray velocity) -> {
             if (step < 0 || step >= timesteps.count()) {
-                throw new IllegalArgumentException(
+                throw new InvalidConfigurationException(
                         "step must be in 0.." + (timesteps.count() - 1) + " but was " + step);
             }
             return StepDecision.regular(timesteps.eulerDelta(step), step == timesteps.count() - 1);

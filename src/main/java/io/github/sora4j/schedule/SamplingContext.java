@@ -1,5 +1,7 @@
 package io.github.sora4j.schedule;
 
+import io.github.sora4j.InvalidConfigurationException;
+
 /**
  * What a {@link StepScheduler} needs to know about a generation to compute its timesteps.
  *
@@ -36,18 +38,18 @@ public record SamplingContext(
      */
     public SamplingContext {
         if (steps < 1) {
-            throw new IllegalArgumentException("steps must be >= 1 but was " + steps);
+            throw new InvalidConfigurationException("steps must be >= 1 but was " + steps);
         }
         if (numTimesteps < 1) {
-            throw new IllegalArgumentException("numTimesteps must be >= 1 but was " + numTimesteps);
+            throw new InvalidConfigurationException("numTimesteps must be >= 1 but was " + numTimesteps);
         }
         if (frames < 1 || latentFrames < 1 || height < 1 || width < 1) {
-            throw new IllegalArgumentException(
+            throw new InvalidConfigurationException(
                     "frames, latentFrames, height and width must be >= 1 but were " + frames + ", "
                             + latentFrames + ", " + height + ", " + width);
         }
         if (!(transformScale > 0)) {
-            throw new IllegalArgumentException("transformScale must be > 0 but was " + transformScale);
+            throw new InvalidConfigurationException("transformScale must be > 0 but was " + transformScale);
         }
     }
 }

@@ -1,5 +1,7 @@
 package io.github.sora4j.schedule;
 
+import io.github.sora4j.InvalidConfigurationException;
+
 /**
  * What a {@link StepScheduler.Session} decided after one model call.
  *
@@ -20,10 +22,10 @@ public record StepDecision(double dt, boolean last, boolean leap, double cosine)
      */
     public StepDecision {
         if (!(dt > 0) || Double.isInfinite(dt)) {
-            throw new IllegalArgumentException("dt must be positive and finite but was " + dt);
+            throw new InvalidConfigurationException("dt must be positive and finite but was " + dt);
         }
         if (leap && !last) {
-            throw new IllegalArgumentException("a leap must be the last step");
+            throw new InvalidConfigurationException("a leap must be the last step");
         }
     }
 

@@ -1,5 +1,6 @@
 package io.github.sora4j.schedule;
 
+import io.github.sora4j.InvalidConfigurationException;
 import java.util.Arrays;
 
 /**
@@ -24,16 +25,16 @@ public record Timesteps(double[] values, int numTimesteps) {
      */
     public Timesteps {
         if (values == null || values.length == 0) {
-            throw new IllegalArgumentException("timesteps must not be empty");
+            throw new InvalidConfigurationException("timesteps must not be empty");
         }
         values = values.clone();
         for (int i = 0; i < values.length; i++) {
             if (!(values[i] > 0) || values[i] > numTimesteps * (1 + OVERSHOOT)) {
-                throw new IllegalArgumentException("timestep " + i + " must be in (0, " + numTimesteps
+                throw new InvalidConfigurationException("timestep " + i + " must be in (0, " + numTimesteps
                         + "] but was " + values[i]);
             }
             if (i > 0 && !(values[i] < values[i - 1])) {
-                throw new IllegalArgumentException("timesteps must decrease but t[" + i + "]="
+                throw new InvalidConfigurationException("timesteps must decrease but t[" + i + "]="
                         + values[i] + " >= t[" + (i - 1) + "]=" + values[i - 1]);
             }
         }

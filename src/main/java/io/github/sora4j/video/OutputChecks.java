@@ -67,7 +67,7 @@ final class OutputChecks {
         VideoFormat format;
         try {
             format = VideoFormat.fromPath(out);
-        } catch (IllegalArgumentException e) {
+        } catch (io.github.sora4j.InvalidConfigurationException e) {
             throw new InvalidRequestException(e.getMessage(), e);
         }
         Path name = out.getFileName();

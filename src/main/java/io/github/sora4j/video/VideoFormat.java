@@ -1,9 +1,9 @@
 package io.github.sora4j.video;
 
+import io.github.sora4j.InvalidConfigurationException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
-import java.util.Objects;
 
 /** The output formats {@link VideoWriter} can write. */
 public enum VideoFormat {
@@ -25,17 +25,17 @@ public enum VideoFormat {
      *
      * @param path the output path
      * @return the format
-     * @throws IllegalArgumentException if the name has any other extension (the message names the
+     * @throws InvalidConfigurationException if the name has any other extension (the message names the
      *     path and the extension)
      */
     public static VideoFormat fromPath(Path path) {
-        Objects.requireNonNull(path, "path");
+        InvalidConfigurationException.requireNonNull(path, "path");
         if (Files.isDirectory(path)) {
             return PNG_FRAMES;
         }
         Path fileName = path.getFileName();
         if (fileName == null) {
-            throw new IllegalArgumentException(
+            throw new InvalidConfigurationException(
                     "cannot pick a video format for path '" + path + "': it has no file name");
         }
         String name = fileName.toString();
@@ -50,7 +50,7 @@ public enum VideoFormat {
             case ".gif":
                 return GIF;
             default:
-                throw new IllegalArgumentException(
+                throw new InvalidConfigurationException(
                         "unknown video extension '"
                                 + name.substring(dot)
                                 + "' in path '"

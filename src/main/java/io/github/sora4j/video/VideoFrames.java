@@ -1,9 +1,9 @@
 package io.github.sora4j.video;
 
+import io.github.sora4j.InvalidConfigurationException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Objects;
 
 /**
  * An immutable clip of 8-bit RGB frames: {@code frameCount} frames of {@code height × width}
@@ -40,18 +40,18 @@ public final class VideoFrames {
      * @param rgbFrames one array of {@code height * width * 3} interleaved RGB bytes per frame,
      *     row-major; may be empty
      * @return the frames
-     * @throws IllegalArgumentException if a size is not positive, the pixel count overflows, or an
+     * @throws InvalidConfigurationException if a size is not positive, the pixel count overflows, or an
      *     array has the wrong length (the message names the frame and its length)
-     * @throws NullPointerException if the list or one of its arrays is null
+     * @throws InvalidConfigurationException if the list or one of its arrays is null
      */
     public static VideoFrames ofRgb(int height, int width, List<byte[]> rgbFrames) {
-        Objects.requireNonNull(rgbFrames, "rgbFrames");
+        InvalidConfigurationException.requireNonNull(rgbFrames, "rgbFrames");
         int frameBytes = frameBytes(height, width);
         byte[][] copy = new byte[rgbFrames.size()][];
         for (int f = 0; f < copy.length; f++) {
-            byte[] frame = Objects.requireNonNull(rgbFrames.get(f), "rgbFrames[" + f + "]");
+            byte[] frame = InvalidConfigurationException.requireNonNull(rgbFrames.get(f), "rgbFrames[" + f + "]");
             if (frame.length != frameBytes) {
-                throw new IllegalArgumentException(
+                throw new InvalidConfigurationException(
                         "rgbFrames["
                                 + f
                                 + "] has "
@@ -82,18 +82,18 @@ public final class VideoFrames {
      * @param height frame height, at least 1
      * @param width frame width, at least 1
      * @return the frames
-     * @throws IllegalArgumentException if a size is out of range or {@code data.length} is not
+     * @throws InvalidConfigurationException if a size is out of range or {@code data.length} is not
      *     {@code 3 * frames * height * width}
      */
     public static VideoFrames fromFloatPixels(float[] data, int frames, int height, int width) {
-        Objects.requireNonNull(data, "data");
+        InvalidConfigurationException.requireNonNull(data, "data");
         if (frames < 0) {
-            throw new IllegalArgumentException("frames must be >= 0, got " + frames);
+            throw new InvalidConfigurationException("frames must be >= 0, got " + frames);
         }
         int frameBytes = frameBytes(height, width);
         long expected = (long) frameBytes * frames;
         if (expected != data.length) {
-            throw new IllegalArgumentException(
+            throw new InvalidConfigurationException(
                     "data has "
                             + data.length
                             + " floats; shape [3, "
@@ -183,7 +183,7 @@ public final class VideoFrames {
      *
      * @param frame frame index, {@code 0 <= frame < frameCount()}
      * @return {@code height * width * 3} bytes, row-major
-     * @throws IndexOutOfBoundsException if the index is out of range (the message names it)
+     * @throws InvalidConfigurationException if the index is out of range (the message names it)
      */
     public byte[] rgb(int frame) {
         return rgbView(frame).clone();
@@ -194,7 +194,7 @@ public final class VideoFrames {
      *
      * @param frame frame index, {@code 0 <= frame < frameCount()}
      * @return {@code height * width} ARGB ints (alpha always 255)
-     * @throws IndexOutOfBoundsException if the index is out of range
+     * @throws InvalidConfigurationException if the index is out of range
      */
     public int[] argb(int frame) {
         byte[] src = rgbView(frame);
@@ -209,7 +209,7 @@ public final class VideoFrames {
      *
      * @param frame frame index, {@code 0 <= frame < frameCount()}
      * @return a new image the caller owns
-     * @throws IndexOutOfBoundsException if the index is out of range
+     * @throws InvalidConfigurationException if the index is out of range
      */
     public java.awt.image.BufferedImage toImage(int frame) {
         byte[] src = rgbView(frame);
@@ -225,7 +225,7 @@ public final class VideoFrames {
     /** Returns this object's frame array without copying; callers must not modify it. */
     byte[] rgbView(int frame) {
         if (frame < 0 || frame >= frames.length) {
-            throw new IndexOutOfBoundsException(
+            throw new InvalidConfigurationException(
                     "frame index " + frame + " out of range [0, " + frames.length + ")");
         }
         return frames[frame];
@@ -239,14 +239,14 @@ public final class VideoFrames {
 
     private static int frameBytes(int height, int width) {
         if (height < 1) {
-            throw new IllegalArgumentException("height must be >= 1, got " + height);
+            throw new InvalidConfigurationException("height must be >= 1, got " + height);
         }
         if (width < 1) {
-            throw new IllegalArgumentException("width must be >= 1, got " + width);
+            throw new InvalidConfigurationException("width must be >= 1, got " + width);
         }
         long bytes = (long) height * width * 3;
         if (bytes > Integer.MAX_VALUE - 8) {
-            throw new IllegalArgumentException(
+            throw new InvalidConfigurationException(
                     "a " + height + "x" + width + " RGB frame is too large (" + bytes + " bytes)");
         }
         return (int) bytes;

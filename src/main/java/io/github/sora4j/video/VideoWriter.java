@@ -1,5 +1,6 @@
 package io.github.sora4j.video;
 
+import io.github.sora4j.InvalidConfigurationException;
 import io.github.sora4j.InvalidRequestException;
 import java.io.IOException;
 import java.nio.file.AtomicMoveNotSupportedException;
@@ -11,7 +12,6 @@ import java.nio.file.Path;
 import java.nio.file.SimpleFileVisitor;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.BasicFileAttributes;
-import java.util.Objects;
 import java.util.concurrent.ThreadLocalRandom;
 
 /**
@@ -56,7 +56,7 @@ import java.util.concurrent.ThreadLocalRandom;
  * </ul>
  *
  * <p>GIF and PNG output use {@code java.awt.image} and {@code javax.imageio} (module {@code
- * java.desktop}) and throw {@link UnsupportedOperationException} up front where they are missing
+ * java.desktop}) and throw {@link io.github.sora4j.Sora4jException} up front where they are missing
  * (for example on Android); MP4 output does not load them and runs on {@code java.base} alone.
  *
  * <p>All methods are thread-safe and share no state. Concurrent MP4/GIF writes to the same target
@@ -116,7 +116,7 @@ public final class VideoWriter {
      * @throws IOException if writing fails; nothing is left behind
      */
     public static void write(VideoFrames frames, Path out, int fps) throws IOException {
-        Objects.requireNonNull(out, "out");
+        InvalidConfigurationException.requireNonNull(out, "out");
         write(frames, out, OutputChecks.formatOf(out), fps);
     }
 
@@ -145,7 +145,7 @@ public final class VideoWriter {
      * @param format the format; the extension of {@code out} is not checked against it
      * @param fps frames per second, {@value #MIN_FPS}..{@value #MAX_FPS}
      * @throws InvalidRequestException if an argument is invalid (see the class documentation)
-     * @throws UnsupportedOperationException for GIF or PNG frames on a JVM without {@code
+     * @throws io.github.sora4j.Sora4jException for GIF or PNG frames on a JVM without {@code
      *     javax.imageio}
      * @throws IOException if writing fails; nothing is left behind
      */
@@ -178,10 +178,10 @@ public final class VideoWriter {
             int qp,
             FrameObserver observer)
             throws IOException {
-        Objects.requireNonNull(frames, "frames");
-        Objects.requireNonNull(out, "out");
-        Objects.requireNonNull(format, "format");
-        Objects.requireNonNull(observer, "observer");
+        InvalidConfigurationException.requireNonNull(frames, "frames");
+        InvalidConfigurationException.requireNonNull(out, "out");
+        InvalidConfigurationException.requireNonNull(format, "format");
+        InvalidConfigurationException.requireNonNull(observer, "observer");
         if (frames.frameCount() == 0) {
             throw new InvalidRequestException("frames is empty (0 frames); nothing to write to " + out);
         }
@@ -238,7 +238,7 @@ public final class VideoWriter {
         try {
             Class.forName("javax.imageio.ImageIO", false, VideoWriter.class.getClassLoader());
         } catch (ClassNotFoundException | LinkageError e) {
-            throw new UnsupportedOperationException(
+            throw new io.github.sora4j.Sora4jException(
                     format
                             + " output needs javax.imageio (module java.desktop), which this JVM"
                             + " lacks; write MP4 instead",

@@ -150,7 +150,7 @@ class NativeSupportTest {
     @Test
     void anUnknownNnpackModeIsRefusedNamingTheValue() {
         assertThatThrownBy(() -> NativeSupport.configureNnpack("maybe"))
-                .isInstanceOf(IllegalArgumentException.class)
+                .isInstanceOf(io.github.sora4j.InvalidConfigurationException.class)
                 .hasMessage("-Dsora4j.nnpack=maybe is not one of auto, off, on");
     }
 }

@@ -197,7 +197,7 @@ class StreamingBlockLoaderTest {
                 .containsExactlyInAnyOrder("stdit.embed", "stdit.block.00");
         assertThat(loader.stats().loadedBytes()).isZero();
         assertThatThrownBy(() -> loader.acquire(stdit.get(0)))
-                .isInstanceOf(IllegalStateException.class).hasMessageContaining("closed");
+                .isInstanceOf(io.github.sora4j.ResourceClosedException.class).hasMessageContaining("closed");
     }
 
     @Test

@@ -24,7 +24,7 @@ class FrameGroupsTest {
     @Test
     void sizesMustSumToTheFrameCount() {
         assertThatThrownBy(() -> new FrameGroups(5, new int[] {2, 2}))
-                .isInstanceOf(IllegalArgumentException.class)
+                .isInstanceOf(io.github.sora4j.InvalidConfigurationException.class)
                 .hasMessage("group sizes [2, 2] sum to 4, not to frames=5");
     }
 

@@ -98,7 +98,7 @@ class UpstreamTemporalTokenMergerTest {
     @Test
     void negativeMergeStepsAreRejected() {
         assertThatThrownBy(() -> TokenMergers.tdtmUpstream(-1))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("-1");
+                .isInstanceOf(io.github.sora4j.InvalidConfigurationException.class).hasMessageContaining("-1");
         assertThat(TokenMergers.tdtmUpstream(Integer.MAX_VALUE).toString()).contains("all");
     }
 }

@@ -117,7 +117,7 @@ class PackSignatureTest {
     @Test
     void aSignatureWithoutHashChecksIsAContradiction() {
         assertThatThrownBy(() -> new PackTrust(false, java.util.List.of(publicKey)))
-                .isInstanceOf(IllegalArgumentException.class)
+                .isInstanceOf(io.github.sora4j.InvalidConfigurationException.class)
                 .hasMessageContaining("a signed pack must be opened with SHA-256 checks");
     }
 

@@ -123,9 +123,9 @@ class FlopModelTest {
     @Test
     void badRequestsNameTheValue() {
         assertThatThrownBy(() -> OPEN_SORA.geometry(0, 256, 256, 10))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("0, 256, 256");
+                .isInstanceOf(io.github.sora4j.InvalidConfigurationException.class).hasMessageContaining("0, 256, 256");
         FlopModel.Geometry g = OPEN_SORA.geometry(68, 256, 256, 10);
         assertThatThrownBy(() -> OPEN_SORA.stditPairFlops(g, 21))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("21");
+                .isInstanceOf(io.github.sora4j.InvalidConfigurationException.class).hasMessageContaining("21");
     }
 }

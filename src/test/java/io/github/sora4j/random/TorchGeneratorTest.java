@@ -204,8 +204,8 @@ class TorchGeneratorTest {
     assertThat(g.randn(2, 0, 3)).isEmpty();
     float scalar = g.randn()[0];
     assertThat(Float.floatToRawIntBits(scalar)).isEqualTo(Float.floatToRawIntBits(new TorchGenerator(0).randn(1)[0]));
-    assertThatThrownBy(() -> g.randn(2, -1)).isInstanceOf(IllegalArgumentException.class);
-    assertThatThrownBy(() -> g.randn(1L << 20, 1L << 20)).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> g.randn(2, -1)).isInstanceOf(io.github.sora4j.InvalidConfigurationException.class);
+    assertThatThrownBy(() -> g.randn(1L << 20, 1L << 20)).isInstanceOf(io.github.sora4j.InvalidConfigurationException.class);
   }
 
   private static void assertBitIdentical(float[] actual, float[] expected, String what) {

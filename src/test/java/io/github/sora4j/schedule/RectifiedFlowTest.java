@@ -102,13 +102,13 @@ class RectifiedFlowTest {
         assertThat(session.decide(0, null)).isEqualTo(StepDecision.regular(ts.eulerDelta(0), false));
         assertThat(session.decide(2, null).last()).isTrue();
         assertThatThrownBy(() -> session.decide(3, null))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("was 3");
+                .isInstanceOf(io.github.sora4j.InvalidConfigurationException.class).hasMessageContaining("was 3");
     }
 
     @Test
     void contextRejectsZeroSteps() {
         assertThatThrownBy(() -> new SamplingContext(0, 1000, 17, 5, 64, 64, true, 1.0))
-                .isInstanceOf(IllegalArgumentException.class)
+                .isInstanceOf(io.github.sora4j.InvalidConfigurationException.class)
                 .hasMessage("steps must be >= 1 but was 0");
     }
 }

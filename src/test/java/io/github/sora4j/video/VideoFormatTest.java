@@ -35,7 +35,7 @@ class VideoFormatTest {
     @Test
     void anUnknownExtensionFailsNamingTheExtensionAndPath() {
         assertThatThrownBy(() -> VideoFormat.fromPath(Path.of("out/clip.avi")))
-                .isInstanceOf(IllegalArgumentException.class)
+                .isInstanceOf(io.github.sora4j.InvalidConfigurationException.class)
                 .hasMessageContaining("'.avi'")
                 .hasMessageContaining("clip.avi")
                 .hasMessageContaining(".mp4");

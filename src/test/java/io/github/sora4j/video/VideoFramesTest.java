@@ -87,7 +87,7 @@ class VideoFramesTest {
     @Test
     void fromFloatPixelsRejectsWrongLengthNamingTheShape() {
         assertThatThrownBy(() -> VideoFrames.fromFloatPixels(new float[10], 1, 2, 2))
-                .isInstanceOf(IllegalArgumentException.class)
+                .isInstanceOf(io.github.sora4j.InvalidConfigurationException.class)
                 .hasMessageContaining("10")
                 .hasMessageContaining("[3, 1, 2, 2]")
                 .hasMessageContaining("12");
@@ -96,15 +96,15 @@ class VideoFramesTest {
     @Test
     void fromFloatPixelsRejectsNonPositiveSizes() {
         assertThatThrownBy(() -> VideoFrames.fromFloatPixels(new float[0], 1, 0, 2))
-                .isInstanceOf(IllegalArgumentException.class)
+                .isInstanceOf(io.github.sora4j.InvalidConfigurationException.class)
                 .hasMessageContaining("height")
                 .hasMessageContaining("0");
         assertThatThrownBy(() -> VideoFrames.fromFloatPixels(new float[0], 1, 2, -4))
-                .isInstanceOf(IllegalArgumentException.class)
+                .isInstanceOf(io.github.sora4j.InvalidConfigurationException.class)
                 .hasMessageContaining("width")
                 .hasMessageContaining("-4");
         assertThatThrownBy(() -> VideoFrames.fromFloatPixels(new float[0], -1, 2, 2))
-                .isInstanceOf(IllegalArgumentException.class)
+                .isInstanceOf(io.github.sora4j.InvalidConfigurationException.class)
                 .hasMessageContaining("frames")
                 .hasMessageContaining("-1");
     }
@@ -113,7 +113,7 @@ class VideoFramesTest {
     void ofRgbRejectsAFrameOfTheWrongLengthNamingItsIndex() {
         assertThatThrownBy(
                         () -> VideoFrames.ofRgb(2, 2, List.of(new byte[12], new byte[11])))
-                .isInstanceOf(IllegalArgumentException.class)
+                .isInstanceOf(io.github.sora4j.InvalidConfigurationException.class)
                 .hasMessageContaining("rgbFrames[1]")
                 .hasMessageContaining("11")
                 .hasMessageContaining("12");
@@ -137,10 +137,10 @@ class VideoFramesTest {
     void frameIndexOutOfRangeNamesTheIndex() {
         VideoFrames video = VideoTestSupport.gradient(2, 2, 2);
         assertThatThrownBy(() -> video.rgb(2))
-                .isInstanceOf(IndexOutOfBoundsException.class)
+                .isInstanceOf(io.github.sora4j.InvalidConfigurationException.class)
                 .hasMessageContaining("2")
                 .hasMessageContaining("[0, 2)");
-        assertThatThrownBy(() -> video.argb(-1)).isInstanceOf(IndexOutOfBoundsException.class);
+        assertThatThrownBy(() -> video.argb(-1)).isInstanceOf(io.github.sora4j.InvalidConfigurationException.class);
     }
 
     @Test
