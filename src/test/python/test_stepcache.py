@@ -39,16 +39,18 @@ class MaskTest(unittest.TestCase):
 
 class AdaptiveTest(unittest.TestCase):
     def run_session(self, cfg, steps, dz, rate, forced=lambda i: False):
+        """Every step's latent is (1 + dz) × the last computed step's, every computed velocity (1 + rate·dz) × the
+        last computed one: a constant input change dz and transformation rate, as StepCachesTest feeds Java."""
         s = cfg.session(steps, forced)
-        z = torch.ones(4)
-        v = torch.ones(4)
+        z_c, v_c = torch.ones(4, dtype=torch.float64), torch.ones(4, dtype=torch.float64)
         out = []
         for i in range(steps):
+            z = z_c if i == 0 else z_c * (1 + dz)
             if s.compute(i, z):
                 out.append(i)
+                v = v_c if i == 0 else v_c * (1 + rate * dz)
                 s.stored(z, torch.zeros(1), v)
-                v = v * (1 + rate * dz)
-            z = z * (1 + dz)
+                z_c, v_c = z, v
         return out
 
     def test_adaptive_rule_matches_the_java_decisions(self):
