@@ -11,7 +11,8 @@
 # QUALITY_LIMIT of them, default 24 of 96; SKIP_QUALITY=1 reuses benchmarks/target/presets/quality.json), then their
 # speed on the bench pack, interleaved with the full baseline (io.github.sora4j.benchmarks.PresetAblation); writes the
 # speed/quality table between <!-- presets:begin --> and <!-- presets:end --> in docs/benchmarks.md and
-# docs/quality.md. About 25 minutes on two shared cores with the defaults.
+# docs/quality.md. About 25 minutes on two shared cores with the defaults. --presets --from-csv re-renders the table
+# from the last timing run (benchmarks/target/presets/runs.csv, run.txt) and the quality file as it is now.
 #
 # Steps, all from the repository root:
 #   1. installs the library into the local Maven repository (build output in $SORA4J_BUILD, default
@@ -47,7 +48,8 @@ fi
 if [[ "${1:-}" == --presets ]]; then
     shift
     QUALITY=benchmarks/target/presets/quality.json
-    if [[ "${SKIP_QUALITY:-0}" != 1 || ! -f "$QUALITY" ]]; then
+    # --from-csv only re-renders the last timing run (runs.csv) with the quality file: it never reruns it
+    if [[ " $* " != *" --from-csv "* && ( "${SKIP_QUALITY:-0}" != 1 || ! -f "$QUALITY" ) ]]; then
         PYTHONPATH=src/main/python OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 "$PYTHON" -m sora4j_export.demo.presets \
             --limit "${QUALITY_LIMIT:-24}" --json "$QUALITY"
     fi
@@ -55,7 +57,7 @@ if [[ "${1:-}" == --presets ]]; then
         -Dai.djl.pytorch.num_threads="${THREADS:-1}" -Dai.djl.pytorch.num_interop_threads=1 \
         -Dsora4j.benchPack="$PACK_DIR" \
         -cp benchmarks/target/benchmarks.jar io.github.sora4j.benchmarks.PresetAblation \
-        --quality "$QUALITY" --command "benchmarks/ablation.sh --presets${*:+ $*}" "$@"
+        --quality "$QUALITY" --command "QUALITY_LIMIT=${QUALITY_LIMIT:-24} benchmarks/ablation.sh --presets${*:+ $*}" "$@"
 fi
 
 exec java -Xmx6g -Dai.djl.offline=true -Dai.djl.pytorch.graph_optimizer=false \

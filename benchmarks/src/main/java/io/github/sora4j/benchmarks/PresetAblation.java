@@ -34,6 +34,8 @@ import java.util.Map;
  *
  * <pre>
  * benchmarks/ablation.sh --presets [--reps 3] [--no-doc]
+ * benchmarks/ablation.sh --presets --from-csv    # only re-renders the table: the last run's
+ *                                                # timings (runs.csv) with the quality file now
  * </pre>
  *
  * <p>The bench pack's weights are random, so the mask presets run the demo pack's calibrated mask
@@ -50,12 +52,28 @@ public final class PresetAblation {
 
     private PresetAblation() {}
 
-    /** One timed generation. */
-    record Run(Preset preset, int rep, GenerationReport report) {}
+    /**
+     * One timed generation.
+     *
+     * @param preset the preset
+     * @param rep 0-based repetition
+     * @param stditSeconds the STDiT stage (all sampling steps)
+     * @param totalSeconds the whole call
+     * @param calls steps run
+     * @param computed steps that ran the block stack
+     * @param merged steps with TDTM merging
+     */
+    record Run(Preset preset, int rep, double stditSeconds, double totalSeconds, int calls,
+            int computed, int merged) {
+        static Run of(Preset p, int rep, GenerationReport g) {
+            return new Run(p, rep, g.denoiseNanos() / 1e9, g.totalNanos() / 1e9, g.modelCalls(),
+                    g.computedSteps(), g.mergedSteps());
+        }
+    }
 
     /** Options. */
     record Options(Path pack, int reps, int steps, Path quality, List<Path> docs, Path csv,
-            String command) {}
+            String command, boolean fromCsv) {}
 
     /**
      * Runs the presets.
@@ -66,6 +84,17 @@ public final class PresetAblation {
      */
     public static void main(String[] args) throws IOException {
         Options o = parse(args);
+        if (o.fromCsv()) {
+            // the timing run's runs.csv and run.txt (start, duration, machine, load averages,
+            // command), rendered with the quality file as it is now
+            List<String> run = Files.readAllLines(o.csv().resolveSibling("run.txt"));
+            Options timed = new Options(o.pack(), o.reps(), o.steps(), o.quality(), o.docs(),
+                    o.csv(), run.get(5), false);
+            render(timed, readCsv(o.csv()), ZonedDateTime.parse(run.get(0)),
+                    Duration.parse(run.get(1)), Double.parseDouble(run.get(3)),
+                    Double.parseDouble(run.get(4)), run.get(2));
+            return;
+        }
         System.setProperty(BenchPack.PROPERTY, o.pack().toString());
         ModelPack bench = BenchPack.open();
         Engines.pytorch();
@@ -93,7 +122,7 @@ public final class PresetAblation {
                 Collections.rotate(order, -rep);
                 for (Preset p : order) {
                     GenerationReport g = pipelines.get(p).generate(request).report();
-                    runs.add(new Run(p, rep, g));
+                    runs.add(Run.of(p, rep, g));
                     System.err.printf(Locale.ROOT, "rep %d %-20s STDiT %6.2f s  calls %2d  "
                                     + "computed %2d  merged %2d  load avg %.2f%n", rep + 1, p.id(),
                             g.denoiseNanos() / 1e9, g.modelCalls(), g.computedSteps(),
@@ -104,18 +133,40 @@ public final class PresetAblation {
             pipelines.values().forEach(VideoPipeline::close);
             shared.close();
         }
+        Duration took = Duration.ofNanos(System.nanoTime() - t0);
+        writeCsv(o.csv(), runs);
+        Files.writeString(o.csv().resolveSibling("run.txt"), started + "\n" + took + "\n"
+                + Ablation.machine() + "\n" + loadStart + "\n" + Ablation.loadAverage() + "\n"
+                + o.command() + "\n",
+                StandardCharsets.UTF_8);
+        render(o, runs, started, took, loadStart, Ablation.loadAverage(), Ablation.machine());
+    }
+
+    /** Writes the table (to stdout and the documents) from timed runs and the quality file. */
+    private static void render(Options o, List<Run> runs, ZonedDateTime started, Duration took,
+            double loadStart, double loadEnd, String machine) throws IOException {
         JsonObject quality = o.quality() != null && Files.isRegularFile(o.quality())
                 ? JsonParser.parseString(Files.readString(o.quality(), StandardCharsets.UTF_8))
                         .getAsJsonObject() : null;
-        writeCsv(o.csv(), runs);
-        String section = PresetReport.markdown(o, runs, quality, started,
-                Duration.ofNanos(System.nanoTime() - t0), loadStart, Ablation.loadAverage(),
-                Ablation.machine());
+        String section = PresetReport.markdown(o, runs, quality, started, took, loadStart,
+                loadEnd, machine);
         System.out.println(section);
         for (Path doc : o.docs()) {
             writeSection(doc, section);
             System.err.println("wrote " + doc);
         }
+    }
+
+    private static List<Run> readCsv(Path csv) throws IOException {
+        List<Run> runs = new ArrayList<>();
+        List<String> lines = Files.readAllLines(csv);
+        for (String line : lines.subList(1, lines.size())) {
+            String[] f = line.split(",");
+            runs.add(new Run(Preset.of(f[0]), Integer.parseInt(f[1]) - 1, Double.parseDouble(f[2]),
+                    Double.parseDouble(f[3]), Integer.parseInt(f[4]), Integer.parseInt(f[5]),
+                    Integer.parseInt(f[6])));
+        }
+        return runs;
     }
 
     /** A loader shared by several pipelines: closing a pipeline does not close it. */
@@ -136,6 +187,7 @@ public final class PresetAblation {
         List<Path> docs = List.of(Path.of("docs/benchmarks.md"), Path.of("docs/quality.md"));
         Path csv = Path.of("benchmarks/target/presets/runs.csv");
         String command = "benchmarks/ablation.sh --presets";
+        boolean fromCsv = false;
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
             switch (a) {
@@ -146,16 +198,17 @@ public final class PresetAblation {
                 case "--no-doc" -> docs = List.of();
                 case "--csv" -> csv = Path.of(value(args, ++i, a));
                 case "--command" -> command = value(args, ++i, a);
+                case "--from-csv" -> fromCsv = true;
                 default -> throw new IllegalArgumentException("unknown option " + a + " (options: "
                         + "--pack DIR --reps N --steps K --quality JSON --no-doc --csv FILE "
-                        + "--command TEXT)");
+                        + "--command TEXT --from-csv)");
             }
         }
         if (steps < 16) {
             throw new IllegalArgumentException("--steps must be >= 16 for LPL's leap at step 15 "
                     + "but was " + steps);
         }
-        return new Options(pack, reps, steps, quality, docs, csv, command);
+        return new Options(pack, reps, steps, quality, docs, csv, command, fromCsv);
     }
 
     private static String value(String[] args, int i, String option) {
@@ -184,10 +237,9 @@ public final class PresetAblation {
         StringBuilder b = new StringBuilder("preset,rep,denoise_s,total_s,model_calls,"
                 + "computed_steps,merged_steps\n");
         for (Run r : runs) {
-            GenerationReport g = r.report();
             b.append(String.format(Locale.ROOT, "%s,%d,%.4f,%.4f,%d,%d,%d%n", r.preset().id(),
-                    r.rep() + 1, g.denoiseNanos() / 1e9, g.totalNanos() / 1e9, g.modelCalls(),
-                    g.computedSteps(), g.mergedSteps()));
+                    r.rep() + 1, r.stditSeconds(), r.totalSeconds(), r.calls(), r.computed(),
+                    r.merged()));
         }
         Files.writeString(csv, b.toString(), StandardCharsets.UTF_8);
     }

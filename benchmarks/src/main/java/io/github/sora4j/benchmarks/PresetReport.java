@@ -58,18 +58,18 @@ final class PresetReport {
             List<Double> ratios = new ArrayList<>();
             for (PresetAblation.Run r : mine) {
                 runs.stream().filter(b -> b.preset() == Preset.FULL && b.rep() == r.rep())
-                        .findFirst().ifPresent(b -> ratios.add((double) b.report().denoiseNanos()
-                                / r.report().denoiseNanos()));
+                        .findFirst().ifPresent(b -> ratios.add(b.stditSeconds()
+                                / r.stditSeconds()));
             }
-            double stdit = median(mine, r -> r.report().denoiseNanos() / 1e9);
+            double stdit = median(mine, PresetAblation.Run::stditSeconds);
             double base = median(runs.stream().filter(r -> r.preset() == Preset.FULL).toList(),
-                    r -> r.report().denoiseNanos() / 1e9);
-            rows.put(p, new Row(p, stdit, median(mine, r -> r.report().totalNanos() / 1e9),
+                    PresetAblation.Run::stditSeconds);
+            rows.put(p, new Row(p, stdit, median(mine, PresetAblation.Run::totalSeconds),
                     base / stdit, ratios.stream().mapToDouble(d -> d).min().orElse(Double.NaN),
                     ratios.stream().mapToDouble(d -> d).max().orElse(Double.NaN),
-                    median(mine, r -> r.report().computedSteps()),
-                    median(mine, r -> r.report().modelCalls()),
-                    median(mine, r -> r.report().mergedSteps()),
+                    median(mine, PresetAblation.Run::computed),
+                    median(mine, PresetAblation.Run::calls),
+                    median(mine, PresetAblation.Run::merged),
                     q == null || !q.has(p.id()) ? null : q.getAsJsonObject(p.id())));
         }
         double baseAccuracy = rows.get(Preset.FULL).quality() == null ? Double.NaN
@@ -136,6 +136,7 @@ final class PresetReport {
                     onFront(r, rows.values()) ? "**yes**" : "no",
                     full ? "–" : pass ? "**PASS**" : "no"));
         }
+        b.append(reading(rows, baseAccuracy));
         b.append("\nPareto: no other preset is both at least as fast (at the demo's runs) and at "
                 + "least as close to the full run (PSNR mean), and better in one. The mask presets"
                 + " run on the bench pack with the demo pack's calibrated mask (the bench pack's "
@@ -143,6 +144,42 @@ final class PresetReport {
                 + "presets decide on the bench pack's own values, and their speedup at the "
                 + "demo's runs is the measured one scaled by bench runs / demo runs. Skipped "
                 + "steps reuse the last computed velocity: they run no block.\n");
+        return b.toString();
+    }
+
+    /** Which presets meet the bar, and what keeps the others from it. */
+    private static String reading(Map<Preset, Row> rows, double baseAccuracy) {
+        if (Double.isNaN(baseAccuracy)) {
+            return "";
+        }
+        StringBuilder b = new StringBuilder("\nReading:\n\n");
+        for (Row r : rows.values()) {
+            if (r.preset() == Preset.FULL) {
+                continue;
+            }
+            double acc = 100 * (r.quality().get("attributeAccuracy").getAsDouble() - baseAccuracy);
+            double all = 100 * (r.quality().get("allFiveRight").getAsDouble()
+                    - rows.get(Preset.FULL).quality().get("allFiveRight").getAsDouble());
+            List<String> misses = new ArrayList<>();
+            if (r.demoSpeedup() < PresetAblation.BAR_SPEEDUP) {
+                misses.add(String.format(Locale.ROOT, "%.2f× < 3.0×", r.demoSpeedup()));
+            } else if (!r.measuredAtDemoRuns()) {
+                misses.add(String.format(Locale.ROOT, "%.2f× only scaled to the demo's runs, not "
+                        + "measured at them", r.demoSpeedup()));
+            }
+            if (r.psnr() < PresetAblation.BAR_PSNR) {
+                misses.add(String.format(Locale.ROOT, "PSNR %.2f dB < 30 dB", r.psnr()));
+            }
+            if (acc < -PresetAblation.BAR_ACCURACY_POINTS) {
+                misses.add(String.format(Locale.ROOT, "attribute accuracy %+.1f points", acc));
+            }
+            b.append(String.format(Locale.ROOT, "- `%s`: %s; all five right %+.1f points.%n",
+                    r.preset().id(), misses.isEmpty() ? String.format(Locale.ROOT,
+                            "**meets the bar**: %.2f× on the STDiT stage, PSNR %.2f dB (lowest "
+                                    + "frame %.2f dB), attribute accuracy %+.1f points",
+                            r.speedup(), r.psnr(), r.quality().get("psnrFrameMin").getAsDouble(),
+                            acc) : "misses the bar: " + String.join(", ", misses), all));
+        }
         return b.toString();
     }
 
