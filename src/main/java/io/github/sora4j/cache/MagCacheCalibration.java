@@ -47,6 +47,11 @@ public record MagCacheCalibration(double[] ratios) {
         }
     }
 
+    /**
+     * The ratios.
+     *
+     * @return a copy, one per calibrated step (index 0 is 1)
+     */
     @Override
     public double[] ratios() {
         return ratios.clone();
