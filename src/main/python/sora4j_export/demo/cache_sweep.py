@@ -18,20 +18,9 @@ import torch
 
 from .. import reference as ref
 from .. import stepcache as sc
-from .quality import DEFAULT_PACK, PackModels, held_out_prompts, judge
 from . import world as W
-
-
-def frame_psnr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    d = (a.astype(np.float64) - b.astype(np.float64)) ** 2
-    mse = d.reshape(d.shape[0], -1).mean(axis=1)
-    with np.errstate(divide="ignore"):
-        return np.where(mse == 0, np.inf, 10 * np.log10(255.0 ** 2 / np.maximum(mse, 1e-300)))
-
-
-def video_psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(((a.astype(np.float64) - b.astype(np.float64)) ** 2).mean())
-    return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
+from .presets import frame_psnr, video_psnr
+from .quality import DEFAULT_PACK, PackModels, held_out_prompts, judge
 
 
 @torch.no_grad()
