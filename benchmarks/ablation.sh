@@ -4,6 +4,15 @@
 # benchmarks/target/ablation/runs.csv. About 10 minutes on two cores with the defaults.
 #
 #   benchmarks/ablation.sh [--reps 5] [--steps 30] [--settings compute,streaming] [--no-doc] [--doc FILE]
+#   benchmarks/ablation.sh --presets [--reps 3] [--no-doc]
+#
+# --presets (issue 18): the named presets (io.github.sora4j.Preset, the CLI's --preset) instead: first their quality
+# on the demo pack (python3 -m sora4j_export.demo.presets: every preset against the full run on the held-out prompts,
+# QUALITY_LIMIT of them, default 24 of 96; SKIP_QUALITY=1 reuses benchmarks/target/presets/quality.json), then their
+# speed on the bench pack, interleaved with the full baseline (io.github.sora4j.benchmarks.PresetAblation); writes the
+# speed/quality table between <!-- presets:begin --> and <!-- presets:end --> in docs/benchmarks.md and
+# docs/quality.md. About 25 minutes on two shared cores with the defaults. --presets --from-csv re-renders the table
+# from the last timing run (benchmarks/target/presets/runs.csv, run.txt) and the quality file as it is now.
 #
 # Steps, all from the repository root:
 #   1. installs the library into the local Maven repository (build output in $SORA4J_BUILD, default
@@ -34,6 +43,21 @@ fi
 if [[ ! -f "$PACK_DIR/manifest.json" ]]; then
     echo "writing the bench pack to $PACK_DIR" >&2
     PYTHONPATH=src/main/python PYTHONHASHSEED=0 "$PYTHON" -m sora4j_export bench --out "$PACK_DIR"
+fi
+
+if [[ "${1:-}" == --presets ]]; then
+    shift
+    QUALITY=benchmarks/target/presets/quality.json
+    # --from-csv only re-renders the last timing run (runs.csv) with the quality file: it never reruns it
+    if [[ " $* " != *" --from-csv "* && ( "${SKIP_QUALITY:-0}" != 1 || ! -f "$QUALITY" ) ]]; then
+        PYTHONPATH=src/main/python OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 "$PYTHON" -m sora4j_export.demo.presets \
+            --limit "${QUALITY_LIMIT:-24}" --json "$QUALITY"
+    fi
+    exec java -Xmx6g -Dai.djl.offline=true -Dai.djl.pytorch.graph_optimizer=false \
+        -Dai.djl.pytorch.num_threads="${THREADS:-1}" -Dai.djl.pytorch.num_interop_threads=1 \
+        -Dsora4j.benchPack="$PACK_DIR" \
+        -cp benchmarks/target/benchmarks.jar io.github.sora4j.benchmarks.PresetAblation \
+        --quality "$QUALITY" --command "QUALITY_LIMIT=${QUALITY_LIMIT:-24} benchmarks/ablation.sh --presets${*:+ $*}" "$@"
 fi
 
 exec java -Xmx6g -Dai.djl.offline=true -Dai.djl.pytorch.graph_optimizer=false \

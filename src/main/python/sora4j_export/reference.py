@@ -337,10 +337,16 @@ class SampleResult:
     cosines: List[float] = field(default_factory=list)            # LPL cosine per step (NaN where not measured)
     leap_step: Optional[int] = None                   # index of the leaping step, None if no leap
     schedule: List[float] = field(default_factory=list)  # the full K-entry schedule
+    computed: List[bool] = field(default_factory=list)   # per executed step: block stack run (False: cache reused)
 
     @property
     def calls(self) -> int:
         return len(self.timesteps)
+
+    @property
+    def computed_calls(self) -> int:
+        """Steps that ran the STDiT block stack (all of them without a step cache)."""
+        return sum(self.computed) if self.computed else self.calls
 
 
 def stdit_pieces(stdit):
@@ -381,16 +387,25 @@ class Sampler:
 
     @torch.no_grad()
     def model_output(self, z_in, t_in, y, fps, height, width, merged: bool = False,
-                     rule: str = TDTM_SORA4J) -> torch.Tensor:
-        """One STDiT3 evaluation through the pieces: returns [B, 8, T, H', W']."""
+                     rule: str = TDTM_SORA4J, residual: Optional[torch.Tensor] = None, residual_out=None) -> torch.Tensor:
+        """One STDiT3 evaluation through the pieces: returns [B, 8, T, H', W'].
+
+        ``residual``: skip the block pairs and add this cached residual to the embed output (step caching);
+        ``residual_out``: told the block stack's residual (output − input) when the pairs run."""
         B, _, T, Hl, Wl = z_in.shape
         f32 = torch.float32
         x, y_tokens, t_mlp, t_emb = self.embed(z_in, t_in, y, torch.tensor([float(fps)], dtype=f32),
                                                torch.tensor([float(height)], dtype=f32),
                                                torch.tensor([float(width)], dtype=f32))
         S = x.shape[1] // T
-        for block in self.blocks:
-            x = self.block_forward(block, x, y_tokens, t_mlp, T, S, merged, rule)
+        if residual is not None:
+            x = x + residual
+        else:
+            x_in = x
+            for block in self.blocks:
+                x = self.block_forward(block, x, y_tokens, t_mlp, T, S, merged, rule)
+            if residual_out is not None:
+                residual_out(x - x_in)
         return self.final(x, t_emb, torch.tensor([T, Hl, Wl], dtype=torch.int64))
 
     # -- the sampling loop ------------------------------------------------------------------------------------------
@@ -399,7 +414,7 @@ class Sampler:
                height: int, width: int, num_frames: int, steps: int = 30, guidance: float = 7.0, fps: float = 24,
                lpl: Optional[LplConfig] = None, tdtm_steps: int = 0, record: bool = True, transform: bool = True,
                scale: float = 1.0, num_timesteps: int = 1000, upstream_nf: bool = False,
-               tdtm_rule: str = TDTM_SORA4J) -> SampleResult:
+               tdtm_rule: str = TDTM_SORA4J, cache=None, residual_hook=None) -> SampleResult:
         """Sample a latent from ``z0`` [1, 4, T, H', W'] (the initial noise).
 
         ``y_cond`` [1, Lt, D] and ``mask`` [1, Lt] from :func:`encode_prompt`; ``null_emb`` [Lt, D] the STDiT null
@@ -408,6 +423,8 @@ class Sampler:
         ``z = z + v * float32(dt/num_timesteps)``. Steps i < ``tdtm_steps`` run the blocks with TDTM merging.
         ``lpl``: None/off, FIXED or DYNAMIC (see :class:`LplState`). The schedule is :func:`timesteps` of
         ``num_frames`` (transform frame count = the latent T; ``upstream_nf`` selects upstream's formula).
+        ``cache``: a :class:`stepcache.CacheConfig` (skipped steps reuse the last computed residual or velocity; the
+        leap step always computes); ``residual_hook``: told each computed step's block-stack residual.
         """
         ts = timesteps(steps, num_frames, height, width, transform=transform, scale=scale, num_timesteps=num_timesteps,
                        upstream_nf=upstream_nf)
@@ -419,12 +436,24 @@ class Sampler:
             lpl = None
         state = LplState(lpl, steps)
         res = SampleResult(z=z, timesteps=[], dts=[], schedule=list(ts))
+        session = cache.session(steps, _forced_steps(lpl, steps)) if cache is not None else None
         for i in range(steps):
             t_in = torch.tensor([ts[i], ts[i]], dtype=torch.float32)
-            out = self.model_output(torch.cat([z, z], 0), t_in, y, fps, height, width, merged=i < tdtm_steps,
-                                    rule=tdtm_rule)
-            v_c, v_u = out[:, :4].chunk(2, dim=0)
-            v = v_u + guidance * (v_c - v_u)
+            computed = session is None or session.compute(i, z)
+            if not computed and cache.reuse == "velocity":
+                v = session.velocity.clone()
+            else:
+                kept = []
+                out = self.model_output(torch.cat([z, z], 0), t_in, y, fps, height, width,
+                                        merged=computed and i < tdtm_steps, rule=tdtm_rule,
+                                        residual=None if computed else session.residual,
+                                        residual_out=lambda r: (kept.append(r),
+                                                                residual_hook and residual_hook(r)))
+                v_c, v_u = out[:, :4].chunk(2, dim=0)
+                v = v_u + guidance * (v_c - v_u)
+            if session is not None and computed:
+                session.stored(z, kept[0], v)
+            res.computed.append(computed)
             leap = state.update(i, v)
             dt = step_dt(ts, i, leap)
             z = z + v * torch.tensor(dt / num_timesteps, dtype=torch.float32)
@@ -439,6 +468,16 @@ class Sampler:
         res.z = z
         res.cosines = list(state.cosines)
         return res
+
+
+def _forced_steps(lpl: Optional[LplConfig], steps: int):
+    """Steps a step cache must compute: a fixed LPL's leap step, and every step a dynamic LPL measures."""
+    if lpl is None or lpl.mode == LPL_OFF:
+        return lambda i: False
+    if lpl.mode == LPL_FIXED:
+        return lambda i: i == lpl.target_step
+    first = lpl.first_measured_step(steps)
+    return lambda i: i >= first - 1
 
 
 @torch.no_grad()

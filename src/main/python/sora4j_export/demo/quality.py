@@ -309,6 +309,18 @@ def ground_truth(frames: int, per_combo: int, limit: Optional[int] = None) -> Ta
     return t
 
 
+PRESETS_BEGIN, PRESETS_END = "<!-- presets:begin -->", "<!-- presets:end -->"
+
+
+def keep_presets_section(text: str, out: Path) -> str:
+    """Carries the presets' table (written by ``benchmarks/ablation.sh --presets``) over into a regenerated report."""
+    old = out.read_text(encoding="utf-8") if out.is_file() else ""
+    b, e = old.find(PRESETS_BEGIN), old.find(PRESETS_END)
+    if b < 0 or e < b:
+        return text
+    return text.rstrip("\n") + "\n\n" + old[b:e + len(PRESETS_END)] + "\n"
+
+
 def main(argv=None) -> int:
     from .quality_report import report
 
@@ -342,7 +354,7 @@ def main(argv=None) -> int:
                          log=lambda s: None)[SETTINGS[0].name] if args.seen else None,
         "truth": ground_truth(models.frames, args.per_combo, lim),
     }
-    text = report(models, res, args, time.time() - t0)
+    text = keep_presets_section(report(models, res, args, time.time() - t0), Path(args.out))
     Path(args.out).write_text(text, encoding="utf-8")
     print(text)
     return 0

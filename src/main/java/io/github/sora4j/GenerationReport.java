@@ -105,6 +105,16 @@ public record GenerationReport(
     }
 
     /**
+     * Steps that ran STDiT's block stack; the others reused a step cache's residual or velocity
+     * ({@link io.github.sora4j.cache.StepCache}).
+     *
+     * @return the count (all steps without a cache)
+     */
+    public int computedSteps() {
+        return (int) steps.stream().filter(StepReport::computed).count();
+    }
+
+    /**
      * Steps that ran with merged tokens (TDTM).
      *
      * @return the count
@@ -126,18 +136,20 @@ public record GenerationReport(
     /**
      * A one-line summary with values, e.g. {@code GenerationReport[total=1.98 s, textEncode=0.19 s,
      * denoise=1.09 s, decode=0.70 s, steps=16/30, leapStep=15, mergedSteps=0, blocksLoaded=21,
-     * peakLoaded=9.0 MB, promptTokens=8, latentShape=[1, 4, 5, 8, 8]]}. The per-step reports are
-     * in {@link #steps()}.
+     * peakLoaded=9.0 MB, promptTokens=8, latentShape=[1, 4, 5, 8, 8]]}, with {@code computedSteps=N}
+     * after mergedSteps when a step cache skipped steps. The per-step reports are in {@link
+     * #steps()}.
      *
      * @return the summary
      */
     @Override
     public String toString() {
         return String.format(Locale.ROOT, "GenerationReport[total=%s, textEncode=%s, denoise=%s, "
-                        + "decode=%s, steps=%d/%d, leapStep=%d, mergedSteps=%d, blocksLoaded=%d, "
+                        + "decode=%s, steps=%d/%d, leapStep=%d, mergedSteps=%d, %sblocksLoaded=%d, "
                         + "peakLoaded=%s, promptTokens=%d, latentShape=%s]",
                 seconds(totalNanos), seconds(textEncodeNanos), seconds(denoiseNanos),
                 seconds(decodeNanos), steps.size(), plannedSteps, leapStep(), mergedSteps(),
+                computedSteps() == steps.size() ? "" : "computedSteps=" + computedSteps() + ", ",
                 blocksLoaded, MemoryBudget.format(peakLoadedBytes), promptTokens,
                 Arrays.toString(latentShape));
     }

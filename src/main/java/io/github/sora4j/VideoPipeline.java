@@ -10,7 +10,10 @@ import io.github.sora4j.device.DeviceProfile;
 import io.github.sora4j.device.Feasibility;
 import io.github.sora4j.device.MemoryPlan;
 import io.github.sora4j.device.ProcessMemory;
+import io.github.sora4j.cache.StepCache;
+import io.github.sora4j.cache.StepCaches;
 import io.github.sora4j.internal.BlockCallback;
+import io.github.sora4j.internal.CachedSteps;
 import io.github.sora4j.internal.Denoiser;
 import io.github.sora4j.internal.Engines;
 import io.github.sora4j.internal.Finite;
@@ -54,7 +57,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Text-to-video with Open-Sora v1.2 from a model pack: T5 → STDiT3 (rectified flow with CFG) →
- * VAE → frames, with pluggable {@link StepScheduler}, {@link TokenMerger} and {@link BlockLoader}.
+ * VAE → frames, with pluggable {@link StepScheduler}, {@link TokenMerger}, {@link StepCache} and
+ * {@link BlockLoader}, or a named {@link Preset} of them.
  *
  * <pre>{@code
  * try (VideoPipeline pipeline = VideoPipeline.builder()
@@ -89,6 +93,7 @@ public final class VideoPipeline implements AutoCloseable {
     private final PackManifest manifest;
     private final StepScheduler scheduler;
     private final TokenMerger merger;
+    private final StepCache stepCache;
     private final BlockLoader loader;
     private final boolean recordTrace;
     private final TextEncoder text;
@@ -115,6 +120,7 @@ public final class VideoPipeline implements AutoCloseable {
         this.nullEmbedding = readNullEmbedding(pack);
         this.denoiser = new Denoiser(pack);
         this.vae = new VaeDecoder(pack);
+        this.stepCache = Objects.requireNonNull(b.cacheFactory.apply(pack), "step cache");
         this.text = new TextEncoder(pack);
         BlockLoader l = null;
         NDManager r = null;
@@ -472,23 +478,29 @@ public final class VideoPipeline implements AutoCloseable {
                     sampling.timestepTransform(), sampling.transformScale()));
             planned = ts.count();
             StepScheduler.Session session = scheduler.start(ts);
+            CachedSteps cache = CachedSteps.start(stepCache, session, ts.count(), call);
             for (int i = 0; i < ts.count(); i++) {
                 long stepStart = System.nanoTime();
-                FrameGroups groups = merger.groups(i, ts.count(), p.latentFrames());
+                boolean computed = cache.compute(i, z);
+                FrameGroups groups = computed ? merger.groups(i, ts.count(), p.latentFrames())
+                        : FrameGroups.identity(p.latentFrames());
                 StepDecision d;
                 try (NDManager step = call.newSubManager()) {
                     NDArray zi = step.create(z, zShape);
-                    NDArray v = denoiser.velocity(zi, ts.get(i), r.guidanceScale(), cond, groups,
-                            merger, loader, step,
-                            blockEvents(listener, cancel, Stage.DENOISE, i));
+                    NDArray v = cache.runsModel(computed) ? denoiser.velocity(zi, ts.get(i),
+                            r.guidanceScale(), cond, groups, merger, loader, step,
+                            blockEvents(listener, cancel, Stage.DENOISE, i),
+                            cache.residuals(computed)) : cache.reusedVelocity(step);
                     d = session.decide(i, v);
+                    cache.after(i, computed, z, v);
                     z = zi.add(v.mul((float) (d.dt() / sampling.numTimesteps()))).toFloatArray();
                     Finite.check(z, Stage.DENOISE, i, "the latent after denoising step " + i
                             + " of " + ts.count() + " (timestep " + ts.get(i) + ")");
                     trace.step(ts.get(i), v, z);
                 }
                 StepReport report = new StepReport(i, ts.get(i), d.dt(),
-                        System.nanoTime() - stepStart, !groups.isIdentity(), d.cosine(), d.leap());
+                        System.nanoTime() - stepStart, !groups.isIdentity(), d.cosine(), d.leap(),
+                        computed);
                 steps.add(report);
                 emit(listener, cancel, new ProgressEvent.StepFinished(report, ts.count()));
                 if (d.last()) {
@@ -604,6 +616,7 @@ public final class VideoPipeline implements AutoCloseable {
         private StepScheduler scheduler = StepSchedulers.rectifiedFlow();
         private TokenMerger merger = TokenMergers.none();
         private Function<ModelPack, BlockLoader> loaderFactory = BlockLoaders::resident;
+        private Function<ModelPack, StepCache> cacheFactory = p -> StepCaches.none();
         private boolean recordTrace;
 
         private Builder() {}
@@ -649,6 +662,46 @@ public final class VideoPipeline implements AutoCloseable {
          */
         public Builder tokenMerger(TokenMerger merger) {
             this.merger = InvalidConfigurationException.requireNonNull(merger, "merger");
+            return this;
+        }
+
+        /**
+         * Sets the step cache (default: {@link StepCaches#none()}, every step computes).
+         *
+         * @param cache the cache
+         * @return this builder
+         */
+        public Builder stepCache(StepCache cache) {
+            Objects.requireNonNull(cache, "cache");
+            this.cacheFactory = p -> cache;
+            return this;
+        }
+
+        /**
+         * Sets a step cache made from the pack when the pipeline is built (e.g. {@link
+         * StepCaches#magCache(double, int, int, StepCache.Reuse)}, which reads the pack's
+         * calibration).
+         *
+         * @param factory makes the cache for the pack
+         * @return this builder
+         */
+        public Builder stepCache(Function<ModelPack, StepCache> factory) {
+            this.cacheFactory = Objects.requireNonNull(factory, "factory");
+            return this;
+        }
+
+        /**
+         * Applies a named preset: its scheduler, token merger and step cache (call {@link
+         * #scheduler}, {@link #tokenMerger} or {@link #stepCache} afterwards to override one).
+         *
+         * @param preset e.g. {@link Preset#LPL_CACHE}
+         * @return this builder
+         */
+        public Builder preset(Preset preset) {
+            Objects.requireNonNull(preset, "preset");
+            this.scheduler = preset.scheduler();
+            this.merger = preset.tokenMerger();
+            this.cacheFactory = preset.stepCache();
             return this;
         }
 

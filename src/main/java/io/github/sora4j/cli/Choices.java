@@ -1,5 +1,6 @@
 package io.github.sora4j.cli;
 
+import io.github.sora4j.Preset;
 import io.github.sora4j.device.DeviceProfile;
 import io.github.sora4j.device.DeviceProfiles;
 import io.github.sora4j.load.LoaderKind;
@@ -134,6 +135,19 @@ final class Choices {
             throw new TypeConversionException("'" + value + "' is not one of sora4j (an odd last"
                     + " latent frame is its own group), upstream (the paper's code: it is dropped"
                     + " and gets the last pair's output)");
+        }
+    }
+
+    /** Parses {@code --preset}: a {@link Preset} name, any case. */
+    static final class PresetConverter implements ITypeConverter<Preset> {
+        @Override
+        public Preset convert(String value) {
+            try {
+                return Preset.of(value);
+            } catch (IllegalArgumentException e) {
+                throw new TypeConversionException("'" + value + "' is not a preset (presets: "
+                        + Preset.names() + ")");
+            }
         }
     }
 

@@ -3,6 +3,7 @@ package io.github.sora4j.cli;
 import io.github.sora4j.GenerationReport;
 import io.github.sora4j.GenerationRequest;
 import io.github.sora4j.GenerationResult;
+import io.github.sora4j.Preset;
 import io.github.sora4j.ProgressListener;
 import io.github.sora4j.VideoPipeline;
 import io.github.sora4j.device.DeviceProfile;
@@ -85,6 +86,14 @@ final class GenerateCommand implements Callable<Integer> {
             + "24).")
     private Integer fps;
 
+    @Option(names = "--preset", paramLabel = "NAME", converter = Choices.PresetConverter.class,
+            description = "A named combination of LPL, TDTM and step caching (docs/benchmarks.md):"
+                    + " full, lpl, tdtm, paper (LPL + TDTM 15/30), cache (calibrated step mask),"
+                    + " cache-adaptive, lpl-cache (LPL + mask: the fast preset that keeps"
+                    + " quality), lpl-cache-adaptive, all (LPL + TDTM +"
+                    + " mask). --lpl and --tdtm-steps override its parts.")
+    private Preset preset;
+
     @Option(names = "--lpl", paramLabel = "MODE", converter = Choices.LplConverter.class,
             description = "Linear Proportional Leap: off, fixed (leap at step 16 of 30), fixed:N "
                     + "(0-based leap step N: N+1 model calls), dynamic (leap once velocities "
@@ -132,7 +141,9 @@ final class GenerateCommand implements Callable<Integer> {
                         + request.steps());
             }
             DeviceProfile profile = memory.effectiveProfile();
-            Techniques defaults = profile != null ? profile.techniques() : null;
+            Techniques defaults = preset != null ? new Techniques(preset.lplLeapStep(),
+                    preset.tdtmMergeSteps(), io.github.sora4j.load.LoaderKind.RESIDENT)
+                    : profile != null ? profile.techniques() : null;
             Choices.Lpl lplChoice = lpl != null ? lpl
                     : defaults == null || defaults.lplLeapStep() < 0 ? Choices.Lpl.OFF
                     : new Choices.Lpl("fixed", defaults.lplLeapStep());
@@ -151,6 +162,9 @@ final class GenerateCommand implements Callable<Integer> {
                 builder.blockLoader(memory.loaderFactory());
             }
             builder.scheduler(lplChoice.scheduler()).tokenMerger(tdtmChoice.merger());
+            if (preset != null) {
+                builder.stepCache(preset.stepCache());
+            }
 
             out.printf(Locale.ROOT, "pack       %s%s%n", modelPack.manifest().name(),
                     pack.isDemo() ? String.format(Locale.ROOT,
@@ -163,8 +177,11 @@ final class GenerateCommand implements Callable<Integer> {
                             + "seed %d%n", request.frames(), request.width(), request.height(),
                     request.fps(), request.steps(), trim(request.guidanceScale()),
                     request.seed());
-            out.printf(Locale.ROOT, "techniques %s, %s; %s%n", lplChoice.describe(),
-                    tdtmChoice.describe(), memory.describe());
+            out.printf(Locale.ROOT, "techniques %s%s, %s%s; %s%n",
+                    preset != null ? "preset " + preset.id() + ": " : "", lplChoice.describe(),
+                    tdtmChoice.describe(), preset != null && preset.caches()
+                            ? ", step cache " + (preset.needsCalibration() ? "calibrated mask"
+                                    : "adaptive") : "", memory.describe());
             out.flush();
 
             ProgressDisplay display = new ProgressDisplay(out, mode(), columns(),
@@ -248,6 +265,10 @@ final class GenerateCommand implements Callable<Integer> {
         }
         if (r.mergedSteps() > 0) {
             s.append(", ").append(r.mergedSteps()).append(" with TDTM merging");
+        }
+        if (r.computedSteps() < r.modelCalls()) {
+            s.append(", ").append(r.modelCalls() - r.computedSteps())
+                    .append(" reused from the step cache");
         }
         if (r.modelCalls() > 0) {
             s.append(", ").append(ProgressDisplay.seconds(r.denoiseNanos() / (double) r.modelCalls()))

@@ -95,6 +95,47 @@ public final class Denoiser {
     public NDArray velocity(NDArray z, double timestep, double guidance, Conditioning cond,
             FrameGroups groups, TokenMerger merger, BlockLoader loader, NDManager out,
             BlockCallback afterBlock) {
+        return velocity(z, timestep, guidance, cond, groups, merger, loader, out, afterBlock, null);
+    }
+
+    /**
+     * The block stack's residual for step caching: a skipped step adds a cached residual to the
+     * embed block's output instead of running the block pairs; a computed step hands over its own.
+     */
+    public interface Residuals {
+        /**
+         * The residual to reuse, or null to run the block pairs.
+         *
+         * @return [2, N, D] or null
+         */
+        NDArray cached();
+
+        /**
+         * Told the residual (output − input of the block pairs) of a computed step.
+         *
+         * @param residual attached to the step's manager; the callee may re-attach it
+         */
+        void computed(NDArray residual);
+    }
+
+    /**
+     * Runs one step, reusing or recording the block stack's residual.
+     *
+     * @param z latent [1, C, T, H', W']
+     * @param timestep t' of this step
+     * @param guidance CFG scale
+     * @param cond the per-generation inputs
+     * @param groups frame grouping for token merging (identity: fused path)
+     * @param merger merges and unmerges tokens when {@code groups} is not the identity
+     * @param loader loads the blocks
+     * @param out manager of the returned velocity and of every intermediate
+     * @param afterBlock told after each block
+     * @param residuals step caching, or null (the block pairs run, nothing is kept)
+     * @return the CFG velocity [1, C, T, H', W'] attached to {@code out}
+     */
+    public NDArray velocity(NDArray z, double timestep, double guidance, Conditioning cond,
+            FrameGroups groups, TokenMerger merger, BlockLoader loader, NDManager out,
+            BlockCallback afterBlock, Residuals residuals) {
         loader.beginSet(all);
         int count = all.size();
         int index = 0;
@@ -106,7 +147,13 @@ public final class Denoiser {
         NDArray yTokens = e.get(1);
         NDArray tMlp = e.get(2);
         NDArray tEmb = e.get(3);
-        for (BlockInfo pair : pairs) {
+        NDArray reused = residuals == null ? null : residuals.cached();
+        NDArray embedded = x;
+        if (reused != null) {
+            x = x.add(reused);
+            index += pairs.size();
+        }
+        for (BlockInfo pair : reused != null ? List.<BlockInfo>of() : pairs) {
             long start = System.nanoTime();
             NDArray input = x;
             // Each pair's intermediates live in a scope freed after it: only x crosses pairs, so
@@ -118,8 +165,14 @@ public final class Denoiser {
                         : mergedPair(block, x, yTokens, tMlp, groups, merger, cond, scope);
                 x.attach(out);
             }
-            input.close();
+            if (residuals == null || input != embedded) {
+                input.close();
+            }
             afterBlock.done(index++, count, pair, System.nanoTime() - start);
+        }
+        if (residuals != null && reused == null) {
+            residuals.computed(x.sub(embedded));
+            embedded.close();
         }
         NDArray o = run(loader, fin, out, index, count, afterBlock, x, tEmb, cond.latentSize())
                 .head();

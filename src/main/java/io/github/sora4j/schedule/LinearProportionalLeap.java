@@ -256,6 +256,11 @@ public final class LinearProportionalLeap implements StepScheduler {
             checkStep(ts, step);
             return leapOrRegular(ts, step, step == n, Double.NaN);
         }
+
+        @Override
+        public boolean needsModel(int step) {
+            return step == n;
+        }
     }
 
     private final class DynamicSession implements Session {
@@ -289,6 +294,12 @@ public final class LinearProportionalLeap implements StepScheduler {
             }
             previous = v;
             return leapOrRegular(ts, step, leap, cos);
+        }
+
+        @Override
+        public boolean needsModel(int step) {
+            // the step before the first measured one gives the first cosine its previous velocity
+            return step >= first - 1;
         }
     }
 

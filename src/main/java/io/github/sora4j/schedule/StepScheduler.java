@@ -48,5 +48,18 @@ public interface StepScheduler {
          * @return the step size and whether this is the last step
          */
         StepDecision decide(int step, NDArray velocity);
+
+        /**
+         * Whether the model must really run at {@code step} because this session's decision there
+         * depends on a fresh velocity: a fixed LPL's leap step, every step a dynamic LPL measures.
+         * A step cache ({@link io.github.sora4j.cache.StepCache}) never reuses a cached result on
+         * such a step.
+         *
+         * @param step 0-based step index
+         * @return true if the step must compute (default: false)
+         */
+        default boolean needsModel(int step) {
+            return false;
+        }
     }
 }
