@@ -6,6 +6,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import io.github.sora4j.GenerationRequest;
+import io.github.sora4j.GenerationResult;
+import io.github.sora4j.VideoPipeline;
 import io.github.sora4j.load.LoadedBlock;
 import io.github.sora4j.load.TorchScriptBlock;
 import io.github.sora4j.merge.FrameGroups;
@@ -18,7 +21,10 @@ import io.github.sora4j.pack.ModelPack;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -27,13 +33,14 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * TDTM inside the block ({@code forward_merged}) against the Java merge around the sub-stage
  * methods: the same weights (tiny-random's first pair, as exported now and as exported before the
- * method, {@code src/test/resources/old-pack}), bit-equal outputs for both TDTM rules at every T
- * from 2 to 31 and for groups of 3 and 4 frames.
+ * method, {@code src/test/resources/old-pack}), bit-equal outputs for both TDTM rules at T of
+ * every residue mod 4 (upstream's rule followed and fallen back from) and for groups of 3 and 4.
  */
 class MergedPairTest {
     private static final int S = 4;
     private static final int WIDTH = 64;
     private static ModelPack pack;
+    private static ModelPack oldPack;
     private static NDManager manager;
     private static TorchScriptBlock current;
     private static TorchScriptBlock old;
@@ -43,7 +50,7 @@ class MergedPairTest {
         pack = ModelPack.embedded("tiny-random");
         manager = NDManager.newBaseManager("PyTorch");
         current = TorchScriptBlock.load(pack, firstPair(pack));
-        ModelPack oldPack = OldPack.copy(dir);
+        oldPack = OldPack.copy(dir);
         old = TorchScriptBlock.load(oldPack, firstPair(oldPack));
     }
 
@@ -66,7 +73,7 @@ class MergedPairTest {
     }
 
     private static LoadedBlock handle(TorchScriptBlock b) {
-        return new LoadedBlock(b, () -> {});
+        return new LoadedBlock(b, () -> {}, false); // no profiling runs at each new shape
     }
 
     @Test
@@ -79,14 +86,20 @@ class MergedPairTest {
     }
 
     @Test
-    void inBlockMergeEqualsTheJavaMergeBitForBitForBothRulesAtEveryT() {
-        List<TokenMerger> mergers = List.of(TokenMergers.tdtm(Integer.MAX_VALUE),
-                TokenMergers.tdtmUpstream(Integer.MAX_VALUE), new TemporalTokenMerger(3, 1),
-                new TemporalTokenMerger(4, 1));
+    void inBlockMergeEqualsTheJavaMergeBitForBitForBothRulesAndOtherGroupSizes() {
+        // T: every residue mod 4 (upstream's rule follows upstream at T ≡ 0, 3 and T = 30 and
+        // falls back at T ≡ 1, 2 and T = 31), the 17-frame T = 5, the paper's T = 20 and 30
+        int[] ts = {2, 3, 4, 5, 6, 7, 9, 14, 15, 20, 30, 31};
+        Map<TokenMerger, int[]> cases = new LinkedHashMap<>();
+        cases.put(TokenMergers.tdtm(Integer.MAX_VALUE), ts);
+        cases.put(TokenMergers.tdtmUpstream(Integer.MAX_VALUE), ts);
+        cases.put(new TemporalTokenMerger(3, 1), new int[] {3, 7, 8});
+        cases.put(new TemporalTokenMerger(4, 1), new int[] {6, 7, 9});
         int upstreamFollowed = 0;
         int upstreamFallback = 0;
-        for (TokenMerger merger : mergers) {
-            for (int t = 2; t <= 31; t++) {
+        for (var c : cases.entrySet()) {
+            TokenMerger merger = c.getKey();
+            for (int t : c.getValue()) {
                 FrameGroups g = merger.groups(0, 30, t);
                 if (g.isIdentity()) {
                     continue;
@@ -116,8 +129,34 @@ class MergedPairTest {
                 }
             }
         }
-        assertThat(upstreamFollowed).isGreaterThanOrEqualTo(14); // T ≡ 0, 3 (mod 4) and T = 30
-        assertThat(upstreamFallback).isGreaterThanOrEqualTo(14);
+        assertThat(upstreamFollowed).isEqualTo(6); // 3, 4, 7, 15, 20, 30
+        assertThat(upstreamFallback).isEqualTo(6); // 2, 5, 6, 9, 14, 31
+    }
+
+    @Test
+    void aPackExportedBeforeForwardMergedGeneratesTheSameLatentsBitForBit() {
+        // pipelines on the old pack (Java merge) and the current one (in-block merge): T = 5 (the
+        // project's rule, a last group of one) and T = 15 (upstream's, a last group of three)
+        Object[][] runs = {{TokenMergers.tdtm(1), 17}, {TokenMergers.tdtmUpstream(1), 51}};
+        for (Object[] run : runs) {
+            TokenMerger merger = (TokenMerger) run[0];
+            GenerationRequest request = GenerationRequest.builder("a red circle moving left")
+                    .frames((Integer) run[1]).size(40, 32).steps(2).seed(5).build();
+            List<float[]> latents = new ArrayList<>();
+            for (ModelPack p : new ModelPack[] {pack, oldPack}) {
+                try (VideoPipeline pipeline = VideoPipeline.builder().pack(p).recordTrace(true)
+                        .tokenMerger(merger).build()) {
+                    GenerationResult r = pipeline.generate(request);
+                    assertThat(r.report().steps().get(0).merged()).isTrue();
+                    assertThat(r.report().steps().get(1).merged()).isFalse();
+                    latents.addAll(r.trace().latents());
+                }
+            }
+            for (int i = 0; i < 2; i++) {
+                assertThat(latents.get(2 + i)).as("%s, latent after step %d", merger, i)
+                        .isEqualTo(latents.get(i));
+            }
+        }
     }
 
     @Test
