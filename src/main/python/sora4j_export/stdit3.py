@@ -664,14 +664,6 @@ class STDiT3BlockPair(nn.Module):
     def temporal_mlp(self, x: Tensor, t_mlp: Tensor) -> Tensor:
         return self.temporal.mlp_residual(x, t_mlp)
 
-    def _merged_half(self, block: STDiT3Block, x: Tensor, y_tokens: Tensor, t_mlp: Tensor, sizes: List[int],
-                     averaged: List[int], freqs: Optional[Tensor]) -> Tensor:
-        a = block.self_attention(merge_frames(block.norm_msa(x, t_mlp), sizes, averaged), len(sizes), freqs)
-        # gate · unmerge(a) == unmerge(gate · a): the gate is per sample and channel, the same product per element
-        x = add_unmerged(x, block.modulation(t_mlp, 2) * a, sizes)
-        x = add_unmerged(x, block.cross_attention(merge_frames(x, sizes, averaged), y_tokens), sizes)
-        return block.mlp_residual(x, t_mlp)
-
     @torch.jit.export
     def forward_merged(self, x: Tensor, y_tokens: Tensor, t_mlp: Tensor, groups: Tensor) -> Tensor:
         """The pair on a TDTM step: ``groups`` int64 [2, G], row 0 the frames of each group (summing to T), row 1
@@ -683,8 +675,20 @@ class STDiT3BlockPair(nn.Module):
         for g in range(groups.shape[1]):  # int() of elements, not tolist(): names the allowlist already has
             sizes.append(int(groups[0, g]))
             averaged.append(int(groups[1, g]))
-        x = self._merged_half(self.spatial, x, y_tokens, t_mlp, sizes, averaged, None)
-        return self._merged_half(self.temporal, x, y_tokens, t_mlp, sizes, averaged, self.rope.freqs)
+        g = len(sizes)
+        # Each half written out (a submodule passed as an argument would tie the method to one compiled module
+        # type, which differs between processes). gate · unmerge(a) == unmerge(gate · a): the gate is per sample
+        # and channel, the same product per element.
+        sp = self.spatial
+        a = sp.self_attention(merge_frames(sp.norm_msa(x, t_mlp), sizes, averaged), g, None)
+        x = add_unmerged(x, sp.modulation(t_mlp, 2) * a, sizes)
+        x = add_unmerged(x, sp.cross_attention(merge_frames(x, sizes, averaged), y_tokens), sizes)
+        x = sp.mlp_residual(x, t_mlp)
+        tp = self.temporal
+        a = tp.self_attention(merge_frames(tp.norm_msa(x, t_mlp), sizes, averaged), g, self.rope.freqs)
+        x = add_unmerged(x, tp.modulation(t_mlp, 2) * a, sizes)
+        x = add_unmerged(x, tp.cross_attention(merge_frames(x, sizes, averaged), y_tokens), sizes)
+        return tp.mlp_residual(x, t_mlp)
 
     def forward(self, x: Tensor, y_tokens: Tensor, t_mlp: Tensor, num_frames: Tensor) -> Tensor:
         x = self.spatial_gate_msa(x, self.spatial_self_attn(self.spatial_norm_msa(x, t_mlp), num_frames), t_mlp)
