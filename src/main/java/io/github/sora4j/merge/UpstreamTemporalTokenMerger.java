@@ -91,6 +91,9 @@ public final class UpstreamTemporalTokenMerger implements TokenMerger {
     /**
      * Every frame of each group, except in a last group of three (upstream's odd T), whose third
      * frame {@link #merge} leaves out: the in-block merge then computes what {@code merge} does.
+     *
+     * @param groups a partition from {@link #groups}
+     * @return frames averaged per group
      */
     @Override
     public Optional<int[]> averagedFrames(FrameGroups groups) {
