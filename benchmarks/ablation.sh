@@ -43,6 +43,8 @@ fi
 if [[ ! -f "$PACK_DIR/manifest.json" ]]; then
     echo "writing the bench pack to $PACK_DIR" >&2
     PYTHONPATH=src/main/python PYTHONHASHSEED=0 "$PYTHON" -m sora4j_export bench --out "$PACK_DIR"
+else  # a bench pack written before forward_merged gets it (weights unchanged), so merged steps merge in the blocks
+    PYTHONPATH=src/main/python PYTHONHASHSEED=0 "$PYTHON" -m sora4j_export.upgrade "$PACK_DIR" >&2
 fi
 
 if [[ "${1:-}" == --presets ]]; then

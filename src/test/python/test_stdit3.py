@@ -387,6 +387,51 @@ class BlocksTest(unittest.TestCase):
             with torch.no_grad():
                 self.assertLessEqual((eager(x, y_tok, t_mlp, nf) - want).abs().max().item(), 1e-6)
 
+    def test_forward_merged_equals_the_substage_chain_around_the_merge_bit_for_bit(self):
+        # forward_merged (TDTM inside the block) against the sub-stage chain with the merge made outside, group by
+        # group as the Java TokenMerger does: frames summed in order then divided, outputs repeated back
+        def merge(x, sizes, averaged):
+            b, m, c = x.shape
+            f = x.reshape(b, sum(sizes), m // sum(sizes), c)
+            out, start = [], 0
+            for n, k in zip(sizes, averaged):
+                acc = f[:, start:start + 1]
+                for j in range(1, k):
+                    acc = acc + f[:, start + j:start + j + 1]
+                out.append(acc / float(k) if k > 1 else acc)
+                start += n
+            return torch.cat(out, 1).reshape(b, -1, c)
+
+        def unmerge(a, sizes):
+            b, _, c = a.shape
+            f = a.reshape(b, len(sizes), -1, c)
+            return torch.cat([f[:, g:g + 1].expand(-1, n, -1, -1) for g, n in enumerate(sizes)], 1).reshape(b, -1, c)
+
+        pair = self.mods[1]
+        g = torch.Generator().manual_seed(9)
+        # (sizes, averaged): pairs; the project's odd T; upstream's odd T (last frame dropped); groups of 4 with a
+        # remainder of 2 and of 3 frames; one group; no merging
+        cases = (([2] * 10, [2] * 10), ([2, 2, 1], [2, 2, 1]), ([2] * 6 + [3], [2] * 7), ([4, 4, 2], [4, 4, 2]),
+                 ([4, 3], [4, 3]), ([3], [3]), ([2, 1], [2, 1]), ([1, 1, 1], [1, 1, 1]))
+        for sizes, averaged in cases:
+            T, S, B, L = sum(sizes), 6, 2, 3
+            x = torch.randn(B, T * S, 64, generator=g)
+            y_tok = torch.randn(B, L, 64, generator=g)
+            t_mlp = torch.randn(B, 6 * 64, generator=g)
+            nf = torch.tensor(len(sizes), dtype=torch.int64)
+            h = x
+            for half in ("spatial", "temporal"):
+                a = getattr(pair, half + "_self_attn")(merge(getattr(pair, half + "_norm_msa")(h, t_mlp), sizes,
+                                                             averaged), nf)
+                h = getattr(pair, half + "_gate_msa")(h, unmerge(a, sizes), t_mlp)
+                h = h + unmerge(getattr(pair, half + "_cross_attn")(merge(h, sizes, averaged), y_tok), sizes)
+                h = getattr(pair, half + "_mlp")(h, t_mlp)
+            got = pair.forward_merged(x, y_tok, t_mlp, torch.tensor([sizes, averaged], dtype=torch.int64))
+            self.assertTrue(torch.equal(got, h), (sizes, averaged, (got - h).abs().max().item()))
+            with torch.no_grad():  # the eager pair too
+                eager = self.specs[1].module.forward_merged(x, y_tok, t_mlp, torch.tensor([sizes, averaged]))
+            self.assertTrue(torch.equal(eager, h), (sizes, averaged))
+
     def test_self_attn_at_merged_frame_count(self):
         # TDTM: the caller averages frame pairs, so self_attn sees T' = T/2 frames (RoPE positions 0..T'-1)
         pair = self.mods[1]

@@ -550,8 +550,73 @@ class STDiT3Embed(nn.Module):
         return x, y_tokens, t_mlp, t
 
 
+def merge_frames(x: Tensor, sizes: List[int], averaged: List[int]) -> Tensor:
+    """TDTM merge [B, T*S, C] -> [B, G*S, C]: group g covers ``sizes[g]`` consecutive frames and becomes the mean of
+    its first ``averaged[g]`` frames, summed in frame order and then divided by the count (a single frame is kept
+    as it is). Leading groups of one size r (all averaged) are summed through one strided view per position, as
+    the Java ``TokenMerger.merge`` does: the same float32 operations, so the result is bit-equal to it."""
+    b, m, c = x.shape[0], x.shape[1], x.shape[2]
+    t = 0
+    for n in sizes:
+        t += n
+    s = m // t
+    frames = x.reshape(b, t, s, c)
+    r = sizes[0]
+    uniform = 0
+    while uniform < len(sizes) and sizes[uniform] == r and averaged[uniform] == r:
+        uniform += 1
+    parts: List[Tensor] = []
+    if r > 1 and uniform > 1:
+        u = frames[:, 0:uniform * r].reshape(b, uniform, r, s, c)
+        acc = u[:, :, 0]
+        for f in range(1, r):
+            acc = acc + u[:, :, f]
+        parts.append(acc / float(r))
+    else:
+        uniform = 0
+    start = uniform * r
+    for g in range(uniform, len(sizes)):
+        acc = frames[:, start:start + 1]
+        for f in range(1, averaged[g]):
+            acc = acc + frames[:, start + f:start + f + 1]
+        parts.append(acc / float(averaged[g]) if averaged[g] > 1 else acc)
+        start += sizes[g]
+    merged = parts[0] if len(parts) == 1 else torch.cat(parts, 1)
+    return merged.reshape(b, len(sizes) * s, c)
+
+
+def add_unmerged(x: Tensor, d: Tensor, sizes: List[int]) -> Tensor:
+    """``x + unmerge(d)`` for x [B, T*S, C] and merged d [B, G*S, C] without materialising the unmerged d: each
+    group's rows of d broadcast over its ``sizes[g]`` frames of x (leading groups of one size in one call; when all
+    groups have one size, as for an even T, that is the whole add). Elementwise the same additions as adding the
+    repeated copy."""
+    b, m, c = x.shape[0], x.shape[1], x.shape[2]
+    t = 0
+    for n in sizes:
+        t += n
+    s = m // t
+    g_count = len(sizes)
+    xf = x.reshape(b, t, s, c)
+    df = d.reshape(b, g_count, s, c)
+    r = sizes[0]
+    uniform = 0
+    while uniform < g_count and sizes[uniform] == r:
+        uniform += 1
+    end = uniform * r
+    head = (xf[:, 0:end].reshape(b, uniform, r, s, c) + df[:, 0:uniform, None]).reshape(b, end, s, c)
+    if uniform == g_count:
+        return head.reshape(b, m, c)
+    parts: List[Tensor] = [head]
+    start = end
+    for g in range(uniform, g_count):
+        parts.append(xf[:, start:start + sizes[g]] + df[:, g:g + 1])
+        start += sizes[g]
+    return torch.cat(parts, 1).reshape(b, m, c)
+
+
 class STDiT3BlockPair(nn.Module):
-    """stdit-block: spatial_blocks[j] then temporal_blocks[j], with the sub-stage methods of docs/model-pack.md."""
+    """stdit-block: spatial_blocks[j] then temporal_blocks[j], with the sub-stage methods of docs/model-pack.md and
+    ``forward_merged``, the pair's TDTM step with the merges inside (docs/techniques.md)."""
 
     def __init__(self, spatial: STDiT3Block, temporal: STDiT3Block, rope: RotaryEmbedding):
         super().__init__()
@@ -598,6 +663,32 @@ class STDiT3BlockPair(nn.Module):
     @torch.jit.export
     def temporal_mlp(self, x: Tensor, t_mlp: Tensor) -> Tensor:
         return self.temporal.mlp_residual(x, t_mlp)
+
+    @torch.jit.export
+    def forward_merged(self, x: Tensor, y_tokens: Tensor, t_mlp: Tensor, groups: Tensor) -> Tensor:
+        """The pair on a TDTM step: ``groups`` int64 [2, G], row 0 the frames of each group (summing to T), row 1
+        how many of a group's leading frames its merge averages (1 to its size; fewer than its size drops frames as
+        upstream's odd-T rule does). Self- and cross-attention see the G merged frames, the MLP all T; the result
+        equals the sub-stage chain around the Java ``TokenMerger`` bit for bit."""
+        sizes: List[int] = []
+        averaged: List[int] = []
+        for g in range(groups.shape[1]):  # int() of elements, not tolist(): names the allowlist already has
+            sizes.append(int(groups[0, g]))
+            averaged.append(int(groups[1, g]))
+        g = len(sizes)
+        # Each half written out (a submodule passed as an argument would tie the method to one compiled module
+        # type, which differs between processes). gate · unmerge(a) == unmerge(gate · a): the gate is per sample
+        # and channel, the same product per element.
+        sp = self.spatial
+        a = sp.self_attention(merge_frames(sp.norm_msa(x, t_mlp), sizes, averaged), g, None)
+        x = add_unmerged(x, sp.modulation(t_mlp, 2) * a, sizes)
+        x = add_unmerged(x, sp.cross_attention(merge_frames(x, sizes, averaged), y_tokens), sizes)
+        x = sp.mlp_residual(x, t_mlp)
+        tp = self.temporal
+        a = tp.self_attention(merge_frames(tp.norm_msa(x, t_mlp), sizes, averaged), g, self.rope.freqs)
+        x = add_unmerged(x, tp.modulation(t_mlp, 2) * a, sizes)
+        x = add_unmerged(x, tp.cross_attention(merge_frames(x, sizes, averaged), y_tokens), sizes)
+        return tp.mlp_residual(x, t_mlp)
 
     def forward(self, x: Tensor, y_tokens: Tensor, t_mlp: Tensor, num_frames: Tensor) -> Tensor:
         x = self.spatial_gate_msa(x, self.spatial_self_attn(self.spatial_norm_msa(x, t_mlp), num_frames), t_mlp)

@@ -18,11 +18,9 @@ import java.util.List;
 
 /**
  * Runs the STDiT3 blocks for one sampling step with classifier-free guidance: embed, the block
- * pairs (fused, or through their sub-stages with token merging), final layer, CFG combination.
+ * pairs (fused, or with token merging: {@link MergedPair}), final layer, CFG combination.
  */
 public final class Denoiser {
-    private static final String[] HALVES = {"spatial", "temporal"};
-
     private final PackManifest.Stdit config;
     private final BlockInfo embed;
     private final List<BlockInfo> pairs;
@@ -184,19 +182,7 @@ public final class Denoiser {
 
     private NDArray mergedPair(LoadedBlock block, NDArray x, NDArray yTokens, NDArray tMlp,
             FrameGroups groups, TokenMerger merger, Conditioning cond, NDManager out) {
-        int s = cond.spatialTokens();
-        NDArray mergedFrames = out.create((long) groups.groupCount());
-        for (String half : HALVES) {
-            NDArray h = block.call(half + "_norm_msa", out, x, tMlp).head();
-            NDArray a = block.call(half + "_self_attn", out, merger.merge(h, groups, s),
-                    mergedFrames).head();
-            x = block.call(half + "_gate_msa", out, x, merger.unmerge(a, groups, s), tMlp).head();
-            NDArray c = block.call(half + "_cross_attn", out, merger.merge(x, groups, s), yTokens)
-                    .head();
-            x = x.add(merger.unmerge(c, groups, s));
-            x = block.call(half + "_mlp", out, x, tMlp).head();
-        }
-        return x;
+        return MergedPair.run(block, x, yTokens, tMlp, groups, merger, cond.spatialTokens(), out);
     }
 
     private static NDList run(BlockLoader loader, BlockInfo info, NDManager out, int index,

@@ -61,6 +61,16 @@ public final class LoadedBlock implements AutoCloseable {
     }
 
     /**
+     * Whether the block has a TorchScript method ({@link TorchScriptBlock#hasMethod}).
+     *
+     * @param method method name
+     * @return true if {@link #call} can run it
+     */
+    public boolean hasMethod(String method) {
+        return block.hasMethod(method);
+    }
+
+    /**
      * Runs the block's {@code forward}.
      *
      * @param out manager the outputs are attached to

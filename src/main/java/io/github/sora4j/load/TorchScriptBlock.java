@@ -17,6 +17,7 @@ import io.github.sora4j.pack.ModelPack;
 import io.github.sora4j.pack.ModelPackException;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
+import java.util.Set;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -30,12 +31,14 @@ public final class TorchScriptBlock implements AutoCloseable {
     private final BlockInfo info;
     private final NDManager manager;
     private final PtSymbolBlock module;
+    private final Set<String> methods;
     private final AtomicBoolean closed = new AtomicBoolean();
 
     private TorchScriptBlock(BlockInfo info, NDManager manager, PtSymbolBlock module) {
         this.info = info;
         this.manager = manager;
         this.module = module;
+        this.methods = Set.of(JniUtils.getMethodNames(module));
     }
 
     /**
@@ -72,6 +75,17 @@ public final class TorchScriptBlock implements AutoCloseable {
      */
     public BlockInfo info() {
         return info;
+    }
+
+    /**
+     * Whether the module has a method: how the library tells a block of the current exporter from
+     * one exported before a method existed (e.g. an STDiT pair's {@code forward_merged}).
+     *
+     * @param method TorchScript method name
+     * @return true if {@link #call} can run it
+     */
+    public boolean hasMethod(String method) {
+        return methods.contains(method);
     }
 
     /**

@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
+import java.util.Optional;
 
 /**
  * Decides, per denoising step, whether and how STDiT tokens are merged along time before
@@ -19,6 +20,12 @@ import ai.djl.ndarray.types.Shape;
  * <p>Tokens are laid out [B, T·S, C] in (t, row, col) order, S tokens per frame. The default
  * {@code merge} averages each group's frames (summing in order, then dividing by the group
  * size); {@code unmerge} repeats each group back to its frames, restoring exactly T frames.
+ *
+ * <p>Packs of the current exporter merge inside the block instead (the pair's {@code
+ * forward_merged} method, one call per pair, no token copies in Java), for every merger whose
+ * merge {@link #averagedFrames can be described} as averaging each group's leading frames and
+ * whose unmerge repeats the group: the same float32 operations, bit-equal to {@code merge} and
+ * {@code unmerge} here. Other mergers, and packs exported before the method, take the Java path.
  *
  * <pre>{@code
  * TokenMerger none = TokenMergers.none();
@@ -36,6 +43,25 @@ public interface TokenMerger {
      * @return the grouping; {@link FrameGroups#identity} means no merging at this step
      */
     FrameGroups groups(int step, int stepCount, int frames);
+
+    /**
+     * How many leading frames of each group {@link #merge} averages, for the in-block merge of
+     * packs that have it ({@code forward_merged}: group g's output is the mean of its first {@code
+     * averaged[g]} frames, summed in order then divided, and unmerging repeats it over all the
+     * group's frames). Empty means this merger's arithmetic is not that, and the pipeline merges
+     * in Java with {@link #merge} and {@link #unmerge}.
+     *
+     * <p>The default describes the default {@code merge} and {@code unmerge} (every frame of a
+     * group averaged) and is empty for a class that overrides either of them; such a class
+     * overrides this method too if its merge is still of that form (as {@link
+     * UpstreamTemporalTokenMerger} does).
+     *
+     * @param groups a partition from {@link #groups}
+     * @return frames averaged per group (each 1 to the group's size), or empty
+     */
+    default Optional<int[]> averagedFrames(FrameGroups groups) {
+        return DefaultArithmetic.keptBy(getClass()) ? Optional.of(groups.sizes()) : Optional.empty();
+    }
 
     /**
      * Merges tokens: [B, T·S, C] → [B, T'·S, C] by averaging each group's frames.

@@ -4,6 +4,7 @@ import io.github.sora4j.InvalidConfigurationException;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
+import java.util.Optional;
 
 /**
  * TDTM with the frame rule of the paper's code (eai-lab/On-device-Sora, commit 47a90a5, {@code
@@ -86,6 +87,23 @@ public final class UpstreamTemporalTokenMerger implements TokenMerger {
                 .get(new NDIndex(":, 0:{}", kept)).reshape(b, (long) kept * spatialTokens, c);
         return TokenMerger.super.merge(withoutLast, FrameGroups.consecutive(kept, 2),
                 spatialTokens);
+    }
+
+    /**
+     * Every frame of each group, except in a last group of three (upstream's odd T), whose third
+     * frame {@link #merge} leaves out: the in-block merge then computes what {@code merge} does.
+     *
+     * @param groups a partition from {@link #groups}
+     * @return frames averaged per group
+     */
+    @Override
+    public Optional<int[]> averagedFrames(FrameGroups groups) {
+        int[] averaged = groups.sizes();
+        int last = averaged.length - 1;
+        if (averaged[last] == 3) {
+            averaged[last] = 2;
+        }
+        return Optional.of(averaged);
     }
 
     /**

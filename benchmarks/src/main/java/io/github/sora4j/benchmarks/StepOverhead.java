@@ -11,6 +11,7 @@ import io.github.sora4j.ProgressEvent;
 import io.github.sora4j.Stage;
 import io.github.sora4j.StepReport;
 import io.github.sora4j.VideoPipeline;
+import io.github.sora4j.internal.MergedPair;
 import io.github.sora4j.load.TorchScriptBlock;
 import io.github.sora4j.merge.FrameGroups;
 import io.github.sora4j.merge.TokenMerger;
@@ -35,8 +36,14 @@ import java.util.Random;
  * <p>Each bare step times its TorchScript calls one by one ({@link Sample#callNanos()}, what the
  * pipeline's step is compared with) and, apart, the Java-side tensor work the step needs besides
  * them: the CFG batch (z twice), the CFG combination and the Euler update ({@link
- * Sample#glueNanos()}); in a merged (TDTM) step also the token merges, unmerges and the residual
- * add around the sub-stage calls ({@link Sample#mergeNanos()}). Bare steps run on the thread that
+ * Sample#glueNanos()}); in a merged (TDTM) step made in Java also the token merges, unmerges and
+ * the residual add around the sub-stage calls ({@link Sample#mergeNanos()}). A merged step runs
+ * its pairs as the pipeline does ({@code io.github.sora4j.internal.MergedPair}): one {@code
+ * forward_merged} call per pair where the pack has the method (the merges are then inside the
+ * calls, and {@code mergeNanos} is the layout tensor's creation), else the ten sub-stage calls
+ * with the merges in Java; {@link #measurePaired(VideoPipeline, GenerationRequest, boolean,
+ * boolean)} can ask for the Java path on such a pack too, to pair it with a pipeline whose merger
+ * takes it. Bare steps run on the thread that
  * runs the pipelines, so that libtorch's thread-local settings (graph optimizer) are the same, and
  * each right after a step of a pipeline ({@link #measurePaired}): the overhead is then the median
  * of paired differences, which drift in the machine's load, large on a shared machine, hardly
@@ -51,11 +58,14 @@ final class StepOverhead implements AutoCloseable {
      * One bare step.
      *
      * @param merged whether it merged frame pairs (TDTM)
+     * @param inBlock whether a merged step called {@code forward_merged} (false: plain, or the
+     *     merges in Java)
      * @param callNanos the sum of its TorchScript calls
      * @param glueNanos CFG batch, CFG combination and Euler update
      * @param mergeNanos token merges, unmerges and residual adds (0 unmerged)
      */
-    record Sample(boolean merged, long callNanos, long glueNanos, long mergeNanos) {}
+    record Sample(boolean merged, boolean inBlock, long callNanos, long glueNanos,
+            long mergeNanos) {}
 
     /**
      * A pipeline step and the bare step made right after it.
@@ -85,6 +95,7 @@ final class StepOverhead implements AutoCloseable {
     private final TokenMerger merger = TokenMergers.tdtm(Integer.MAX_VALUE);
     private final FrameGroups groups;
     private final List<Pair> measured = new ArrayList<>();
+    private final boolean packMergesInBlock;
 
     /**
      * Loads the STDiT blocks and makes the inputs of a step of a setting's request.
@@ -111,6 +122,7 @@ final class StepOverhead implements AutoCloseable {
         embed = role(pack, "stdit-embed");
         fin = role(pack, "stdit-final");
         pairs = blocks.stream().filter(b -> b.info().role().equals("stdit-block")).toList();
+        packMergesInBlock = pairs.stream().allMatch(b -> b.hasMethod(MergedPair.METHOD));
         manager = NDManager.newBaseManager("PyTorch");
         captions = manager.randomNormal(new Shape(2, captionTokens, stdit.captionChannels()));
         fps = manager.create(new float[] {24}, new Shape(1));
@@ -145,9 +157,22 @@ final class StepOverhead implements AutoCloseable {
      */
     void warmUp(int steps) {
         for (int i = 0; i < steps; i++) {
-            step(false);
-            step(true);
+            step(false, false);
+            step(true, false);
+            if (packMergesInBlock) {
+                step(true, true);
+            }
         }
+    }
+
+    /**
+     * Whether every pair of the pack has {@code forward_merged}, i.e. whether a TDTM pipeline's
+     * merged steps merge in the blocks.
+     *
+     * @return true for a pack of the current exporter
+     */
+    boolean packMergesInBlock() {
+        return packMergesInBlock;
     }
 
     /**
@@ -161,6 +186,22 @@ final class StepOverhead implements AutoCloseable {
      * @param merged whether to pair the pipeline's merged (TDTM) steps or its plain ones
      */
     void measurePaired(VideoPipeline pipeline, GenerationRequest request, boolean merged) {
+        measurePaired(pipeline, request, merged, false);
+    }
+
+    /**
+     * As {@link #measurePaired(VideoPipeline, GenerationRequest, boolean)}, with the merged bare
+     * steps made in Java even where the pack's pairs have {@code forward_merged}: for a pipeline
+     * whose merger takes the Java path.
+     *
+     * @param pipeline a compute-setting pipeline (resident blocks)
+     * @param request a request of the compute setting's shapes
+     * @param merged whether to pair the pipeline's merged (TDTM) steps or its plain ones
+     * @param inJava whether the merged bare steps merge in Java
+     */
+    void measurePaired(VideoPipeline pipeline, GenerationRequest request, boolean merged,
+            boolean inJava) {
+        boolean inBlock = merged && packMergesInBlock && !inJava;
         Map<Integer, Long> blockNanos = new HashMap<>();
         pipeline.generate(request, event -> {
             if (event instanceof ProgressEvent.BlockFinished f && f.stage() == Stage.DENOISE) {
@@ -169,7 +210,7 @@ final class StepOverhead implements AutoCloseable {
                     && f.report().merged() == merged) {
                 StepReport r = f.report();
                 measured.add(new Pair(r.elapsedNanos(), blockNanos.getOrDefault(r.index(), 0L),
-                        step(merged)));
+                        step(merged, inBlock)));
             }
             return true;
         });
@@ -191,7 +232,7 @@ final class StepOverhead implements AutoCloseable {
         long merge;
     }
 
-    private Sample step(boolean merged) {
+    private Sample step(boolean merged, boolean inBlock) {
         Clock c = new Clock();
         try (NDManager step = manager.newSubManager()) {
             long t = System.nanoTime();
@@ -205,7 +246,8 @@ final class StepOverhead implements AutoCloseable {
                 NDArray input = x;
                 // As the pipeline: each pair's intermediates live in a scope freed after it.
                 try (NDManager scope = step.newSubManager()) {
-                    x = merged ? mergedPair(c, pair, x, e.get(1), e.get(2), scope)
+                    x = merged && inBlock ? inBlockPair(c, pair, x, e.get(1), e.get(2), scope)
+                            : merged ? mergedPair(c, pair, x, e.get(1), e.get(2), scope)
                             : call(c, pair, "forward", scope, x, e.get(1), e.get(2), numFrames)
                                     .head();
                     x.attach(step);
@@ -224,10 +266,20 @@ final class StepOverhead implements AutoCloseable {
                         + " values, the latent " + z.length);
             }
         }
-        return new Sample(merged, c.calls, c.glue, c.merge);
+        return new Sample(merged, inBlock, c.calls, c.glue, c.merge);
     }
 
-    /** The sub-stage calls of a merged pair, as the pipeline's merged path makes them. */
+    /** The pair's one {@code forward_merged} call, as the pipeline makes it. */
+    private NDArray inBlockPair(Clock c, TorchScriptBlock pair, NDArray x, NDArray yTokens,
+            NDArray tMlp, NDManager out) {
+        long t = System.nanoTime();
+        NDArray layout = MergedPair.layout(groups, merger.averagedFrames(groups).orElseThrow(),
+                out);
+        c.merge += System.nanoTime() - t;
+        return call(c, pair, MergedPair.METHOD, out, x, yTokens, tMlp, layout).head();
+    }
+
+    /** The sub-stage calls of a merged pair, as the pipeline's Java merge path makes them. */
     private NDArray mergedPair(Clock c, TorchScriptBlock pair, NDArray x, NDArray yTokens,
             NDArray tMlp, NDManager out) {
         NDArray mergedFrames = out.create((long) groups.groupCount());
