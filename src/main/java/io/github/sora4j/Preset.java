@@ -160,7 +160,7 @@ public enum Preset {
         return cache == CacheKind.ADAPTIVE
                 ? StepCaches.adaptive(ADAPTIVE_THRESHOLD, ADAPTIVE_MAX_SKIPS, ADAPTIVE_WARMUP,
                         StepCache.Reuse.VELOCITY)
-                : StepCaches.magCache(java.util.Objects.requireNonNull(calibration,
+                : StepCaches.magCache(InvalidConfigurationException.requireNonNull(calibration,
                         "calibration"), MASK_THRESHOLD, MASK_MAX_SKIPS, MASK_WARMUP,
                         StepCache.Reuse.VELOCITY);
     }
@@ -170,7 +170,7 @@ public enum Preset {
      *
      * @param id e.g. {@code lpl-cache} (case-insensitive)
      * @return the preset
-     * @throws IllegalArgumentException naming the value and the known names
+     * @throws InvalidConfigurationException naming the value and the known names
      */
     public static Preset of(String id) {
         for (Preset p : values()) {
@@ -178,7 +178,7 @@ public enum Preset {
                 return p;
             }
         }
-        throw new IllegalArgumentException("unknown preset '" + id + "' (presets: " + names()
+        throw new InvalidConfigurationException("unknown preset '" + id + "' (presets: " + names()
                 + ")");
     }
 

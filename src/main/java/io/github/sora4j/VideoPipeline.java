@@ -120,7 +120,7 @@ public final class VideoPipeline implements AutoCloseable {
         this.nullEmbedding = readNullEmbedding(pack);
         this.denoiser = new Denoiser(pack);
         this.vae = new VaeDecoder(pack);
-        this.stepCache = Objects.requireNonNull(b.cacheFactory.apply(pack), "step cache");
+        this.stepCache = InvalidConfigurationException.requireNonNull(b.cacheFactory.apply(pack), "step cache");
         this.text = new TextEncoder(pack);
         BlockLoader l = null;
         NDManager r = null;
@@ -672,7 +672,7 @@ public final class VideoPipeline implements AutoCloseable {
          * @return this builder
          */
         public Builder stepCache(StepCache cache) {
-            Objects.requireNonNull(cache, "cache");
+            InvalidConfigurationException.requireNonNull(cache, "cache");
             this.cacheFactory = p -> cache;
             return this;
         }
@@ -686,7 +686,7 @@ public final class VideoPipeline implements AutoCloseable {
          * @return this builder
          */
         public Builder stepCache(Function<ModelPack, StepCache> factory) {
-            this.cacheFactory = Objects.requireNonNull(factory, "factory");
+            this.cacheFactory = InvalidConfigurationException.requireNonNull(factory, "factory");
             return this;
         }
 
@@ -698,7 +698,7 @@ public final class VideoPipeline implements AutoCloseable {
          * @return this builder
          */
         public Builder preset(Preset preset) {
-            Objects.requireNonNull(preset, "preset");
+            InvalidConfigurationException.requireNonNull(preset, "preset");
             this.scheduler = preset.scheduler();
             this.merger = preset.tokenMerger();
             this.cacheFactory = preset.stepCache();

@@ -5,6 +5,7 @@ import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import com.google.gson.JsonParseException;
+import io.github.sora4j.InvalidConfigurationException;
 import io.github.sora4j.pack.ModelPack;
 import io.github.sora4j.pack.ModelPackException;
 import java.nio.charset.StandardCharsets;
@@ -31,17 +32,17 @@ public record MagCacheCalibration(double[] ratios) {
      * Validates the ratios.
      *
      * @param ratios ratio per calibrated step (index 0 is 1)
-     * @throws IllegalArgumentException if fewer than 2, or one is not finite and positive
+     * @throws InvalidConfigurationException if fewer than 2, or one is not finite and positive
      */
     public MagCacheCalibration {
         if (ratios == null || ratios.length < 2) {
-            throw new IllegalArgumentException("a calibration needs at least 2 steps but has "
+            throw new InvalidConfigurationException("a calibration needs at least 2 steps but has "
                     + (ratios == null ? 0 : ratios.length));
         }
         ratios = ratios.clone();
         for (int i = 0; i < ratios.length; i++) {
             if (!(ratios[i] > 0) || Double.isInfinite(ratios[i])) {
-                throw new IllegalArgumentException("calibration ratio " + i + " must be finite and"
+                throw new InvalidConfigurationException("calibration ratio " + i + " must be finite and"
                         + " > 0 but was " + ratios[i]);
             }
         }
@@ -89,7 +90,7 @@ public record MagCacheCalibration(double[] ratios) {
             }
             return new MagCacheCalibration(r);
         } catch (JsonParseException | IllegalStateException | UnsupportedOperationException
-                | ClassCastException | IllegalArgumentException e) {
+                | ClassCastException | InvalidConfigurationException e) {
             throw new ModelPackException(FILE + " of pack " + pack.manifest().name()
                     + " is malformed (" + e.getMessage() + "); recalibrate with: " + COMMAND, e);
         }

@@ -1,7 +1,7 @@
 package io.github.sora4j.cache;
 
+import io.github.sora4j.InvalidConfigurationException;
 import io.github.sora4j.pack.ModelPack;
-import java.util.Objects;
 import java.util.function.Function;
 import java.util.function.IntPredicate;
 
@@ -59,11 +59,11 @@ public final class StepCaches {
      * @param warmup first steps that always compute, {@code >= 1}
      * @param reuse what skipped steps reuse
      * @return the cache
-     * @throws IllegalArgumentException naming a parameter out of range
+     * @throws InvalidConfigurationException naming a parameter out of range
      */
     public static StepCache magCache(MagCacheCalibration calibration, double threshold,
             int maxSkips, int warmup, StepCache.Reuse reuse) {
-        Objects.requireNonNull(calibration, "calibration");
+        InvalidConfigurationException.requireNonNull(calibration, "calibration");
         check(threshold, maxSkips, warmup, reuse);
         return new MaskCache(reuse, (steps, must) ->
                 calibration.mask(steps, threshold, maxSkips, warmup, must),
@@ -96,8 +96,8 @@ public final class StepCaches {
      * @return the cache
      */
     public static StepCache fixedMask(boolean[] compute, StepCache.Reuse reuse) {
-        boolean[] m = Objects.requireNonNull(compute, "compute").clone();
-        Objects.requireNonNull(reuse, "reuse");
+        boolean[] m = InvalidConfigurationException.requireNonNull(compute, "compute").clone();
+        InvalidConfigurationException.requireNonNull(reuse, "reuse");
         return new MaskCache(reuse, (steps, must) -> {
             boolean[] out = new boolean[steps];
             for (int i = 0; i < steps; i++) {
@@ -128,17 +128,17 @@ public final class StepCaches {
 
     static void check(double threshold, int maxSkips, int warmup, StepCache.Reuse reuse) {
         if (!(threshold > 0) || Double.isInfinite(threshold)) {
-            throw new IllegalArgumentException("threshold must be finite and > 0 but was "
+            throw new InvalidConfigurationException("threshold must be finite and > 0 but was "
                     + threshold);
         }
         if (maxSkips < 1) {
-            throw new IllegalArgumentException("maxSkips must be >= 1 but was " + maxSkips);
+            throw new InvalidConfigurationException("maxSkips must be >= 1 but was " + maxSkips);
         }
         if (warmup < 1) {
-            throw new IllegalArgumentException("warmup must be >= 1 (step 0 always computes) but"
+            throw new InvalidConfigurationException("warmup must be >= 1 (step 0 always computes) but"
                     + " was " + warmup);
         }
-        Objects.requireNonNull(reuse, "reuse");
+        InvalidConfigurationException.requireNonNull(reuse, "reuse");
     }
 
     /** Makes a mask for a step count. */

@@ -1,5 +1,6 @@
 package io.github.sora4j.cli;
 
+import io.github.sora4j.InvalidConfigurationException;
 import io.github.sora4j.Preset;
 import io.github.sora4j.device.DeviceProfile;
 import io.github.sora4j.device.DeviceProfiles;
@@ -144,7 +145,7 @@ final class Choices {
         public Preset convert(String value) {
             try {
                 return Preset.of(value);
-            } catch (IllegalArgumentException e) {
+            } catch (InvalidConfigurationException e) {
                 throw new TypeConversionException("'" + value + "' is not a preset (presets: "
                         + Preset.names() + ")");
             }

@@ -3,6 +3,7 @@ package io.github.sora4j.internal;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import io.github.sora4j.InvalidConfigurationException;
 import io.github.sora4j.load.LoadedBlock;
 import io.github.sora4j.merge.FrameGroups;
 import io.github.sora4j.merge.TokenMerger;
@@ -71,18 +72,18 @@ public final class MergedPair {
      * @param averaged frames averaged per group (each 1 to the group's size)
      * @param out manager of the tensor
      * @return the layout tensor
-     * @throws IllegalArgumentException if {@code averaged} does not fit the groups
+     * @throws InvalidConfigurationException if {@code averaged} does not fit the groups
      */
     public static NDArray layout(FrameGroups groups, int[] averaged, NDManager out) {
         int g = groups.groupCount();
         if (averaged.length != g) {
-            throw new IllegalArgumentException("averagedFrames gave " + averaged.length
+            throw new InvalidConfigurationException("averagedFrames gave " + averaged.length
                     + " counts for " + g + " groups " + groups);
         }
         long[] rows = new long[2 * g];
         for (int i = 0; i < g; i++) {
             if (averaged[i] < 1 || averaged[i] > groups.size(i)) {
-                throw new IllegalArgumentException("group " + i + " of " + groups + " has "
+                throw new InvalidConfigurationException("group " + i + " of " + groups + " has "
                         + groups.size(i) + " frames but averagedFrames says " + averaged[i]
                         + " of them are averaged (must be 1 to " + groups.size(i) + ")");
             }

@@ -3,6 +3,7 @@ package io.github.sora4j.cache;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.github.sora4j.InvalidConfigurationException;
 import io.github.sora4j.pack.ModelPack;
 import io.github.sora4j.pack.ModelPackException;
 import java.io.IOException;
@@ -54,7 +55,7 @@ class MagCacheCalibrationTest {
     @Test
     void badRatiosAreRefusedWithTheIndex() {
         assertThatThrownBy(() -> new MagCacheCalibration(new double[] {1, 0, 1}))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("ratio 1");
+                .isInstanceOf(InvalidConfigurationException.class).hasMessageContaining("ratio 1");
         assertThatThrownBy(() -> new MagCacheCalibration(new double[] {1}))
                 .hasMessageContaining("at least 2");
     }

@@ -3,6 +3,7 @@ package io.github.sora4j.cache;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.github.sora4j.InvalidConfigurationException;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -66,7 +67,7 @@ class StepCachesTest {
     @Test
     void parametersOutOfRangeAreRefusedByName() {
         assertThatThrownBy(() -> StepCaches.adaptive(0, 3, 1, StepCache.Reuse.VELOCITY))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("threshold");
+                .isInstanceOf(InvalidConfigurationException.class).hasMessageContaining("threshold");
         assertThatThrownBy(() -> StepCaches.adaptive(0.1, 0, 1, StepCache.Reuse.VELOCITY))
                 .hasMessageContaining("maxSkips must be >= 1 but was 0");
         assertThatThrownBy(() -> StepCaches.magCache(0.1, 3, 0, StepCache.Reuse.VELOCITY))

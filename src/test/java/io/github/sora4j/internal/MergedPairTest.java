@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import io.github.sora4j.InvalidConfigurationException;
 import io.github.sora4j.GenerationRequest;
 import io.github.sora4j.GenerationResult;
 import io.github.sora4j.VideoPipeline;
@@ -188,10 +189,10 @@ class MergedPairTest {
             assertThat(MergedPair.layout(g, new int[] {2, 1, 1}, m).toLongArray())
                     .containsExactly(2, 2, 1, 2, 1, 1);
             assertThatThrownBy(() -> MergedPair.layout(g, new int[] {2, 3, 1}, m))
-                    .isInstanceOf(IllegalArgumentException.class)
+                    .isInstanceOf(InvalidConfigurationException.class)
                     .hasMessageContaining("group 1").hasMessageContaining("must be 1 to 2");
             assertThatThrownBy(() -> MergedPair.layout(g, new int[] {2, 2}, m))
-                    .isInstanceOf(IllegalArgumentException.class)
+                    .isInstanceOf(InvalidConfigurationException.class)
                     .hasMessageContaining("2 counts for 3 groups");
         }
     }
