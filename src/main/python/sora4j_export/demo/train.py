@@ -52,7 +52,7 @@ import torch
 
 from . import models as M
 from . import world as W
-from .runloop import STAGES, Loop, Run, save_atomic, step_rng, timed_stage
+from .runloop import STAGES, Loop, Run, load_checkpoint, save_atomic, step_rng, timed_stage
 from .vae_stages import clip_from_row, load_vae, stage_bank, stage_latents, stage_spatial, stage_temporal
 
 REPO_ROOT = Path(__file__).resolve().parents[5]
@@ -178,7 +178,9 @@ def build_trained(run_dir, seed: int = 0, from_checkpoint: bool = False, hidden:
 
     run = Run(argparse.Namespace(out=run_dir))
     if from_checkpoint:
-        ck = torch.load(run.path("diffusion_ckpt.pt"))
+        ck = load_checkpoint(run.path("diffusion_ckpt.pt"))
+        if ck is None:
+            raise SystemExit(f"no diffusion checkpoint in {run_dir} (diffusion_ckpt.pt or diffusion_ckpt.compact.pt)")
         st = {"t5": ck["ema"]["t5"], "stdit": ck["ema"]["stdit"], "hidden": hidden, "depth": depth}
         print(f"pack from the diffusion checkpoint at step {ck['step']}", flush=True)
     else:
