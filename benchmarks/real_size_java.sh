@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Phase 3-4 of benchmarks/real-size.sh: `sora4j inspect`, `sora4j plan --profile phone-arm64-8gb` and one
 # generation (RealSizeRun) on a full-size pack.
-#   benchmarks/real_size_java.sh PACK OUT FRAMES SIZE STEPS
-# Environment: SORA4J_BUILD (default /tmp/sora4j-realsize-build), MVN_OFFLINE=1 to add -o, THREADS (default: the
+#   benchmarks/real_size_java.sh PACK OUT FRAMES SIZE STEPS [TOTAL_BUDGET_BYTES]
+# With a total budget, the generation runs the phone profile with that total (its reservation kept) and a second plan
+# is printed for it (plan-run.txt). Environment: SORA4J_BUILD (default /tmp/sora4j-realsize-build), MVN_OFFLINE=1 to add -o, THREADS (default: the
 # number of CPUs, at most the profile's 4).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PACK="$1" OUT="$2" FRAMES="$3" SIZE="$4" STEPS="$5"
+PACK="$1" OUT="$2" FRAMES="$3" SIZE="$4" STEPS="$5" RUN_BUDGET="${6:-}"
 BUILD="${SORA4J_BUILD:-/tmp/sora4j-realsize-build}"
 THREADS="${THREADS:-$(( $(nproc) < 4 ? $(nproc) : 4 ))}"
 MVN=(mvn -B -q ${MVN_OFFLINE:+-o} -Dsora4j.buildDir="$BUILD" -DskipPythonTests=true)
@@ -29,6 +30,12 @@ cat "$OUT/inspect.txt"
 "${JAVA[@]}" io.github.sora4j.cli.Sora4jCli plan --pack "$PACK" --profile phone-arm64-8gb \
     --frames 68 --size 256x256 > "$OUT/plan-68x256.txt" 2>&1 || true
 cat "$OUT/plan.txt"
+if [[ -n "$RUN_BUDGET" ]]; then  # --budget is the available bytes: the total less the phone profile's 0.3 GB
+    "${JAVA[@]}" io.github.sora4j.cli.Sora4jCli plan --pack "$PACK" --profile phone-arm64-8gb \
+        --budget "$(( RUN_BUDGET - 300000000 ))" --frames "$FRAMES" --size "${SIZE}x$SIZE" > "$OUT/plan-run.txt" 2>&1 \
+        || { cat "$OUT/plan-run.txt"; exit 1; }
+    cat "$OUT/plan-run.txt"
+fi
 /usr/bin/time -v -o "$OUT/run.time" "${JAVA[@]}" io.github.sora4j.benchmarks.RealSizeRun "$PACK" "$FRAMES" "$SIZE" \
-    "$STEPS" "$OUT/run.json" > "$OUT/run.txt" 2>&1 || { tail -50 "$OUT/run.txt"; exit 1; }
+    "$STEPS" "$OUT/run.json" $RUN_BUDGET > "$OUT/run.txt" 2>&1 || { tail -50 "$OUT/run.txt"; exit 1; }
 grep -E "Maximum resident|Elapsed \(wall" "$OUT/run.time"
