@@ -1,6 +1,7 @@
 package io.github.sora4j.load;
 
 import ai.djl.pytorch.jni.JniUtils;
+import io.github.sora4j.internal.NativeHeap;
 import io.github.sora4j.pack.BlockInfo;
 import io.github.sora4j.pack.ModelPack;
 import io.github.sora4j.pack.PackManifest;
@@ -161,7 +162,7 @@ public final class StreamingBlockLoader implements BlockLoader {
             lastAcquired = null;
             for (String set : setIndex.keySet()) {
                 requireFits(SetResidency.plan(set, pack.manifest().blocks(set), activation(set),
-                        available, false, false));
+                        available, false, false, settings.reader()::readOverheadBytes));
             }
         } finally {
             lock.unlock();
@@ -301,12 +302,12 @@ public final class StreamingBlockLoader implements BlockLoader {
     /** A set starts running: decide its residency and make room for it (once per generation). */
     private void startSet(String set, List<BlockInfo> blocks) {
         SetResidency plan = SetResidency.plan(set, blocks, activation(set), available, dynamic,
-                concurrent);
+                concurrent, settings.reader()::readOverheadBytes);
         requireFits(plan);
         awaitNoPrefetch();
         currentSet = set;
         currentBlocks = plan.blocks();
-        limit = available - plan.activationBytes();
+        limit = available - plan.activationBytes() - plan.readingBytes();
         lastAcquired = null;
         plans.put(set, plan);
         Set<String> names = new HashSet<>();
@@ -394,6 +395,7 @@ public final class StreamingBlockLoader implements BlockLoader {
         loadedBytes -= e.info.parameterBytes();
         if (e.block != null) {
             e.block.close();
+            NativeHeap.trim(); // give the block's pages back (docs/memory.md section 9)
         }
         settings.listener().freed(e.info, loadedBytes);
         changed.signalAll();
