@@ -51,8 +51,11 @@ CKPT="$WORK/checkpoints" PACK="$WORK/pack"
 export PYTHONPATH=src/main/python PYTHONHASHSEED=0
 log() { echo "[$(date -u +%H:%M:%S)] $*" | tee -a "$OUT/real-size.log"; }
 
-if [[ $REUSE == 1 && -s "$OUT/checkpoints.json" && -d "$CKPT" ]]; then
-    log "1/5 reusing the checkpoints in $CKPT"
+pack_done() {  # the export of an earlier run finished (its pack and /usr/bin/time report are there)
+    [[ -f "$PACK/manifest.json" && -f "$OUT/export-main.time" ]] && grep -q "Exit status: 0" "$OUT/export-main.time"
+}
+if [[ $REUSE == 1 && -s "$OUT/checkpoints.json" ]] && { [[ -d "$CKPT" ]] || pack_done; }; then
+    log "1/5 reusing the checkpoints in $CKPT (or the pack made from them)"
 else
     log "1/5 writing random full-size checkpoints to $CKPT"
     rm -rf "$CKPT" "$OUT/checkpoints.json"
@@ -72,8 +75,7 @@ export_pack() {  # $1 = pack dir, $2 = tag, rest = extra flags
     grep -E "Maximum resident|Elapsed \(wall" "$OUT/export-$tag.time" | tee -a "$OUT/real-size.log"
 }
 
-if [[ $REUSE == 1 && -f "$PACK/manifest.json" && -f "$OUT/export-main.time" ]] \
-        && grep -q "Exit status: 0" "$OUT/export-main.time"; then
+if [[ $REUSE == 1 ]] && pack_done; then
     log "2/5 reusing the pack in $PACK (export-main.time of its export kept)"
 else
     log "2/5 streaming export (--dtype $DTYPE ${INT8[*]}) under /usr/bin/time -v"
