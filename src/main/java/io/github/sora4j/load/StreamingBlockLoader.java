@@ -294,7 +294,8 @@ public final class StreamingBlockLoader implements BlockLoader {
                     .max(Comparator.comparingLong(BlockInfo::parameterBytes)).orElseThrow();
             throw new BudgetExceededException("block set " + p.set() + " (its largest block "
                     + largest.name() + ", " + largest.parameterBytes() + " bytes, plus "
-                    + p.activationBytes() + " bytes of activations)", p.minimumBytes(),
+                    + p.activationBytes() + " bytes of activations and " + p.readingBytes()
+                    + " bytes to read it)", p.minimumBytes(),
                     available);
         }
     }
