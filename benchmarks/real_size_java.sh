@@ -19,7 +19,10 @@ javac --release 17 -nowarn -d "$BUILD/realsize-bench" -cp "$BUILD/classes:$(cat 
     benchmarks/src/main/java/io/github/sora4j/benchmarks/RunRecorder.java \
     benchmarks/src/main/java/io/github/sora4j/benchmarks/ProcessMemory.java
 CP="$BUILD/realsize-bench:$BUILD/classes:$(cat "$BUILD/cp.txt")"
-JAVA=(java -Xmx2g -Dai.djl.offline=true -Dai.djl.pytorch.num_threads="$THREADS"
+# G1 gives the heap it grew for block arrays back (a periodic GC each second, shrinking to 30 % free): without it the
+# heap kept 1.1 GB committed after the float32 T5 reads (docs/memory.md section 9). JAVA_GC_FLAGS= turns it off.
+GC_FLAGS=(${JAVA_GC_FLAGS--XX:G1PeriodicGCInterval=1000 -XX:MaxHeapFreeRatio=30 -XX:MinHeapFreeRatio=10})
+JAVA=(java -Xmx2g "${GC_FLAGS[@]}" -Dai.djl.offline=true -Dai.djl.pytorch.num_threads="$THREADS"
       -Dai.djl.pytorch.num_interop_threads=1 -cp "$CP")
 
 if [[ -n "${REUSE_INSPECT:-}" && -f "$OUT/inspect.time" ]] && grep -q "Exit status: 0" "$OUT/inspect.time"; then
