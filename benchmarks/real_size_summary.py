@@ -72,6 +72,10 @@ def main(out_dir) -> int:
         lines = [x for x in f.read_text().splitlines() if x.startswith("{")]
         if lines:
             summary.setdefault("vae_decode", {})[f.stem] = json.loads(lines[-1])
+    # what one block read holds (BlockReadMemory, block-read.txt): one JSON line per read
+    for f in sorted(out.glob("block-read*.txt")):
+        summary.setdefault("block_reads", {})[f.stem] = [json.loads(x) for x in f.read_text().splitlines()
+                                                        if x.startswith("{")]
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps({k: v for k, v in summary.items() if k not in ("run", "checkpoints")}, indent=2))
     return 0

@@ -4,6 +4,7 @@ nothing behind."""
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -15,7 +16,8 @@ from pathlib import Path
 import torch
 
 from sora4j_export.checkpoint import CheckpointError
-from sora4j_export.pack import read_manifest
+from sora4j_export.pack import read_manifest, verify_pack
+from sora4j_export.resume import JOURNAL
 from sora4j_export.spm import encode_model
 from sora4j_export.streaming import Materializer, to_meta
 from sora4j_export.t5 import T5Encoder, t5_blocks
@@ -139,6 +141,74 @@ class StreamingExportTest(unittest.TestCase):
         self.assertEqual(rc, 0, err)
         self.assertIn(f"removing {stale} (left by an export that was killed)", err)
         self.assertFalse(stale.exists())
+
+
+    def start_and_kill(self, out, sig, extra=()):
+        """Starts an export with --resume in another process and stops it with ``sig`` once its journal holds two
+        finished blocks; returns the partial directory it left."""
+        env = dict(os.environ, PYTHONPATH=str(SRC), PYTHONHASHSEED="0")
+        argv = [sys.executable, "-m", "sora4j_export"] + [str(a) for a in self.args(out)] + ["--resume", *extra]
+        p = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 120
+        partial = None
+        while time.monotonic() < deadline and p.poll() is None:
+            for d in self.root.glob(f".{out.name}.partial-*"):
+                j = d / JOURNAL
+                if j.is_file() and len(j.read_text(encoding="utf-8").splitlines()) >= 3:
+                    partial = d
+            if partial:
+                break
+            time.sleep(0.002)
+        self.assertIsNotNone(partial, "the export finished or never wrote two blocks")
+        p.send_signal(sig)
+        p.communicate(timeout=120)
+        return partial
+
+    def test_an_export_killed_outright_resumes_with_the_blocks_it_had_written(self):
+        out = self.root / "resumed"
+        partial = self.start_and_kill(out, signal.SIGKILL)
+        self.assertFalse(out.exists(), "no pack before the export finished")
+        self.assertTrue(partial.is_dir())
+        written = {f.relative_to(partial): f.stat().st_mtime_ns for f in partial.rglob("*.pt")}
+        rc, _, err = run_cli(*self.args(out), "--resume")
+        self.assertEqual(rc, 0, err)
+        kept = int(re.search(r"resuming the export in .*: (\d+) of its blocks are kept", err).group(1))
+        self.assertGreaterEqual(kept, 2)
+        self.assertFalse(partial.exists())
+        self.assertEqual(list(self.root.glob(".resumed*")), [])
+        self.assertFalse((out / JOURNAL).exists())
+        manifest = verify_pack(out)
+        # the blocks it kept were not written again
+        unchanged = [f for f, t in written.items() if (out / f).stat().st_mtime_ns == t]
+        self.assertGreaterEqual(len(unchanged), kept)
+        # and the pack holds the same weights as an export that was never interrupted
+        whole = self.root / "never-interrupted"
+        rc, _, err = run_cli(*self.args(whole))
+        self.assertEqual(rc, 0, err)
+        reference = read_manifest(whole)
+        self.assertEqual([(b["name"], b["parameterBytes"], b["dtype"]) for b in manifest["blocks"]],
+                         [(b["name"], b["parameterBytes"], b["dtype"]) for b in reference["blocks"]])
+        for b in manifest["blocks"]:
+            got = torch.jit.load(str(out / b["file"])).state_dict()
+            want = torch.jit.load(str(whole / b["file"])).state_dict()
+            self.assertEqual(got.keys(), want.keys(), b["name"])
+            for k in want:
+                self.assertTrue(torch.equal(got[k], want[k]), f"{b['name']}: {k}")
+
+    def test_resume_refuses_a_partial_export_made_with_other_options_and_leaves_it(self):
+        out = self.root / "other-options"
+        partial = self.start_and_kill(out, signal.SIGTERM)
+        self.assertTrue((partial / JOURNAL).is_file(), "SIGTERM with --resume keeps the partial directory")
+        rc, _, err = run_cli(*self.args(out), "--resume", "--dtype", "float16")
+        self.assertEqual(rc, 2)
+        self.assertIn("was made with other options or checkpoints (different: description, weightDtype)", err)
+        self.assertTrue(partial.is_dir())
+        self.assertFalse(out.exists())
+        # without --resume the export starts over and removes it
+        rc, _, err = run_cli(*self.args(out))
+        self.assertEqual(rc, 0, err)
+        self.assertFalse(partial.exists())
+        verify_pack(out)
 
 
 class MaterializerTest(unittest.TestCase):

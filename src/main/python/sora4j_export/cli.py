@@ -1,7 +1,7 @@
 """Command line: ``python3 -m sora4j_export {export,tiny,bench,references,verify} …``.
 
   export --t5 PATH --stdit PATH --vae PATH --tokenizer PATH --out DIR [--dtype float32|float16] [--t5-int8]
-         [--name N] [--description D] [--overwrite] [--sign-key PEM]
+         [--name N] [--description D] [--overwrite] [--resume] [--sign-key PEM]
       [--t5-config JSON] [--stdit-config JSON] [--vae-config JSON]
       Real checkpoints (file, sharded index or directory). The T5 config comes from --t5-config, else the Hugging
       Face config.json next to the T5 weights, else T5Config.xxl(); STDiT uses --stdit-config or
@@ -79,6 +79,9 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--name", default=None, help="pack name (default open-sora-v1.2-<dtype>[-t5int8])")
     e.add_argument("--description", default=None, help="pack description")
     e.add_argument("--overwrite", action="store_true", help="replace an existing non-empty output directory")
+    e.add_argument("--resume", action="store_true", help="continue an interrupted export of the same command (keeps "
+                                                         "the blocks it wrote), and keep this one's blocks if it is "
+                                                         "interrupted")
     e.add_argument("--sign-key", metavar="PEM", help="sign the manifest with this Ed25519 private key "
                                                      "(python3 -m sora4j_export.trust keygen; needs python3-cryptography)")
 
@@ -112,7 +115,8 @@ def _parser() -> argparse.ArgumentParser:
 
 @contextlib.contextmanager
 def _term_as_interrupt():
-    """SIGTERM (``kill``) ends an export like Ctrl-C: write_pack removes its partial directory, exit status 130."""
+    """SIGTERM (``kill``) ends an export like Ctrl-C: write_pack removes its partial directory (keeps it with
+    --resume), exit status 130."""
     import signal
     import threading
 
@@ -382,7 +386,15 @@ def export_real(args) -> dict:
     stdit_refs = open_checkpoint("--stdit", stdit_path, "stdit", shapes(stdit), (), log)
     t5_refs = open_checkpoint("--t5", t5_path, "t5", shapes(t5), T5_IGNORED_PREFIXES, log, prepare=tie)
     tok_json = _tokenizer_json(tok, args.tokenizer, out, log)
-    _remove_stale_partials(out, log)
+    resume = None
+    if args.resume:
+        from .resume import source_identity
+
+        resume = {"t5": source_identity(t5_path), "stdit": source_identity(stdit_path),
+                  "vae": source_identity(vae_path), "tokenizer": source_identity(tok),
+                  "configs": [t5_config.to_dict(), stdit_config.to_dict(), vae_config.to_dict()]}
+    else:
+        _remove_stale_partials(out, log)
     try:
         # the CFG null caption (4.9 MB) is written by write_pack from the STDiT model
         stdit.y_embedder._buffers["y_embedding"] = stdit_refs["y_embedder.y_embedding"].load(torch.float32)
@@ -394,7 +406,7 @@ def export_real(args) -> dict:
         manifest = write_pack(out, name=name, description=description, t5_model=t5, t5_config=t5_config,
                               stdit_model=stdit, stdit_config=stdit_config, vae_model=vae, vae_config=vae_config,
                               tokenizer_json_path=tok_json, weight_dtype=args.dtype, t5_int8=args.t5_int8,
-                              overwrite=args.overwrite, log=log, materialize=materializer)
+                              overwrite=args.overwrite, log=log, materialize=materializer, resume=resume)
     finally:
         if tok_json.name.startswith(f".{out.name}.") and tok_json.exists():
             tok_json.unlink()

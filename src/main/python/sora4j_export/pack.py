@@ -296,7 +296,7 @@ def _check_archive(label: str, data) -> None:
 def write_pack(out_dir, *, name: str, description: str = "", t5_model, t5_config, stdit_model, stdit_config,
                vae_model, vae_config, tokenizer_json_path, weight_dtype: str = "float32", t5_int8: bool = False,
                sampling: dict = None, overwrite: bool = False, log=None, architecture: dict = None,
-               materialize=None, request: dict = None, vocabulary=None) -> dict:
+               materialize=None, request: dict = None, vocabulary=None, resume: dict = None) -> dict:
     """Exports the three models as a pack in ``out_dir`` and returns the manifest (a dict).
 
     Blocks come from ``t5_blocks``, ``stdit_blocks`` and ``vae_blocks``; each is copied, cast to ``weight_dtype``
@@ -312,7 +312,12 @@ def write_pack(out_dir, *, name: str, description: str = "", t5_model, t5_config
     trained for, which requests that leave frames and size unset get; ``vocabulary`` (optional, a list of words) is
     stored as ``text.vocabulary``: the closed vocabulary the model was trained on (prompt words outside it are
     reported as unknown).
+
+    ``resume`` (optional, JSON-able: what identifies the export's sources, see ``resume.py``): the partial directory of
+    an interrupted export with the same sources and options is adopted and its intact blocks kept, and an interruption
+    (Ctrl-C, SIGTERM, an OSError such as a full disk) keeps the partial directory so that the same call can resume it.
     """
+    from . import resume as resuming
     from .stdit3 import null_embedding, stdit_blocks
     from .t5 import t5_blocks
     from .vae import vae_blocks
@@ -354,10 +359,21 @@ def write_pack(out_dir, *, name: str, description: str = "", t5_model, t5_config
     tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
     if tmp.exists():
         shutil.rmtree(tmp)
+    key = None if resume is None else json.loads(json.dumps({
+        "sources": resume, "name": name, "description": description, "weightDtype": weight_dtype,
+        "t5Int8": bool(t5_int8), "blocks": [[s.name, s.file] for s in specs]}, sort_keys=True))
     try:
-        tmp.mkdir()
+        kept = resuming.adopt_partial(out, tmp, key, sha256_file, log) if key is not None else {}
+    except resuming.ResumeError as e:
+        raise PackError(str(e)) from None
+    try:
+        tmp.mkdir(exist_ok=True)
+        journal = resuming.Journal(tmp, key, kept)
         blocks = []
         for spec in specs:
+            if spec.name in kept:
+                blocks.append(kept[spec.name])
+                continue
             with (materialize(spec) if materialize else contextlib.nullcontext()):
                 module, dname = _prepare_block(spec, dtype, t5_int8, copy_module=materialize is None)
                 param_bytes = quantized_parameter_bytes(module)
@@ -375,8 +391,10 @@ def write_pack(out_dir, *, name: str, description: str = "", t5_model, t5_config
                 "bytes": target.stat().st_size, "parameterBytes": int(param_bytes), "dtype": dname,
                 "sha256": sha256_file(target),
             })
+            journal.record(blocks[-1])
             if log:
                 log(f"  {spec.file}  {blocks[-1]['bytes']:,} bytes  {dname}")
+        journal.remove()
 
         np.save(str(tmp / NULL_EMBEDDING), null.numpy().astype(np.float32, copy=False), allow_pickle=False)
         shutil.copyfile(tok_path, tmp / TOKENIZER)
@@ -408,6 +426,14 @@ def write_pack(out_dir, *, name: str, description: str = "", t5_model, t5_config
                             f"{manifest['stdit']['captionChannels']}")
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         _move_into_place(tmp, out, overwrite)
+    except (KeyboardInterrupt, OSError):
+        if key is not None and (tmp / resuming.JOURNAL).is_file() and not (tmp / MANIFEST).exists():
+            if log:
+                log(f"  stopped: the blocks written so far stay in {tmp}; run the same command with --resume to "
+                    f"continue")
+            raise
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -13,6 +13,7 @@ import io.github.sora4j.load.LoaderKind;
 import io.github.sora4j.load.LoaderSettings;
 import io.github.sora4j.load.MemoryBudget;
 import io.github.sora4j.load.SetResidency;
+import io.github.sora4j.load.TorchScriptBlock;
 import io.github.sora4j.merge.TokenMergers;
 import io.github.sora4j.pack.BlockInfo;
 import io.github.sora4j.pack.ModelPack;
@@ -73,7 +74,9 @@ class CiDlPipelineTest {
         long total = pack.manifest().blocks().stream().mapToLong(BlockInfo::parameterBytes).sum();
         // The resident loader needs the whole pack beside the largest activation peak.
         long budget = kind == LoaderKind.RESIDENT ? total + PEAKS.maxBytes() : BUDGET;
-        return LoaderSettings.of(MemoryBudget.ofBytes(budget)).withActivations(PEAKS);
+        // A reader without the real one's copies of the file, so that the budget counts blocks.
+        return LoaderSettings.of(MemoryBudget.ofBytes(budget)).withActivations(PEAKS)
+                .withReader(TorchScriptBlock::load);
     }
 
     private static VideoPipeline pipeline(AtomicReference<RecordingBlockLoader> recorder,
@@ -155,7 +158,7 @@ class CiDlPipelineTest {
         // Reads take >= 20 ms (a 0.53 MB pair read as 170 MB at 8.5 GB/s); each block is held
         // 40 ms longer than its compute, standing for a slower device.
         LoaderSettings settings = settings(LoaderKind.CONCURRENT_DYNAMIC).withReader(
-                BlockReaders.throttled(BlockReaders.torchScript(), 8.5e9, 318));
+                BlockReaders.throttled(TorchScriptBlock::load, 8.5e9, 318));
         try (VideoPipeline p = pipeline(rec, settings, LoaderKind.CONCURRENT_DYNAMIC, 40)) {
             p.generate(request().steps(3).build());
         }

@@ -2,9 +2,7 @@ package io.github.sora4j.device;
 
 import io.github.sora4j.internal.VaeDecoder;
 import io.github.sora4j.load.ActivationPeaks;
-import io.github.sora4j.pack.BlockInfo;
 import io.github.sora4j.pack.PackManifest;
-import java.util.List;
 
 /**
  * Estimates the activation peak of each block set from the request's shapes: the tensors alive at
@@ -74,45 +72,36 @@ final class ActivationModel {
     }
 
     /**
-     * VAE decode: the spatial decoder's full-resolution stages on a micro-batch of mb frames,
-     * three tensors of [mb, 2·c, H, W] alive at once (c: width of its last stage, read off the
-     * size of the output block, a GroupNorm and a 3×3 convolution to RGB with 29c + 3
-     * parameters); or the temporal decoder's widest stage, three tensors of [4·ct, 4·5 frames,
-     * H', W'] (ct from its output block, 110·ct + 4 parameters); plus the decoded frames, kept
-     * three times (batches, concatenation, transpose), and the latents.
+     * Tensors of {@code [4·ct, 4·5 frames, H', W']} floats alive at once in the temporal
+     * decoder's widest stage: measured 6.6 with libtorch 2.7 on x86-64 (the 3-D convolutions'
+     * work buffers come on top of the stage's own tensors; benchmarks/VaeDecodeMemory,
+     * docs/memory.md section 9), rounded up.
+     */
+    static final long TEMPORAL_TENSORS = 7;
+
+    /**
+     * VAE decode: the spatial decoder's full-resolution stages on a micro-batch of mb frames
+     * ({@link VaeDecoder#spatialMicroBatch}), {@link VaeDecoder#SPATIAL_TENSORS} tensors of [mb,
+     * 2·c, H, W] alive at once (c: width of its last stage, read off the size of the output
+     * block, a GroupNorm and a 3×3 convolution to RGB with 29c + 3 parameters); or the temporal
+     * decoder's widest stage, {@link #TEMPORAL_TENSORS} tensors of [4·ct, 4·5 frames, H', W']
+     * (ct from its output block, 110·ct + 4 parameters); plus the decoded frames, kept three
+     * times (batches, concatenation, transpose), and the latents.
      */
     static long vae(PackManifest m, int frames, int height, int width) {
         PackManifest.Vae v = m.vae();
         long t = VaeDecoder.latentFrames(v, frames);
         long hl = height / v.spatialCompression();
         long wl = width / v.spatialCompression();
-        long h = hl * v.spatialCompression();
-        long w = wl * v.spatialCompression();
-        long cs = lastWidth(m.blocksWithRole("vae-spatial"), 29, 3);
-        long ct = lastWidth(m.blocksWithRole("vae-temporal"), 110, 4);
-        long spatial = 3 * v.spatialMicroBatch() * 2 * cs * h * w;
-        long temporal = 3 * 4 * ct * (long) v.microZFrameSize() * v.temporalCompression() * hl * wl;
+        int h = (int) (hl * v.spatialCompression());
+        int w = (int) (wl * v.spatialCompression());
+        long ct = VaeDecoder.outputWidth(m.blocksWithRole("vae-temporal"), 110, 4);
+        long spatial = VaeDecoder.spatialBatchBytes(m, VaeDecoder.spatialMicroBatch(m, h, w), h, w);
+        long temporal = F32 * TEMPORAL_TENSORS * 4 * ct * (long) v.microZFrameSize()
+                * v.temporalCompression() * hl * wl;
         long kept = 3 * 3L * frames * h * w + 4L * v.latentChannels() * t * hl * wl
                 + 2L * v.latentChannels() * frames * hl * wl;
-        return F32 * (Math.max(spatial, temporal) + kept);
-    }
-
-    /**
-     * The channel width c of a decoder's output block with {@code a·c + b} parameters; 128 (the
-     * released VAE) when the set has no such block or the size does not fit the formula.
-     */
-    private static long lastWidth(List<BlockInfo> blocks, long a, long b) {
-        if (blocks.isEmpty()) {
-            return 128;
-        }
-        BlockInfo out = blocks.get(blocks.size() - 1);
-        long size = switch (out.dtype()) {
-            case "float16", "bfloat16" -> 2;
-            case "int8" -> 1;
-            default -> 4;
-        };
-        long params = out.parameterBytes() / size;
-        return params > b && (params - b) % a == 0 ? (params - b) / a : 128;
+        return Math.max(spatial, temporal) + F32 * kept;
     }
 
     private static long ceilDiv(long a, long b) {

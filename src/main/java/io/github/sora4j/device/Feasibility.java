@@ -6,6 +6,7 @@ import io.github.sora4j.InfeasibleRequestException;
 import io.github.sora4j.InvalidRequestException;
 import io.github.sora4j.internal.VaeDecoder;
 import io.github.sora4j.load.ActivationPeaks;
+import io.github.sora4j.load.BlockReaders;
 import io.github.sora4j.load.MemoryBudget;
 import io.github.sora4j.pack.BlockInfo;
 import io.github.sora4j.pack.PackManifest;
@@ -25,7 +26,8 @@ import java.util.Locale;
  *   <li><b>JVM heap.</b> The latents (about three alive at once), the decoded pixels as floats and
  *       the frames as bytes must fit the maximum heap ({@code -Xmx}).
  *   <li><b>Native memory.</b> The block set with the largest need, its activation peak ({@link
- *       MemoryPlan#activationPeaks}) plus its largest block, plus the decoded pixels' transfer
+ *       MemoryPlan#activationPeaks}) plus its largest block and the copies reading it holds
+ *       ({@link io.github.sora4j.load.BlockReader#readOverheadBytes}), plus the decoded pixels' transfer
  *       buffer for the VAE, must fit the physical memory available ({@link ProcessMemory}). That is
  *       what even loading one block at a time needs; a loader that keeps more blocks needs more,
  *       and budget-aware loaders check that against their budget ({@link MemoryPlan}).
@@ -149,8 +151,9 @@ public final class Feasibility {
         long nativeBytes = 0;
         String set = null;
         for (String s : new String[] {"t5", "stdit", "vae"}) {
-            long largest = m.blocks(s).stream().mapToLong(BlockInfo::parameterBytes).max()
-                    .orElse(0);
+            // the largest block while it is read: its weights plus the reader's copies of it
+            long largest = m.blocks(s).stream().mapToLong(b -> b.parameterBytes()
+                    + BlockReaders.torchScript().readOverheadBytes(b)).max().orElse(0);
             long bytes = peaks.bytes(s) + largest + (s.equals("vae") ? F32 * pixels : 0);
             if (set == null || bytes > nativeBytes) {
                 nativeBytes = bytes;

@@ -3,6 +3,8 @@ package io.github.sora4j.device;
 import io.github.sora4j.InvalidConfigurationException;
 import io.github.sora4j.GenerationRequest;
 import io.github.sora4j.load.ActivationPeaks;
+import io.github.sora4j.load.BlockReader;
+import io.github.sora4j.load.BlockReaders;
 import io.github.sora4j.load.LoaderKind;
 import io.github.sora4j.load.MemoryBudget;
 import io.github.sora4j.load.SetResidency;
@@ -40,6 +42,9 @@ import java.util.Map;
  */
 public record MemoryPlan(String pack, String profile, MemoryBudget budget, LoaderKind loader,
         int frames, int width, int height, int captionTokens, List<Phase> phases) {
+    /** The reader the loaders use by default; the plan counts its reading cost. */
+    private static final BlockReader READER = BlockReaders.torchScript();
+
 
     /**
      * One block set's part of the plan.
@@ -68,12 +73,12 @@ public record MemoryPlan(String pack, String profile, MemoryBudget budget, Loade
         }
 
         /**
-         * Peak weights plus the set's activations.
+         * Peak weights, plus what reading a block holds beyond them, plus the set's activations.
          *
          * @return bytes
          */
         public long peakBytes() {
-            return peakWeightBytes() + residency.activationBytes();
+            return peakWeightBytes() + residency.readingBytes() + residency.activationBytes();
         }
 
         /**
@@ -199,12 +204,15 @@ public record MemoryPlan(String pack, String profile, MemoryBudget budget, Loade
             List<BlockInfo> blocks = m.blocks(set);
             long activation = peaks.bytes(set);
             SetResidency residency = kind == LoaderKind.RESIDENT
-                    ? new SetResidency(set, blocks, blocks.size(), false, activation, available)
+                    ? new SetResidency(set, blocks, blocks.size(), false, activation, available,
+                            SetResidency.readingBytes(blocks, blocks.size(), false,
+                                    READER::readOverheadBytes))
                     : SetResidency.plan(set, blocks, activation, available, kind.dynamic(),
-                            kind.concurrent());
+                            kind.concurrent(), READER::readOverheadBytes);
             kept.remove(set);
             if (kind != LoaderKind.RESIDENT) {
-                evict(kept, sets, i, residency.peakWeightBytes(), available - activation);
+                evict(kept, sets, i, residency.peakWeightBytes(),
+                        available - activation - residency.readingBytes());
             }
             long others = kept.values().stream().flatMap(List::stream)
                     .mapToLong(BlockInfo::parameterBytes).sum();
@@ -294,26 +302,30 @@ public record MemoryPlan(String pack, String profile, MemoryBudget budget, Loade
                         MemoryBudget.format(budget.totalBytes()),
                         MemoryBudget.format(budget.reservedBytes()),
                         MemoryBudget.format(budget.availableBytes())));
-        s.append(String.format(Locale.ROOT, "%n%-6s %6s %9s %10s %9s %8s %10s %11s %10s %10s %4s%n",
+        s.append(String.format(Locale.ROOT,
+                "%n%-6s %6s %9s %10s %9s %8s %10s %9s %11s %10s %10s %4s%n",
                 "set", "blocks", "resident", "resident", "streamed", "prefetch", "weights",
-                "activations", "other sets", "peak", "fits"));
-        s.append(String.format(Locale.ROOT, "%-6s %6s %9s %10s %9s %8s %10s %11s %10s %10s %4s%n",
-                "", "", "", "bytes", "per run", "", "peak", "peak", "loaded", "", ""));
+                "reading", "activations", "other sets", "peak", "fits"));
+        s.append(String.format(Locale.ROOT,
+                "%-6s %6s %9s %10s %9s %8s %10s %9s %11s %10s %10s %4s%n",
+                "", "", "", "bytes", "per run", "", "peak", "", "peak", "loaded", "", ""));
         for (Phase p : phases) {
             SetResidency r = p.residency();
             s.append(String.format(Locale.ROOT,
-                    "%-6s %6d %9d %10s %9s %8s %10s %11s %10s %10s %4s%n", r.set(),
+                    "%-6s %6d %9d %10s %9s %8s %10s %9s %11s %10s %10s %4s%n", r.set(),
                     r.blocks().size(), r.residentCount(), MemoryBudget.format(r.residentBytes()),
                     MemoryBudget.format(loader == LoaderKind.RESIDENT ? 0
                             : r.streamedBytesPerRun()),
                     r.prefetch() ? "yes" : "no", MemoryBudget.format(r.peakWeightBytes()),
-                    MemoryBudget.format(r.activationBytes()),
+                    MemoryBudget.format(r.readingBytes()), MemoryBudget.format(r.activationBytes()),
                     MemoryBudget.format(p.otherSetsBytes()), MemoryBudget.format(p.peakBytes()),
                     p.fits() ? "yes" : "NO"));
         }
-        s.append(String.format(Locale.ROOT, "%npeak %s (weights %s, activations up to %s) of %s"
-                + " available: %s%n", MemoryBudget.format(peakBytes()),
-                MemoryBudget.format(peakWeightBytes()), MemoryBudget.format(peakActivationBytes()),
+        s.append(String.format(Locale.ROOT, "%npeak %s (weights %s, reading up to %s, activations"
+                + " up to %s) of %s available: %s%n", MemoryBudget.format(peakBytes()),
+                MemoryBudget.format(peakWeightBytes()), MemoryBudget.format(phases.stream()
+                        .mapToLong(p -> p.residency().readingBytes()).max().orElse(0)),
+                MemoryBudget.format(peakActivationBytes()),
                 MemoryBudget.format(budget.availableBytes()),
                 fits() ? "fits" : "does NOT fit"));
         for (Phase p : phases) {

@@ -23,4 +23,16 @@ public interface BlockReader {
      * @throws io.github.sora4j.pack.ModelPackException if the file cannot be loaded
      */
     TorchScriptBlock read(ModelPack pack, BlockInfo block);
+
+    /**
+     * The bytes a read of this block holds, for a moment, beyond the block's weights (its {@link
+     * BlockInfo#parameterBytes()}): e.g. copies of its file. Budgets and memory plans count it
+     * (docs/memory.md, sections 5 and 9).
+     *
+     * @param block the block
+     * @return bytes, {@code >= 0}; 0 unless the reader says otherwise
+     */
+    default long readOverheadBytes(BlockInfo block) {
+        return 0;
+    }
 }

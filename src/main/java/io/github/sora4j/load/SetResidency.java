@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.ToLongFunction;
 
 /**
  * Which blocks of one block set a loader keeps resident while the set runs, and the memory that
@@ -15,7 +16,9 @@ import java.util.Map;
  * (across denoising steps for STDiT); the others are streamed: loaded before they run and freed
  * after, with the next one prefetched while one runs when {@code prefetch} is true. The peak of
  * loaded parameter bytes is then the resident bytes plus the two largest streamed blocks (the one
- * running and the one loading), or plus the largest one without prefetch.
+ * running and the one loading), or plus the largest one without prefetch. Reading a block also
+ * holds, for a moment, more than its weights ({@link BlockReader#readOverheadBytes}: copies of
+ * its file); {@code readingBytes} is how far that raises the peak above the weights.
  *
  * @param set the set name
  * @param blocks the set's distinct blocks in execution order
@@ -23,9 +26,10 @@ import java.util.Map;
  * @param prefetch whether the next streamed block is loaded while one runs
  * @param activationBytes the set's activation peak
  * @param availableBytes the budget's available bytes the decision was made against
+ * @param readingBytes how far reading a block raises the peak above {@link #peakWeightBytes()}
  */
 public record SetResidency(String set, List<BlockInfo> blocks, int residentCount,
-        boolean prefetch, long activationBytes, long availableBytes) {
+        boolean prefetch, long activationBytes, long availableBytes, long readingBytes) {
 
     /**
      * Creates a decision from a copy of the block list; {@link #plan} is how loaders make one.
@@ -38,8 +42,10 @@ public record SetResidency(String set, List<BlockInfo> blocks, int residentCount
      * @param activationBytes the set's activation peak in bytes, {@code >= 0}
      * @param availableBytes the budget's available bytes (weights plus activations) the decision
      *     was made against; {@link Long#MAX_VALUE} for no limit
-     * @throws InvalidConfigurationException if {@code residentCount} or {@code activationBytes} is
-     *     out of range
+     * @param readingBytes how far reading a block raises the peak above the weights' peak,
+     *     {@code >= 0}
+     * @throws InvalidConfigurationException if {@code residentCount}, {@code activationBytes} or
+     *     {@code readingBytes} is out of range
      */
     public SetResidency {
         blocks = List.copyOf(blocks);
@@ -51,6 +57,55 @@ public record SetResidency(String set, List<BlockInfo> blocks, int residentCount
             throw new InvalidConfigurationException("activationBytes must be >= 0 but was "
                     + activationBytes);
         }
+        if (readingBytes < 0) {
+            throw new InvalidConfigurationException("readingBytes must be >= 0 but was "
+                    + readingBytes);
+        }
+    }
+
+    /**
+     * A decision whose reads cost nothing beyond the blocks' weights.
+     *
+     * @param set the block set's name
+     * @param blocks the set's distinct blocks in execution order
+     * @param residentCount how many leading blocks stay resident
+     * @param prefetch whether the next streamed block is loaded while one runs
+     * @param activationBytes the set's activation peak in bytes
+     * @param availableBytes the budget's available bytes
+     */
+    public SetResidency(String set, List<BlockInfo> blocks, int residentCount, boolean prefetch,
+            long activationBytes, long availableBytes) {
+        this(set, blocks, residentCount, prefetch, activationBytes, availableBytes, 0);
+    }
+
+    /**
+     * The reading cost of a decision: how far reading its blocks, in order, raises the peak above
+     * its weights' peak. A resident block i is read while the blocks before it are loaded; a
+     * streamed one while the resident ones, one running and (with prefetch) it are.
+     *
+     * @param blocks the set's distinct blocks in execution order
+     * @param residentCount the resident count d
+     * @param prefetch whether a streamed block is prefetched
+     * @param readOverhead the transient bytes of reading a block beyond its weights
+     * @return bytes, {@code >= 0}
+     */
+    public static long readingBytes(List<BlockInfo> blocks, int residentCount, boolean prefetch,
+            ToLongFunction<BlockInfo> readOverhead) {
+        long loaded = 0;
+        long peak = 0;
+        for (int i = 0; i < residentCount; i++) {
+            loaded += blocks.get(i).parameterBytes();
+            peak = Math.max(peak, loaded + readOverhead.applyAsLong(blocks.get(i)));
+        }
+        long weights = saturatingAdd(loaded, streamingPeak(blocks, residentCount, prefetch), 0);
+        if (residentCount < blocks.size()) {
+            long most = 0;
+            for (int i = residentCount; i < blocks.size(); i++) {
+                most = Math.max(most, readOverhead.applyAsLong(blocks.get(i)));
+            }
+            peak = Math.max(peak, saturatingAdd(weights, most, 0));
+        }
+        return Math.max(0, peak - weights);
     }
 
     /**
@@ -71,6 +126,27 @@ public record SetResidency(String set, List<BlockInfo> blocks, int residentCount
      */
     public static SetResidency plan(String set, List<BlockInfo> blocks, long activationBytes,
             long availableBytes, boolean dynamic, boolean concurrent) {
+        return plan(set, blocks, activationBytes, availableBytes, dynamic, concurrent, b -> 0);
+    }
+
+    /**
+     * Decides the residency of a set as {@link #plan(String, List, long, long, boolean,
+     * boolean)} does, counting also what reading a block holds beyond its weights (see {@link
+     * #readingBytes}).
+     *
+     * @param set the set name
+     * @param blocks the set's blocks in execution order (repeats are ignored)
+     * @param activationBytes the set's activation peak
+     * @param availableBytes bytes for weights, reads and activations
+     * @param dynamic whether blocks may stay resident (false: d = 0)
+     * @param concurrent whether the next block may be prefetched
+     * @param readOverhead the transient bytes of reading a block beyond its weights ({@link
+     *     BlockReader#readOverheadBytes})
+     * @return the decision
+     */
+    public static SetResidency plan(String set, List<BlockInfo> blocks, long activationBytes,
+            long availableBytes, boolean dynamic, boolean concurrent,
+            ToLongFunction<BlockInfo> readOverhead) {
         List<BlockInfo> distinct = distinct(blocks);
         int n = distinct.size();
         long[] prefix = new long[n + 1];
@@ -80,15 +156,17 @@ public record SetResidency(String set, List<BlockInfo> blocks, int residentCount
         boolean[] passes = concurrent ? new boolean[] {true, false} : new boolean[] {false};
         for (boolean pf : passes) {
             for (int d = dynamic ? n : 0; d >= 0; d--) {
-                long need = saturatingAdd(prefix[d], streamingPeak(distinct, d, pf),
-                        activationBytes);
+                long reading = readingBytes(distinct, d, pf && d < n, readOverhead);
+                long need = saturatingAdd(saturatingAdd(prefix[d], streamingPeak(distinct, d, pf),
+                        activationBytes), reading, 0);
                 if (need <= availableBytes) {
                     return new SetResidency(set, distinct, d, pf && d < n, activationBytes,
-                            availableBytes);
+                            availableBytes, reading);
                 }
             }
         }
-        return new SetResidency(set, distinct, 0, false, activationBytes, availableBytes);
+        return new SetResidency(set, distinct, 0, false, activationBytes, availableBytes,
+                readingBytes(distinct, 0, false, readOverhead));
     }
 
     private static List<BlockInfo> distinct(List<BlockInfo> blocks) {
@@ -185,22 +263,22 @@ public record SetResidency(String set, List<BlockInfo> blocks, int residentCount
     }
 
     /**
-     * Peak weights plus activations while the set runs.
+     * Peak weights, plus what a read holds beyond them, plus activations while the set runs.
      *
      * @return bytes
      */
     public long peakBytes() {
-        return saturatingAdd(peakWeightBytes(), activationBytes, 0);
+        return saturatingAdd(peakWeightBytes(), activationBytes, readingBytes);
     }
 
     /**
      * The least memory the set can run in: its largest block plus the activations (sequential
-     * loading).
+     * loading), plus this decision's reading cost.
      *
      * @return bytes
      */
     public long minimumBytes() {
-        return saturatingAdd(streamingPeak(blocks, 0, false), activationBytes, 0);
+        return saturatingAdd(streamingPeak(blocks, 0, false), activationBytes, readingBytes);
     }
 
     /**
@@ -216,7 +294,8 @@ public record SetResidency(String set, List<BlockInfo> blocks, int residentCount
     public String toString() {
         return "SetResidency[" + set + ": " + residentCount + " of " + blocks.size()
                 + " resident (" + MemoryBudget.format(residentBytes()) + "), prefetch " + prefetch
-                + ", peak weights " + MemoryBudget.format(peakWeightBytes()) + " + activations "
+                + ", peak weights " + MemoryBudget.format(peakWeightBytes()) + " + reading "
+                + MemoryBudget.format(readingBytes) + " + activations "
                 + MemoryBudget.format(activationBytes) + " of " + MemoryBudget.format(availableBytes)
                 + "]";
     }

@@ -2,6 +2,7 @@ package io.github.sora4j.load;
 
 import io.github.sora4j.InvalidConfigurationException;
 import ai.djl.pytorch.jni.JniUtils;
+import io.github.sora4j.internal.NativeHeap;
 import io.github.sora4j.pack.BlockInfo;
 import io.github.sora4j.pack.ModelPack;
 import io.github.sora4j.pack.PackManifest;
@@ -161,7 +162,7 @@ public final class StreamingBlockLoader implements BlockLoader {
             lastAcquired = null;
             for (String set : setIndex.keySet()) {
                 requireFits(SetResidency.plan(set, pack.manifest().blocks(set), activation(set),
-                        available, false, false));
+                        available, false, false, settings.reader()::readOverheadBytes));
             }
         } finally {
             lock.unlock();
@@ -293,7 +294,8 @@ public final class StreamingBlockLoader implements BlockLoader {
                     .max(Comparator.comparingLong(BlockInfo::parameterBytes)).orElseThrow();
             throw new BudgetExceededException("block set " + p.set() + " (its largest block "
                     + largest.name() + ", " + largest.parameterBytes() + " bytes, plus "
-                    + p.activationBytes() + " bytes of activations)", p.minimumBytes(),
+                    + p.activationBytes() + " bytes of activations and " + p.readingBytes()
+                    + " bytes to read it)", p.minimumBytes(),
                     available);
         }
     }
@@ -301,12 +303,12 @@ public final class StreamingBlockLoader implements BlockLoader {
     /** A set starts running: decide its residency and make room for it (once per generation). */
     private void startSet(String set, List<BlockInfo> blocks) {
         SetResidency plan = SetResidency.plan(set, blocks, activation(set), available, dynamic,
-                concurrent);
+                concurrent, settings.reader()::readOverheadBytes);
         requireFits(plan);
         awaitNoPrefetch();
         currentSet = set;
         currentBlocks = plan.blocks();
-        limit = available - plan.activationBytes();
+        limit = available - plan.activationBytes() - plan.readingBytes();
         lastAcquired = null;
         plans.put(set, plan);
         Set<String> names = new HashSet<>();
@@ -394,6 +396,7 @@ public final class StreamingBlockLoader implements BlockLoader {
         loadedBytes -= e.info.parameterBytes();
         if (e.block != null) {
             e.block.close();
+            NativeHeap.trim(); // give the block's pages back (docs/memory.md section 9)
         }
         settings.listener().freed(e.info, loadedBytes);
         changed.signalAll();

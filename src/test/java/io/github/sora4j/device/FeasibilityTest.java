@@ -89,7 +89,7 @@ class FeasibilityTest {
         assertThat(check(OPEN_SORA, 68, 4096, 4096, ROOMY).refusal()).isEqualTo("request of 68 "
                 + "frames at 4096x4096 cannot run here: its decoded video has 3,422,552,064 values"
                 + " (3 x 68 frames x 4096x4096), more than the 536,870,911 a Java float[] copy of"
-                + " a tensor holds; the largest request that fits is 720x720 at 68 frames");
+                + " a tensor holds; the largest request that fits is 704x704 at 68 frames");
     }
 
     @Test

@@ -42,6 +42,42 @@ class StreamingBlockLoaderTest {
         }
     }
 
+    /**
+     * Settings whose reader costs nothing beyond the weights, so the budgets below count blocks
+     * exactly; {@link #theReadersCopiesCountAgainstTheBudget} covers the real reader's copies.
+     */
+    private static LoaderSettings settings(MemoryBudget budget) {
+        return LoaderSettings.of(budget).withReader(TorchScriptBlock::load);
+    }
+
+    @Test
+    void theReadersCopiesCountAgainstTheBudget() {
+        List<BlockInfo> stdit = pack.manifest().blocks("stdit");
+        BlockReader reader = BlockReaders.torchScript();
+        // every block resident and room to read them, but one byte short
+        long budget = bytes(stdit) + SetResidency.readingBytes(stdit, stdit.size(), false,
+                reader::readOverheadBytes) - 1;
+        SetResidency free = SetResidency.plan("stdit", stdit, 0, budget, true, true);
+        SetResidency copies = SetResidency.plan("stdit", stdit, 0, budget, true, true,
+                reader::readOverheadBytes);
+        assertThat(free.residentCount()).isEqualTo(stdit.size());
+        assertThat(free.readingBytes()).isZero();
+        assertThat(copies.residentCount()).isLessThan(stdit.size());
+        assertThat(copies.readingBytes()).isPositive();
+        assertThat(copies.fits()).isTrue();
+        assertThat(copies.peakBytes()).isLessThanOrEqualTo(budget);
+        // the loader decides the same with the real reader, and keeps its count within the plan
+        try (RecordingBlockLoader loader = recording(LoaderSettings.of(MemoryBudget.ofBytes(budget)),
+                LoaderKind.CONCURRENT_DYNAMIC)) {
+            run(loader, stdit);
+            run(loader, stdit);
+            assertThat(loader.stats().peakLoadedBytes())
+                    .isLessThanOrEqualTo(budget - copies.readingBytes());
+            assertThat(loader.events(Kind.PLANNED).get(0).plan().residentCount())
+                    .isEqualTo(copies.residentCount());
+        }
+    }
+
     private static RecordingBlockLoader recording(LoaderSettings settings, LoaderKind kind) {
         return new RecordingBlockLoader(settings, s -> kind.newLoader(pack, s), 0);
     }
@@ -49,7 +85,7 @@ class StreamingBlockLoaderTest {
     @Test
     void sequentialLoaderLoadsOnAcquireAndFreesOnClose() {
         try (RecordingBlockLoader loader = recording(
-                LoaderSettings.of(MemoryBudget.ofBytes(largest)), LoaderKind.SEQUENTIAL)) {
+                settings(MemoryBudget.ofBytes(largest)), LoaderKind.SEQUENTIAL)) {
             run(loader, t5);
             run(loader, t5);
             List<String> order = loader.events().stream()
@@ -66,7 +102,7 @@ class StreamingBlockLoaderTest {
 
     @Test
     void everyStreamingLoaderThatCannotHoldTheLargestBlockFailsWhenMadeWithTheNumbers() {
-        LoaderSettings tooSmall = LoaderSettings.of(MemoryBudget.ofBytes(largest - 1));
+        LoaderSettings tooSmall = settings(MemoryBudget.ofBytes(largest - 1));
         for (LoaderKind kind : LoaderKind.values()) {
             assertThatThrownBy(() -> kind.newLoader(pack, tooSmall))
                     .as(kind.label())
@@ -83,7 +119,7 @@ class StreamingBlockLoaderTest {
     void announcingAGenerationThatCannotFitFailsBeforeLoadingAnything() {
         for (LoaderKind kind : List.of(LoaderKind.SEQUENTIAL, LoaderKind.CONCURRENT_DYNAMIC)) {
             try (RecordingBlockLoader loader = recording(
-                    LoaderSettings.of(MemoryBudget.ofBytes(largest + 1000)), kind)) {
+                    settings(MemoryBudget.ofBytes(largest + 1000)), kind)) {
                 assertThatThrownBy(() -> loader.beginGeneration(ActivationPeaks.of(0, 0, 1001)))
                         .isInstanceOfSatisfying(BudgetExceededException.class, e -> {
                             assertThat(e.requestedBytes()).isEqualTo(largest + 1001);
@@ -102,7 +138,7 @@ class StreamingBlockLoaderTest {
         // Room for the embed block, plus two pairs (one running, one prefetched), not more.
         long budget = stdit.get(0).parameterBytes() + 2 * stdit.get(1).parameterBytes();
         RecordingBlockLoader loader = recording(
-                LoaderSettings.of(MemoryBudget.ofBytes(budget)), LoaderKind.CONCURRENT_DYNAMIC);
+                settings(MemoryBudget.ofBytes(budget)), LoaderKind.CONCURRENT_DYNAMIC);
         for (int step = 0; step < 3; step++) {
             run(loader, stdit);
         }
@@ -127,7 +163,7 @@ class StreamingBlockLoaderTest {
         // While STDiT runs, one pair plus the embed block fit beside its activations, two pairs
         // do not: block.00 is prefetched while the embed block runs, block.01 never is.
         long limit = stdit.get(0).parameterBytes() + stdit.get(1).parameterBytes();
-        LoaderSettings settings = LoaderSettings.of(MemoryBudget.ofBytes(largest))
+        LoaderSettings settings = settings(MemoryBudget.ofBytes(largest))
                 .withActivations(ActivationPeaks.of(0, largest - limit, 0));
         try (RecordingBlockLoader loader = recording(settings, LoaderKind.CONCURRENT)) {
             for (int step = 0; step < 3; step++) {
@@ -144,7 +180,7 @@ class StreamingBlockLoaderTest {
     void startingASetEvictsOtherSetsResidentBlocksOnlyAsFarAsNeeded() {
         long budget = bytes(t5) + bytes(stdit);
         try (RecordingBlockLoader loader = recording(
-                LoaderSettings.of(MemoryBudget.ofBytes(budget)), LoaderKind.CONCURRENT_DYNAMIC)) {
+                settings(MemoryBudget.ofBytes(budget)), LoaderKind.CONCURRENT_DYNAMIC)) {
             run(loader, t5);
             run(loader, stdit);
             // Both sets fit together: nothing was freed.
@@ -152,7 +188,7 @@ class StreamingBlockLoaderTest {
             assertThat(loader.stats().loadedBytes()).isEqualTo(budget);
         }
         try (RecordingBlockLoader loader = recording(
-                LoaderSettings.of(MemoryBudget.ofBytes(budget - 1)),
+                settings(MemoryBudget.ofBytes(budget - 1)),
                 LoaderKind.CONCURRENT_DYNAMIC)) {
             run(loader, t5);
             run(loader, stdit);
@@ -168,7 +204,7 @@ class StreamingBlockLoaderTest {
         BlockInfo a = pack.manifest().blocksWithRole("vae-temporal").get(1);
         BlockInfo b = pack.manifest().blocksWithRole("vae-temporal").get(0);
         try (BlockLoader loader = BlockLoaders.sequential(pack,
-                LoaderSettings.of(MemoryBudget.ofBytes(largest)));
+                settings(MemoryBudget.ofBytes(largest)));
                 LoadedBlock held = loader.acquire(a)) {
             assertThatThrownBy(() -> loader.acquire(b))
                     .isInstanceOfSatisfying(BudgetExceededException.class, e -> {
@@ -183,7 +219,7 @@ class StreamingBlockLoaderTest {
     @Test
     void closeWaitsForALoadInFlightAndFreesEverything() {
         // Each read takes at least 0.3 s, so the prefetch of block.00 is still running at close.
-        LoaderSettings slow = LoaderSettings.of(MemoryBudget.unlimited())
+        LoaderSettings slow = settings(MemoryBudget.unlimited())
                 .withReader(BlockReaders.throttled(BlockReaders.torchScript(), 1e9, 600));
         RecordingBlockLoader loader = recording(slow, LoaderKind.CONCURRENT);
         loader.beginSet(stdit);
@@ -204,13 +240,13 @@ class StreamingBlockLoaderTest {
     void residentLoaderUnderABudgetFailsUpFrontWhenThePackDoesNotFit() {
         long total = bytes(pack.manifest().blocks());
         assertThatThrownBy(() -> BlockLoaders.resident(pack,
-                LoaderSettings.of(MemoryBudget.ofBytes(total - 1))))
+                settings(MemoryBudget.ofBytes(total - 1))))
                 .isInstanceOfSatisfying(BudgetExceededException.class, e -> {
                     assertThat(e.requestedBytes()).isEqualTo(total);
                     assertThat(e.availableBytes()).isEqualTo(total - 1);
                 });
         try (BlockLoader loader = BlockLoaders.resident(pack,
-                LoaderSettings.of(MemoryBudget.ofBytes(total)))) {
+                settings(MemoryBudget.ofBytes(total)))) {
             assertThatThrownBy(() -> loader.beginGeneration(ActivationPeaks.uniform(1)))
                     .isInstanceOf(BudgetExceededException.class)
                     .hasMessageContaining(Long.toString(total + 1));
