@@ -29,23 +29,12 @@
 # operator wait for the slower core and single steps vary 2-4x; one thread leaves the other core to the other work).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BUILD="${SORA4J_BUILD:-/tmp/sora4j-bench-build}"
-PYTHON="${PYTHON:-/usr/bin/python3}"
+source benchmarks/lib.sh
 PACK_DIR="benchmarks/target/packs/bench-opensora"
-MVN=(mvn -B -q ${MVN_OFFLINE:+-o})
 
-if [[ "${SKIP_BUILD:-0}" != 1 || ! -f benchmarks/target/benchmarks.jar ]]; then
-    "${MVN[@]}" install -DskipTests -DskipPythonTests=true -Dassembly.skipAssembly=true \
-        -Dsora4j.buildDir="$BUILD"
-    "${MVN[@]}" -f benchmarks/pom.xml package -DskipTests
-fi
+bench_build
 
-if [[ ! -f "$PACK_DIR/manifest.json" ]]; then
-    echo "writing the bench pack to $PACK_DIR" >&2
-    PYTHONPATH=src/main/python PYTHONHASHSEED=0 "$PYTHON" -m sora4j_export bench --out "$PACK_DIR"
-else  # a bench pack written before forward_merged gets it (weights unchanged), so merged steps merge in the blocks
-    PYTHONPATH=src/main/python PYTHONHASHSEED=0 "$PYTHON" -m sora4j_export.upgrade "$PACK_DIR" >&2
-fi
+bench_pack "$PACK_DIR"
 
 if [[ "${1:-}" == --presets ]]; then
     shift

@@ -21,16 +21,10 @@
 # Environment: SORA4J_BUILD, PYTHON (default /usr/bin/python3), MVN_OFFLINE=1 (Maven -o), SKIP_BUILD=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BUILD="${SORA4J_BUILD:-/tmp/sora4j-bench-build}"
-PYTHON="${PYTHON:-/usr/bin/python3}"
+source benchmarks/lib.sh
 PACK_DIR="benchmarks/target/packs/realwidth-opensora"
-MVN=(mvn -B -q ${MVN_OFFLINE:+-o})
 
-if [[ "${SKIP_BUILD:-0}" != 1 || ! -f benchmarks/target/benchmarks.jar ]]; then
-    "${MVN[@]}" install -DskipTests -DskipPythonTests=true -Dassembly.skipAssembly=true \
-        -Dsora4j.buildDir="$BUILD"
-    "${MVN[@]}" -f benchmarks/pom.xml package -DskipTests
-fi
+bench_build
 
 if [[ " $* " != *" --from-csv "* && ! -f "$PACK_DIR/manifest.json" ]]; then
     echo "writing the real-width pack to $PACK_DIR" >&2

@@ -18,22 +18,12 @@
 # THREADS (libtorch intra-op threads in the forks, default 1; see benchmarks/README.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BUILD="${SORA4J_BUILD:-/tmp/sora4j-bench-build}"
-PYTHON="${PYTHON:-/usr/bin/python3}"
+source benchmarks/lib.sh
 PACK_DIR="benchmarks/target/packs/bench-opensora"
-MVN=(mvn -B -q ${MVN_OFFLINE:+-o})
 
-if [[ "${SKIP_BUILD:-0}" != 1 || ! -f benchmarks/target/benchmarks.jar ]]; then
-    "${MVN[@]}" install -DskipTests -DskipPythonTests=true -Dassembly.skipAssembly=true \
-        -Dsora4j.buildDir="$BUILD"
-    "${MVN[@]}" -f benchmarks/pom.xml package -DskipTests
-fi
+bench_build
 
-if [[ ! -f "$PACK_DIR/manifest.json" ]]; then
-    echo "writing the bench pack to $PACK_DIR" >&2
-    PYTHONPATH=src/main/python PYTHONHASHSEED=0 "$PYTHON" -m sora4j_export bench --out "$PACK_DIR"
-fi
-[[ -f "$PACK_DIR/manifest.json" ]] || { echo "jmh.sh: no bench pack at $PACK_DIR" >&2; exit 1; }
+bench_pack "$PACK_DIR"
 
 exec java -jar benchmarks/target/benchmarks.jar -foe true \
     -jvmArgsAppend "-Dsora4j.benchPack=$PWD/$PACK_DIR -Dai.djl.pytorch.num_threads=${THREADS:-1}" "$@"

@@ -10,23 +10,12 @@
 # Environment: SORA4J_BUILD, PYTHON (default /usr/bin/python3), MVN_OFFLINE=1, SKIP_BUILD=1, THREADS (default 1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BUILD="${SORA4J_BUILD:-/tmp/sora4j-bench-build}"
-PYTHON="${PYTHON:-/usr/bin/python3}"
+source benchmarks/lib.sh
 PACK_DIR="benchmarks/target/packs/bench-opensora"
-MVN=(mvn -B -q ${MVN_OFFLINE:+-o})
 
-if [[ "${SKIP_BUILD:-0}" != 1 || ! -f benchmarks/target/benchmarks.jar ]]; then
-    "${MVN[@]}" install -DskipTests -DskipPythonTests=true -Dassembly.skipAssembly=true \
-        -Dsora4j.buildDir="$BUILD"
-    "${MVN[@]}" -f benchmarks/pom.xml package -DskipTests
-fi
+bench_build
 
-if [[ ! -f "$PACK_DIR/manifest.json" ]]; then
-    echo "writing the bench pack to $PACK_DIR" >&2
-    PYTHONPATH=src/main/python PYTHONHASHSEED=0 "$PYTHON" -m sora4j_export bench --out "$PACK_DIR"
-else
-    PYTHONPATH=src/main/python PYTHONHASHSEED=0 "$PYTHON" -m sora4j_export.upgrade "$PACK_DIR" >&2
-fi
+bench_pack "$PACK_DIR"
 
 exec java -Xmx6g -Dai.djl.offline=true -Dai.djl.pytorch.graph_optimizer=false \
     -Dai.djl.pytorch.num_threads="${THREADS:-1}" -Dai.djl.pytorch.num_interop_threads=1 \
