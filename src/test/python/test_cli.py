@@ -62,7 +62,9 @@ def write_checkpoints(root: Path, models):
     return {"t5": t5_dir, "stdit": root / "stdit.safetensors", "vae": root / "vae.safetensors"}
 
 
-class ExportTest(unittest.TestCase):
+class CheckpointsCase(unittest.TestCase):
+    """Tiny models written as checkpoints (and a tokenizer) once per test class, for export tests."""
+
     @classmethod
     def setUpClass(cls):
         cls._tmp = tempfile.TemporaryDirectory()
@@ -76,6 +78,9 @@ class ExportTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls._tmp.cleanup()
+
+
+class ExportTest(CheckpointsCase):
 
     def export_args(self, out, **over):
         p = {**self.paths, **over}

@@ -23,25 +23,12 @@ from sora4j_export.streaming import Materializer, to_meta
 from sora4j_export.t5 import T5Encoder, t5_blocks
 from sora4j_export.tokenizer import t5_tokenizer_json
 
-from test_cli import SRC, run_cli, write_checkpoints
+from test_cli import SRC, CheckpointsCase, run_cli
 from test_pack import tiny_models
 from test_t5_tokenizer import small_model
 
 
-class StreamingExportTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls._tmp = tempfile.TemporaryDirectory()
-        cls.root = Path(cls._tmp.name)
-        cls.models = tiny_models()
-        cls.paths = write_checkpoints(cls.root, cls.models)
-        cls.tok = cls.root / "tokenizer.json"
-        from sora4j_export.tokenizer import write_tokenizer_json
-        write_tokenizer_json(cls.tok)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls._tmp.cleanup()
+class StreamingExportTest(CheckpointsCase):
 
     def args(self, out, **over):
         p = {**self.paths, "tokenizer": self.tok, **over}
