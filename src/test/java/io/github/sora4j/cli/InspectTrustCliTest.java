@@ -2,7 +2,6 @@ package io.github.sora4j.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.github.sora4j.pack.ModelPack;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -16,7 +15,7 @@ import java.security.Signature;
 import java.security.spec.PKCS8EncodedKeySpec;
 import java.util.Base64;
 import java.util.HexFormat;
-import java.util.stream.Stream;
+import io.github.sora4j.testing.PackDirs;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -29,19 +28,7 @@ class InspectTrustCliTest {
     @TempDir Path tmp;
 
     private Path copyOfDemoPack() throws IOException {
-        Path source = ModelPack.embedded("demo").directory();
-        Path copy = tmp.resolve("pack");
-        try (Stream<Path> walk = Files.walk(source)) {
-            for (Path p : (Iterable<Path>) walk::iterator) {
-                Path t = copy.resolve(source.relativize(p).toString());
-                if (Files.isDirectory(p)) {
-                    Files.createDirectories(t);
-                } else {
-                    Files.copy(p, t);
-                }
-            }
-        }
-        return copy;
+        return PackDirs.copyEmbedded("demo", tmp.resolve("pack"));
     }
 
     private Path resource(String name, String as) throws IOException {

@@ -2,11 +2,10 @@ package io.github.sora4j.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.github.sora4j.pack.ModelPack;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.stream.Stream;
+import io.github.sora4j.testing.PackDirs;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -15,19 +14,7 @@ class TrustedKeyCliTest {
     @TempDir Path tmp;
 
     private Path copyOfTinyPack() throws IOException {
-        Path source = ModelPack.embedded("tiny-random").directory();
-        Path copy = tmp.resolve("pack");
-        try (Stream<Path> walk = Files.walk(source)) {
-            for (Path p : (Iterable<Path>) walk::iterator) {
-                Path t = copy.resolve(source.relativize(p).toString());
-                if (Files.isDirectory(p)) {
-                    Files.createDirectories(t);
-                } else {
-                    Files.copy(p, t);
-                }
-            }
-        }
-        return copy;
+        return PackDirs.copyEmbedded("tiny-random", tmp.resolve("pack"));
     }
 
     private Path publicKey() throws IOException {

@@ -5,12 +5,12 @@ import com.google.gson.GsonBuilder;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
+import io.github.sora4j.testing.PackDirs;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.function.Consumer;
-import java.util.stream.Stream;
 
 /** A writable copy of an embedded pack for tests that break it on purpose. */
 final class PackCopy {
@@ -23,18 +23,7 @@ final class PackCopy {
 
     /** Copies the embedded pack {@code name} into {@code target}. */
     static PackCopy of(String name, Path target) throws IOException {
-        Path source = ModelPack.embedded(name).directory();
-        try (Stream<Path> walk = Files.walk(source)) {
-            for (Path p : (Iterable<Path>) walk::iterator) {
-                Path t = target.resolve(source.relativize(p).toString());
-                if (Files.isDirectory(p)) {
-                    Files.createDirectories(t);
-                } else {
-                    Files.copy(p, t);
-                }
-            }
-        }
-        return new PackCopy(target);
+        return new PackCopy(PackDirs.copyEmbedded(name, target));
     }
 
     JsonObject manifest() throws IOException {
