@@ -12,7 +12,8 @@ public final class Engines {
 
     /**
      * The PyTorch engine, started on first use. Sets {@code ai.djl.offline=true} unless the
-     * application chose otherwise, so nothing is downloaded at run time.
+     * application chose otherwise, so nothing is downloaded at run time, and, before the natives
+     * load, OpenMP's passive wait policy ({@link OpenMpWaitPolicy}).
      *
      * @return the engine
      * @throws Sora4jException naming the natives artifact the class path lacks, or the CPU
@@ -30,6 +31,7 @@ public final class Engines {
                         && System.getenv("DJL_OFFLINE") == null) {
                     System.setProperty("ai.djl.offline", "true");
                 }
+                OpenMpWaitPolicy.apply(); // before libtorch's OpenMP runtime loads
                 try {
                     engine = Engine.getEngine("PyTorch");
                     NativeSupport.quietNnpack();
