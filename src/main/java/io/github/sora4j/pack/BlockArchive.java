@@ -263,7 +263,7 @@ final class BlockArchive {
     }
 
     private static void checkTag(BlockInfo block, String file, Tag tag) {
-        if (!block.role().equals(tag.role()) || !block.set().equals(tag.set())) {
+        if (!block.role().equals(tag.role()) || !java.util.Objects.equals(block.set(), tag.set())) {
             throw new ModelPackException("block " + block.name() + " (" + file + ") has role "
                     + tag.role() + ", expected " + block.role() + " (the file is block "
                     + tag.name() + " of another place or pack)");

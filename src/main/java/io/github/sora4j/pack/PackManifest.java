@@ -114,7 +114,7 @@ public record PackManifest(
      */
     public List<BlockInfo> blocks(String set) {
         return blocks.stream()
-                .filter(b -> b.set().equals(set))
+                .filter(b -> set.equals(b.set())) // a null set is refused by ManifestChecks
                 .sorted(java.util.Comparator.<BlockInfo>comparingInt(b -> ROLES.indexOf(b.role()))
                         .thenComparingInt(BlockInfo::order))
                 .toList();

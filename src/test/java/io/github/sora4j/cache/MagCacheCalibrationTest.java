@@ -6,11 +6,11 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.github.sora4j.InvalidConfigurationException;
 import io.github.sora4j.pack.ModelPack;
 import io.github.sora4j.pack.ModelPackException;
+import io.github.sora4j.testing.PackDirs;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.stream.IntStream;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -88,18 +88,6 @@ class MagCacheCalibrationTest {
     }
 
     private static Path copyDemo(Path dir) throws IOException {
-        Path src = ModelPack.embeddedDefault().directory();
-        Path dst = dir.resolve("demo");
-        try (Stream<Path> s = Files.walk(src)) {
-            for (Path p : s.toList()) {
-                Path t = dst.resolve(src.relativize(p).toString());
-                if (Files.isDirectory(p)) {
-                    Files.createDirectories(t);
-                } else {
-                    Files.copy(p, t);
-                }
-            }
-        }
-        return dst;
+        return PackDirs.copyEmbedded("demo", dir.resolve("demo"));
     }
 }

@@ -3,12 +3,12 @@ package io.github.sora4j.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.sora4j.pack.ModelPack;
+import io.github.sora4j.testing.PackDirs;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
@@ -347,19 +347,7 @@ class Sora4jCliTest {
     }
 
     private static Path copyOfTinyPack(Path dir) throws IOException {
-        Path source = Path.of(TINY);
-        Path target = dir.resolve("pack");
-        try (Stream<Path> walk = Files.walk(source)) {
-            for (Path p : walk.toList()) {
-                Path t = target.resolve(source.relativize(p).toString());
-                if (Files.isDirectory(p)) {
-                    Files.createDirectories(t);
-                } else {
-                    Files.copy(p, t, StandardCopyOption.REPLACE_EXISTING);
-                }
-            }
-        }
-        return target;
+        return PackDirs.copyEmbedded("tiny-random", dir.resolve("pack"));
     }
 
     private static Path firstFile(Path dir) throws IOException {

@@ -19,6 +19,7 @@ import io.github.sora4j.merge.TokenMergers;
 import io.github.sora4j.merge.UpstreamTemporalTokenMerger;
 import io.github.sora4j.pack.BlockInfo;
 import io.github.sora4j.pack.ModelPack;
+import io.github.sora4j.testing.PackDirs;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -202,17 +203,7 @@ class MergedPairTest {
         private OldPack() {}
 
         static ModelPack copy(Path dir) throws IOException {
-            Path source = ModelPack.embedded("tiny-random").directory();
-            try (var walk = Files.walk(source)) {
-                for (Path p : (Iterable<Path>) walk::iterator) {
-                    Path t = dir.resolve(source.relativize(p).toString());
-                    if (Files.isDirectory(p)) {
-                        Files.createDirectories(t);
-                    } else {
-                        Files.copy(p, t);
-                    }
-                }
-            }
+            PackDirs.copyEmbedded("tiny-random", dir);
             String manifest = Files.readString(dir.resolve("manifest.json"));
             for (String file : new String[] {"stdit/block_00.pt", "stdit/block_01.pt"}) {
                 byte[] was = Files.readAllBytes(dir.resolve(file));
