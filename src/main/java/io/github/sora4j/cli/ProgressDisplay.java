@@ -39,6 +39,9 @@ final class ProgressDisplay {
     private final int expectedSteps;
     private final boolean mayEndEarly;
     private final Deque<Long> recentStepNanos = new ArrayDeque<>();
+    /** Every step's time, for the finished line (the recent ones only feed the ETA). */
+    private long allStepNanos;
+    private int stepsTimed;
 
     private Stage stage;
     private long stageStart;
@@ -105,6 +108,8 @@ final class ProgressDisplay {
             stepsDone = s.report().index() + 1;
             plannedSteps = Math.min(expectedSteps, s.stepCount());
             recentStepNanos.addLast(s.report().elapsedNanos());
+            allStepNanos += s.report().elapsedNanos();
+            stepsTimed++;
             if (recentStepNanos.size() > RECENT_STEPS) {
                 recentStepNanos.removeFirst();
             }
@@ -193,8 +198,9 @@ final class ProgressDisplay {
         if (done) {
             s.append(stage == Stage.DENOISE ? "  " : "").append("done in ")
                     .append(seconds(now - stageStart));
-            if (stage == Stage.DENOISE && !recentStepNanos.isEmpty()) {
-                s.append(", ").append(seconds(meanStepNanos())).append(" per step");
+            if (stage == Stage.DENOISE && stepsTimed > 0) {
+                s.append(", ").append(seconds(allStepNanos / (double) stepsTimed))
+                        .append(" per step");
             }
             return s.toString();
         }

@@ -51,6 +51,18 @@ class ProgressDisplayTest {
     }
 
     @Test
+    void theFinishedLineGivesTheMeanOfEveryStepNotOnlyOfTheRecentOnes() {
+        ProgressDisplay d = display(ProgressDisplay.Mode.BAR, 10, false);
+        d.accept(new ProgressEvent.StageStarted(Stage.DENOISE));
+        for (int i = 0; i < 10; i++) { // the first 5 steps take 3 s, the last 5 take 1 s
+            long nanos = i < 5 ? 3_000_000_000L : 1_000_000_000L;
+            now += nanos;
+            d.accept(step(i, 10, nanos));
+        }
+        assertThat(d.line(now, true)).contains("done in 20.00 s, 2.00 s per step");
+    }
+
+    @Test
     void aFixedLeapShortensThePlanAndDynamicLplMarksTheEtaAsABound() {
         ProgressDisplay fixed = display(ProgressDisplay.Mode.BAR, 16, false);
         fixed.accept(new ProgressEvent.StageStarted(Stage.DENOISE));
