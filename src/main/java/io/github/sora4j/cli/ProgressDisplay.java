@@ -39,9 +39,6 @@ final class ProgressDisplay {
     private final int expectedSteps;
     private final boolean mayEndEarly;
     private final Deque<Long> recentStepNanos = new ArrayDeque<>();
-    /** Every step's time, for the finished line (the recent ones only feed the ETA). */
-    private long allStepNanos;
-    private int stepsTimed;
 
     private Stage stage;
     private long stageStart;
@@ -108,8 +105,6 @@ final class ProgressDisplay {
             stepsDone = s.report().index() + 1;
             plannedSteps = Math.min(expectedSteps, s.stepCount());
             recentStepNanos.addLast(s.report().elapsedNanos());
-            allStepNanos += s.report().elapsedNanos();
-            stepsTimed++;
             if (recentStepNanos.size() > RECENT_STEPS) {
                 recentStepNanos.removeFirst();
             }
@@ -198,8 +193,10 @@ final class ProgressDisplay {
         if (done) {
             s.append(stage == Stage.DENOISE ? "  " : "").append("done in ")
                     .append(seconds(now - stageStart));
-            if (stage == Stage.DENOISE && stepsTimed > 0) {
-                s.append(", ").append(seconds(allStepNanos / (double) stepsTimed))
+            if (stage == Stage.DENOISE && stepsDone > 0) {
+                // The stage's time over its steps, as the summary gives it (the recent steps'
+                // mean feeds only the ETA).
+                s.append(", ").append(seconds((now - stageStart) / (double) stepsDone))
                         .append(" per step");
             }
             return s.toString();
