@@ -1,7 +1,6 @@
 package io.github.sora4j.internal;
 
 import com.sun.jna.Function;
-import com.sun.jna.NativeLibrary;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -77,15 +76,10 @@ public final class NativeHeap {
     }
 
     private static Function lookUp() {
-        if (!System.getProperty("os.name", "").toLowerCase(java.util.Locale.ROOT)
-                .contains("linux")) {
-            return null;
+        Function f = Libc.function("malloc_trim");
+        if (f == null) {
+            LOG.debug("no malloc_trim here (not Linux with glibc?)");
         }
-        try {
-            return NativeLibrary.getInstance("c").getFunction("malloc_trim");
-        } catch (UnsatisfiedLinkError | RuntimeException e) {
-            LOG.debug("no malloc_trim here (not glibc?): {}", e.toString());
-            return null;
-        }
+        return f;
     }
 }

@@ -1,7 +1,6 @@
 package io.github.sora4j.internal;
 
 import com.sun.jna.Function;
-import com.sun.jna.NativeLibrary;
 import io.github.sora4j.InvalidConfigurationException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -129,13 +128,8 @@ public final class OpenMpWaitPolicy {
     }
 
     private static boolean setenv(String name, String value) {
-        try {
-            Function f = NativeLibrary.getInstance("c").getFunction("setenv");
-            return f.invokeInt(new Object[] {name, value, 0}) == 0;
-        } catch (UnsatisfiedLinkError | RuntimeException e) {
-            LOG.debug("cannot call setenv: {}", e.toString());
-            return false;
-        }
+        Function f = Libc.function("setenv");
+        return f != null && f.invokeInt(new Object[] {name, value, 0}) == 0;
     }
 
     /** Whether a GNU or LLVM OpenMP runtime is mapped into this process (Linux only). */

@@ -1,8 +1,8 @@
 package io.github.sora4j.soak;
 
 import com.sun.jna.Function;
-import com.sun.jna.NativeLibrary;
 import com.sun.jna.Structure;
+import io.github.sora4j.internal.Libc;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -25,7 +25,7 @@ import java.util.stream.Stream;
 public final class ProcessProbe {
     private static final Path STATUS = Path.of("/proc/self/status");
     private static final Path FD = Path.of("/proc/self/fd");
-    private static final Function MALLINFO2 = lookUpMallinfo2();
+    private static final Function MALLINFO2 = Libc.function("mallinfo2");
 
     private ProcessProbe() {}
 
@@ -87,17 +87,6 @@ public final class ProcessProbe {
         public long keepcost;
     }
 
-    private static Function lookUpMallinfo2() {
-        if (!System.getProperty("os.name", "").toLowerCase(java.util.Locale.ROOT)
-                .contains("linux")) {
-            return null;
-        }
-        try {
-            return NativeLibrary.getInstance("c").getFunction("mallinfo2");
-        } catch (UnsatisfiedLinkError | RuntimeException e) {
-            return null;
-        }
-    }
 
     /**
      * Threads of the process, Java and native (libtorch's pools included).
