@@ -27,7 +27,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>What it leaves alone: an {@code OMP_WAIT_POLICY} or {@code GOMP_SPINCOUNT} already in the
  * environment (the user's choice wins); {@code -Dsora4j.ompWaitPolicy=default} (libtorch's own
- * default); Windows, where libtorch's OpenMP is another runtime. If an OpenMP runtime is already in
+ * default); systems other than Linux (it is set through glibc's {@code setenv}; on macOS and
+ * Windows set the variable yourself). If an OpenMP runtime is already in
  * the process (the application started DJL's PyTorch engine before sora4j did), setting the
  * variable would change nothing: it logs one warning saying how to set it instead.
  */
@@ -50,7 +51,7 @@ public final class OpenMpWaitPolicy {
         TURNED_OFF,
         /** An OpenMP runtime was already loaded: too late, a warning says so. */
         TOO_LATE,
-        /** Not a POSIX system with {@code setenv} (Windows), or it failed. */
+        /** Not Linux (macOS, Windows: nothing set), or {@code setenv} failed. */
         UNSUPPORTED
     }
 
