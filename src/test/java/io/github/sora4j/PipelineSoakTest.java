@@ -94,6 +94,8 @@ class PipelineSoakTest {
     void repeatedGenerationsGrowNeitherNativeMemoryNorFileDescriptorsNorThreads(Config config) {
         assumeTrue(ProcessProbe.available(), "needs /proc/self");
         assumeTrue(ProcessProbe.mallocInfoAvailable(), "needs glibc's mallinfo2");
+        assumeTrue(ProcessProbe.jvmMallocBytes().isPresent(),
+                "needs -XX:NativeMemoryTracking=summary (the pom's surefire argLine sets it)");
         int n = Soak.count(20, 100);
         BudgetWatch watch = new BudgetWatch(streamingBudget());
         try (VideoPipeline p = pipeline(config, watch)) {
@@ -103,26 +105,30 @@ class PipelineSoakTest {
             long fds = ProcessProbe.fileDescriptors();
             long threads = ProcessProbe.threads();
             long[] native_ = new long[n];
+            long[] inUse = new long[n];
             long[] rss = new long[n];
             for (int i = 0; i < n; i++) {
                 GenerationResult r = p.generate(request(i).build());
                 assertThat(r.frames().frameCount()).isEqualTo(request(i).build().frames());
                 assertThat(p.liveArrayCount()).isZero();
-                native_[i] = ProcessProbe.mallocInUseBytes();
+                native_[i] = ProcessProbe.nativeMallocBytes();
+                inUse[i] = ProcessProbe.mallocInUseBytes();
                 rss[i] = ProcessProbe.rssBytes();
             }
             double slope = ProcessProbe.medianSlope(native_);
-            System.out.printf("soak %s: %d generations, malloc in use %.2f -> %.2f MB, median "
-                    + "slope %.1f kB per generation (RSS %.1f -> %.1f MB), fds %d -> %d, threads "
+            System.out.printf("soak %s: %d generations, malloc'd outside the JVM %.3f -> %.3f MB, "
+                    + "median slope %.1f kB per generation (all malloc in use %.2f -> %.2f MB, "
+                    + "median slope %.1f kB; RSS %.1f -> %.1f MB), fds %d -> %d, threads "
                     + "%d -> %d%n", config, n, native_[0] / 1e6, native_[n - 1] / 1e6, slope / 1e3,
+                    inUse[0] / 1e6, inUse[n - 1] / 1e6, ProcessProbe.medianSlope(inUse) / 1e3,
                     rss[0] / 1e6, rss[n - 1] / 1e6, fds, ProcessProbe.fileDescriptors(), threads,
                     ProcessProbe.threads());
-            // Measured without a leak (docs/troubleshooting.md): at most 14 kB per generation
-            // over 20 samples. One STDiT block of the tiny pack (534 kB) left behind each generation
-            // would be eight times the bound; NDArrays left in the pipeline's manager fail
-            // liveArrayCount above, whatever their size.
-            assertThat(slope).as("bytes malloc'd and not freed, per generation (median slope)")
-                    .isLessThan(64_000);
+            // Measured without a leak (docs/troubleshooting.md): at most 3 kB per generation
+            // over 20 or 40 samples. A leak of 32 kB per generation (one tiny-pack STDiT block,
+            // 534 kB, would be 17 times that) fails; NDArrays left in the pipeline's manager
+            // fail liveArrayCount above, whatever their size.
+            assertThat(slope).as("bytes malloc'd outside the JVM and not freed, per generation "
+                    + "(median slope)").isLessThan(32_000);
             // A leak per generation would add n; the JVM itself may open a jar or start a
             // compiler thread once in a while.
             assertThat(ProcessProbe.fileDescriptors()).isLessThanOrEqualTo(fds + 2);

@@ -4,12 +4,18 @@ import com.sun.jna.Function;
 import com.sun.jna.Structure;
 import io.github.sora4j.internal.Libc;
 import java.io.IOException;
+import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.OptionalLong;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
+import javax.management.JMException;
+import javax.management.ObjectName;
 
 /**
  * This process's resident memory, open file descriptors and threads, from {@code /proc/self}, and
@@ -21,6 +27,10 @@ import java.util.stream.Stream;
  * the first time over dozens of generations (G1 moves its young regions around the committed
  * heap): measured on the tiny pack, the resident set climbed about 65 MB over 60 generations that
  * left the bytes in use flat within 3 MB (docs/troubleshooting.md, "Fault and soak suite").
+ *
+ * <p>The JVM mallocs too (its compilers' arenas, direct buffers, symbol tables), by megabytes up
+ * and down as it compiles and collects: {@link #nativeMallocBytes()} subtracts what the JVM's
+ * Native Memory Tracking counts as its own, leaving libtorch, the tokenizer and the JNI code.
  */
 public final class ProcessProbe {
     private static final Path STATUS = Path.of("/proc/self/status");
@@ -69,6 +79,46 @@ public final class ProcessProbe {
         }
         MallInfo2 m = (MallInfo2) MALLINFO2.invoke(MallInfo2.class, new Object[0]);
         return m.uordblks + m.hblkhd;
+    }
+
+    /**
+     * Bytes the JVM itself holds from {@code malloc}, from its Native Memory Tracking ({@code
+     * jcmd VM.native_memory summary}'s "malloc:" total, kilobyte resolution).
+     *
+     * @return bytes, or empty where the JVM runs without {@code
+     *     -XX:NativeMemoryTracking=summary} (or {@code detail})
+     */
+    public static OptionalLong jvmMallocBytes() {
+        String summary;
+        try {
+            summary = String.valueOf(ManagementFactory.getPlatformMBeanServer().invoke(
+                    new ObjectName("com.sun.management:type=DiagnosticCommand"),
+                    "vmNativeMemory", new Object[] {new String[] {"summary"}},
+                    new String[] {String[].class.getName()}));
+        } catch (JMException e) {
+            return OptionalLong.empty();
+        }
+        Matcher m = NMT_MALLOC.matcher(summary);
+        return m.find() ? OptionalLong.of(Long.parseLong(m.group(1)) * 1024)
+                : OptionalLong.empty();
+    }
+
+    private static final Pattern NMT_MALLOC = Pattern.compile("\\bmalloc: (\\d+)KB");
+
+    /**
+     * Bytes malloc'd and not freed by everything but the JVM itself: {@link #mallocInUseBytes()}
+     * less {@link #jvmMallocBytes()}. Measured on the tiny pack, the JVM's share moved by up to
+     * 6 MB between generations while this stayed within 3 kB per generation of flat.
+     *
+     * @return bytes
+     * @throws IllegalStateException where either measure is not available
+     */
+    public static long nativeMallocBytes() {
+        long inUse = mallocInUseBytes();
+        long jvm = jvmMallocBytes().orElseThrow(() -> new IllegalStateException(
+                "the JVM runs without Native Memory Tracking: start it with "
+                        + "-XX:NativeMemoryTracking=summary (the pom's surefire argLine does)"));
+        return inUse - jvm;
     }
 
     /** glibc's {@code struct mallinfo2}: ten {@code size_t}. */

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.within;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.sun.jna.Memory;
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -25,6 +26,29 @@ class ProcessProbeTest {
         leaked.forEach(Memory::close);
         assertThat(ProcessProbe.mallocInUseBytes()).as("after freeing the 20 MiB")
                 .isLessThan(samples[samples.length - 1] - 19_000_000);
+    }
+
+    @Test
+    void theNativeMeterSeesMallocOutsideTheJvmAndLeavesOutTheJvmsOwn() {
+        assumeTrue(ProcessProbe.mallocInfoAvailable(), "needs glibc's mallinfo2");
+        assumeTrue(ProcessProbe.jvmMallocBytes().isPresent(),
+                "needs -XX:NativeMemoryTracking=summary (the pom's surefire argLine sets it)");
+        List<Memory> outside = new ArrayList<>();
+        List<ByteBuffer> jvms = new ArrayList<>();
+        long[] native_ = new long[20];
+        long[] all = new long[20];
+        for (int i = 0; i < native_.length; i++) {
+            outside.add(new Memory(1 << 20)); // malloc'd by JNA's native code: not the JVM's
+            jvms.add(ByteBuffer.allocateDirect(1 << 20)); // malloc'd by the JVM: NMT's "Other"
+            native_[i] = ProcessProbe.nativeMallocBytes();
+            all[i] = ProcessProbe.mallocInUseBytes();
+        }
+        // All of malloc sees both, give or take what the JVM's compilers malloc meanwhile.
+        assertThat(ProcessProbe.medianSlope(all)).as("both").isGreaterThan(1.5 * (1 << 20));
+        assertThat(ProcessProbe.medianSlope(native_)).as("JNA's only")
+                .isCloseTo(1 << 20, within(32_000.0));
+        outside.forEach(Memory::close);
+        assertThat(jvms).hasSize(20);
     }
 
     @Test
