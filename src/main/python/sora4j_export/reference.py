@@ -362,6 +362,26 @@ def stdit_pieces(stdit):
             stdit_final(stdit))
 
 
+def block_forward(block, x, y_tokens, t_mlp, T: int, S: int, merged: bool,
+                  rule: str = TDTM_SORA4J) -> torch.Tensor:
+    """One block pair (spatial then temporal) on tokens ``x`` [B, T*S, C]; with ``merged`` in TDTM's form (§4):
+    each attention (self and cross) sees adjacent frame pairs averaged (:func:`merge_frames_rule`) and its output
+    goes back to both frames, while norms, gates and MLPs stay per frame. Differentiable (the demo training uses
+    it)."""
+    nf = torch.tensor(T, dtype=torch.int64)
+    if not merged:
+        return block(x, y_tokens, t_mlp, nf)
+    tm = torch.tensor(merged_frame_count(T, rule), dtype=torch.int64)
+    for half in ("spatial", "temporal"):
+        h = getattr(block, half + "_norm_msa")(x, t_mlp)
+        a = getattr(block, half + "_self_attn")(merge_frames_rule(h, T, S, rule), tm)
+        x = getattr(block, half + "_gate_msa")(x, unmerge_frames_rule(a, T, S, rule), t_mlp)
+        c = getattr(block, half + "_cross_attn")(merge_frames_rule(x, T, S, rule), y_tokens)
+        x = x + unmerge_frames_rule(c, T, S, rule)
+        x = getattr(block, half + "_mlp")(x, t_mlp)
+    return x
+
+
 class Sampler:
     """Rectified-flow CFG sampler over an eager STDiT3 split into its pack pieces (embed, block pairs, final)."""
 
@@ -372,18 +392,7 @@ class Sampler:
     # -- one model evaluation --------------------------------------------------------------------------------------
     def block_forward(self, block, x, y_tokens, t_mlp, T: int, S: int, merged: bool,
                       rule: str = TDTM_SORA4J) -> torch.Tensor:
-        nf = torch.tensor(T, dtype=torch.int64)
-        if not merged:
-            return block(x, y_tokens, t_mlp, nf)
-        tm = torch.tensor(merged_frame_count(T, rule), dtype=torch.int64)
-        for half in ("spatial", "temporal"):
-            h = getattr(block, half + "_norm_msa")(x, t_mlp)
-            a = getattr(block, half + "_self_attn")(merge_frames_rule(h, T, S, rule), tm)
-            x = getattr(block, half + "_gate_msa")(x, unmerge_frames_rule(a, T, S, rule), t_mlp)
-            c = getattr(block, half + "_cross_attn")(merge_frames_rule(x, T, S, rule), y_tokens)
-            x = x + unmerge_frames_rule(c, T, S, rule)
-            x = getattr(block, half + "_mlp")(x, t_mlp)
-        return x
+        return block_forward(block, x, y_tokens, t_mlp, T, S, merged, rule)
 
     @torch.no_grad()
     def model_output(self, z_in, t_in, y, fps, height, width, merged: bool = False,

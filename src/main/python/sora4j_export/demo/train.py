@@ -25,7 +25,11 @@ Stages, run in order; each leaves its result in ``--out`` and is skipped once do
                  transform makes rare at this small size) 2–3× more weight. Each batch shares one caption form
                  (world.sample_caption_form: which attributes it names, word order, phrasing); a form without
                  background words takes dark clips only. The caption is replaced by the learned null caption
-                 ``y_embedding`` with probability 0.1 (for CFG). AdamW, warm-up then a constant learning
+                 ``y_embedding`` with probability 0.1 (for CFG). From step ``--tdtm-from`` on, a share ``--tdtm-share``
+                 of the batches runs the blocks in TDTM's merged form (:func:`~sora4j_export.reference.block_forward`:
+                 the attentions see adjacent frame pairs averaged, 8 of the 15 latent frames) at the timesteps of the
+                 sampler's first half (τ ∈ [0.45, 1]): the model otherwise never sees fewer than 15 frames and freezes
+                 the motion under TDTM (docs/demo-pack.md). AdamW, warm-up then a constant learning
                  rate (so stopping at step N equals a run with ``--dit-steps N``), EMA of the weights (exported);
 6. ``pack``      writes the EMA models as the ``demo`` pack (``--pack-out``, default the repository's embedded
                  ``src/main/resources/io/github/sora4j/packs/demo``) and verifies it.
@@ -80,7 +84,6 @@ def stage_diffusion(run: Run, tick) -> None:
     f32 = torch.float32
     fps, hh, ww = (torch.tensor([v], dtype=f32) for v in (float(W.FPS), float(W.HEIGHT), float(W.WIDTH)))
     T, Hl, Wl = z_all.shape[2:]
-    nf = torch.tensor(T, dtype=torch.int64)
     lsize = torch.tensor([T, Hl, Wl], dtype=torch.int64)
     dark = np.nonzero(rows[:, 4] == list(W.BACKGROUNDS).index("dark"))[0]
     acc, t_last, t_ckpt, c_last = [], time.time(), time.time(), time.process_time()
@@ -101,6 +104,12 @@ def stage_diffusion(run: Run, tick) -> None:
         null = stdit.y_embedder.y_embedding[:L][None].expand(a.batch, -1, -1)
         y = torch.where(drop[:, None, None], null, y)
         tau = torch.rand(a.batch, generator=gen, dtype=torch.float64)
+        # TDTM batches (from --tdtm-from): the attentions see frame pairs averaged, as the sampler runs them in its
+        # first steps; their timesteps are those steps' (tau in [0.45, 1]). Drawn apart, so the other batches' data
+        # stay as they were.
+        merged = loop.step >= a.tdtm_from and np.random.default_rng([a.seed, 99, loop.step]).random() < a.tdtm_share
+        if merged:
+            tau = 0.45 + 0.55 * tau
         flat = torch.rand(a.batch, generator=gen) < a.uniform_t_share
         t = torch.where(flat, 1000.0 * tau, M.transform_timesteps(tau, W.FRAMES, W.HEIGHT, W.WIDTH)).to(f32)
         eps = torch.randn(x0.shape, generator=gen)
@@ -108,7 +117,7 @@ def stage_diffusion(run: Run, tick) -> None:
         xt = (1 - s) * x0 + s * eps
         x, y_tok, t_mlp, t_emb = embed(xt, t, y, fps, hh, ww)
         for blk in blocks:
-            x = blk(x, y_tok, t_mlp, nf)
+            x = ref.block_forward(blk, x, y_tok, t_mlp, T, x.shape[1] // T, merged)
         out = final(x, t_emb, lsize)
         loss = ((out[:, :4] - (x0 - eps)) ** 2).mean()
         gn = loop.update(loss)
@@ -158,17 +167,18 @@ def _monitor(run: Run, t5, stdit, lat, tok) -> None:
     vae = load_vae(run, run.args.seed, lat["scale"], lat["shift"])
     items = [(p, 10_000 + k) for k, (_, p) in enumerate(W.held_out_clips(seed=1234)[::6])]
     items += [("a red circle moving left", s) for s in range(4)] + [(p, 20_000 + k) for k, p in enumerate(MONITOR_SHORT)]
-    named_ok = clean = 0
-    for prompt, seed in items:
-        video = W.from_model(sample_video(t5, stdit, vae, tok, prompt, seed=seed)[0].numpy())
-        want = parse_prompt(prompt)
-        d = detect(video)
-        chk = check_frames(video, want)
-        named_ok += all(getattr(d, k) == v for k, v in want.items() if k != "shape") and \
-            ("shape" not in want or chk.shape_vote() == want["shape"])
-        clean += chk.all_clean
-    run.log(f"monitor: {len(items)} prompts (held-out, README seeds 0-3, short): every named attribute right "
-            f"{named_ok}/{len(items)}, every frame clean {clean}/{len(items)}")
+    for label, kw in (("", {}), (" under TDTM 15/30", {"tdtm_steps": 15})):
+        named_ok = clean = 0
+        for prompt, seed in items:
+            video = W.from_model(sample_video(t5, stdit, vae, tok, prompt, seed=seed, **kw)[0].numpy())
+            want = parse_prompt(prompt)
+            d = detect(video)
+            chk = check_frames(video, want)
+            named_ok += all(getattr(d, k) == v for k, v in want.items() if k != "shape") and \
+                ("shape" not in want or chk.shape_vote() == want["shape"])
+            clean += chk.all_clean
+        run.log(f"monitor{label}: {len(items)} prompts (held-out, README seeds 0-3, short): every named attribute "
+                f"right {named_ok}/{len(items)}, every frame clean {clean}/{len(items)}")
 
 
 def build_trained(run_dir, seed: int = 0, from_checkpoint: bool = False, hidden: int = 128, depth: int = 4):
@@ -258,6 +268,10 @@ def parse_args(argv=None):
     p.add_argument("--pack-from-checkpoint", action="store_true",
                    help="with --stages pack: export the EMA weights of the diffusion stage's last checkpoint (to "
                         "evaluate an unfinished run)")
+    p.add_argument("--tdtm-share", type=float, default=0.3,
+                   help="share of diffusion batches run with TDTM's merged attention (from --tdtm-from)")
+    p.add_argument("--tdtm-from", type=int, default=6500,
+                   help="first diffusion step with TDTM batches (v2's run added them at step 6,500)")
     p.add_argument("--log-every", type=int, default=50)
     p.add_argument("--ckpt-every", type=int, default=250)
     p.add_argument("--ckpt-minutes", type=float, default=15.0, help="also checkpoint the diffusion stage after this "
