@@ -50,7 +50,13 @@ final class AsyncGenerations {
                 try {
                     future.complete(generation.apply(cancel));
                 } catch (Throwable t) {
-                    future.completeExceptionally(t);
+                    if (closed.get()) {
+                        // close() stopped it (the closed pipeline or the interrupt): it ends as
+                        // close() ends every pending generation.
+                        future.cancel(true);
+                    } else {
+                        future.completeExceptionally(t);
+                    }
                 }
             });
         } catch (RejectedExecutionException | PipelineClosedException e) {
@@ -87,6 +93,9 @@ final class AsyncGenerations {
      * completing. Called once, after the pipeline's closed flag is set.
      */
     void shutdown() {
+        // Cancel first: interrupting the thread first let a running generation end with an
+        // error (it saw the interrupt or the closed pipeline) before its future was cancelled.
+        pending.forEach(f -> f.cancel(true));
         ExecutorService e;
         synchronized (this) {
             e = executor;
@@ -94,7 +103,7 @@ final class AsyncGenerations {
         if (e != null) {
             e.shutdownNow();
         }
-        pending.forEach(f -> f.cancel(true));
+        pending.forEach(f -> f.cancel(true)); // any queued since the first pass
     }
 
     /** A future whose {@code cancel} stops the generation at the next block boundary. */

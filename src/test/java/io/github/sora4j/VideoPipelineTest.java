@@ -246,6 +246,26 @@ class VideoPipelineTest {
     }
 
     @Test
+    void aRunningAsyncGenerationThatFailsBecauseThePipelineClosesEndsCancelled() throws Exception {
+        VideoPipeline p = VideoPipeline.builder().pack(pack).build();
+        CountDownLatch inside = new CountDownLatch(1);
+        CompletableFuture<GenerationResult> running = p.generateAsync(small().build(), e -> {
+            inside.countDown();
+            try {
+                Thread.sleep(60_000);
+            } catch (InterruptedException interrupted) {
+                // close() interrupts the pipeline's thread: the generation ends with an error.
+                throw new IllegalStateException("interrupted by close()", interrupted);
+            }
+            return true;
+        });
+        assertThat(inside.await(60, TimeUnit.SECONDS)).isTrue();
+        p.close();
+        assertThat(running.isCancelled()).as("ended by close(), so cancelled, whichever came "
+                + "first: the error or close()'s cancel").isTrue();
+    }
+
+    @Test
     void closingThePipelineClosesItsLoaderAndRefusesWork() {
         CountingBlockLoader[] own = new CountingBlockLoader[1];
         VideoPipeline p = VideoPipeline.builder().pack(pack)
