@@ -4,11 +4,7 @@ import io.github.sora4j.InvalidConfigurationException;
 import io.github.sora4j.GenerationRequest;
 import io.github.sora4j.InfeasibleRequestException;
 import io.github.sora4j.InvalidRequestException;
-import io.github.sora4j.internal.VaeDecoder;
-import io.github.sora4j.load.ActivationPeaks;
-import io.github.sora4j.load.BlockReaders;
 import io.github.sora4j.load.MemoryBudget;
-import io.github.sora4j.pack.BlockInfo;
 import io.github.sora4j.pack.PackManifest;
 import io.github.sora4j.plan.Architecture;
 import io.github.sora4j.plan.FlopModel;
@@ -35,7 +31,8 @@ import java.util.Locale;
  *
  * <p>It also estimates the work of the T5 encoder and the denoising steps from the {@link
  * FlopModel} (all steps, no LPL or TDTM: an upper bound; the VAE decoder is not counted) and the
- * time at a given rate; the time is reported, never refused.
+ * time at a given rate; the time is reported, never refused. (The needs are computed by {@code
+ * RequestNeed}, a refusal's message and largest fit by {@code Refusal}.)
  *
  * <pre>{@code
  * Feasibility f = Feasibility.of(pack.manifest(), request, ProcessMemory.ofProcess());
@@ -50,34 +47,15 @@ public final class Feasibility {
     /** The FLOP rate assumed when {@value #RATE_PROPERTY} is unset: 50 GFLOP/s. */
     public static final double DEFAULT_FLOPS_PER_SECOND = 50e9;
 
-    private static final long F32 = 4;
-    /** Latent arrays alive at once: the current latent, the next one and the step's copy. */
-    private static final long LATENT_COPIES = 3;
-
     private final int frames;
     private final int width;
     private final int height;
     private final int steps;
-    private final Need need;
+    private final RequestNeed need;
     private final double flops;
     private final ProcessMemory limits;
     private final String refusal;
-    private final Limit exceeded;
-
-    private enum Limit {
-        LATENT("latent elements"), PIXELS("decoded pixel elements"), HEAP("JVM heap"),
-        NATIVE("native memory");
-
-        final String label;
-
-        Limit(String label) {
-            this.label = label;
-        }
-    }
-
-    /** What a request needs; the heap and native sizes only if the element counts fit. */
-    private record Need(long latentElements, long pixelElements, long heapBytes, long nativeBytes,
-            String nativeSet, Limit exceeded) {}
+    private final RequestNeed.Limit exceeded;
 
     private Feasibility(PackManifest m, FlopModel model, int frames, int height, int width,
             int steps, int captionTokens, ProcessMemory limits) {
@@ -86,11 +64,12 @@ public final class Feasibility {
         this.height = height;
         this.steps = steps;
         this.limits = limits;
-        this.need = need(m, frames, height, width, captionTokens, limits);
+        this.need = RequestNeed.of(m, frames, height, width, captionTokens, limits);
         this.exceeded = need.exceeded();
-        this.flops = exceeded == Limit.LATENT || exceeded == Limit.PIXELS ? Double.NaN
-                : flops(m, model, frames, height, width, steps, captionTokens);
-        this.refusal = exceeded == null ? null : refusal(m, captionTokens);
+        this.flops = exceeded == RequestNeed.Limit.LATENT || exceeded == RequestNeed.Limit.PIXELS
+                ? Double.NaN : flops(m, model, frames, height, width, steps, captionTokens);
+        this.refusal = exceeded == null ? null
+                : new Refusal(m, frames, height, width, captionTokens, limits).message(need);
     }
 
     /**
@@ -133,38 +112,6 @@ public final class Feasibility {
                 InvalidConfigurationException.requireNonNull(limits, "limits"));
     }
 
-    private static Need need(PackManifest m, int frames, int height, int width, int tokens,
-            ProcessMemory limits) {
-        PackManifest.Vae v = m.vae();
-        long latentFrames = VaeDecoder.latentFrames(v, frames);
-        long latent = satMul(satMul(m.stdit().inChannels(), latentFrames),
-                satMul(height / v.spatialCompression(), width / v.spatialCompression()));
-        long pixels = satMul(satMul(3, frames), satMul(height, width));
-        if (latent > MAX_ARRAY_FLOATS) {
-            return new Need(latent, pixels, -1, -1, null, Limit.LATENT);
-        }
-        if (pixels > MAX_ARRAY_FLOATS) {
-            return new Need(latent, pixels, -1, -1, null, Limit.PIXELS);
-        }
-        long heap = F32 * LATENT_COPIES * latent + (F32 + 1) * pixels;
-        ActivationPeaks peaks = MemoryPlan.activationPeaks(m, frames, height, width, tokens);
-        long nativeBytes = 0;
-        String set = null;
-        for (String s : new String[] {"t5", "stdit", "vae"}) {
-            // the largest block while it is read: its weights plus the reader's copies of it
-            long largest = m.blocks(s).stream().mapToLong(b -> b.parameterBytes()
-                    + BlockReaders.torchScript().readOverheadBytes(b)).max().orElse(0);
-            long bytes = peaks.bytes(s) + largest + (s.equals("vae") ? F32 * pixels : 0);
-            if (set == null || bytes > nativeBytes) {
-                nativeBytes = bytes;
-                set = s;
-            }
-        }
-        Limit exceeded = heap > limits.heapBytes() ? Limit.HEAP
-                : nativeBytes > limits.nativeBytes() ? Limit.NATIVE : null;
-        return new Need(latent, pixels, heap, nativeBytes, set, exceeded);
-    }
-
     private static double flops(PackManifest m, FlopModel model, int frames, int height,
             int width, int steps, int tokens) {
         try {
@@ -175,105 +122,6 @@ public final class Feasibility {
             return run.textFlops() + run.denoiseFlops();
         } catch (RuntimeException e) {
             return Double.NaN; // an architecture the FLOP model cannot describe: no estimate
-        }
-    }
-
-    private String refusal(PackManifest m, int tokens) {
-        long needed;
-        long available;
-        String what;
-        switch (exceeded) {
-            case LATENT -> {
-                needed = need.latentElements();
-                available = MAX_ARRAY_FLOATS;
-                what = String.format(Locale.ROOT, "its latent has %,d elements, more than the "
-                        + "%,d a Java float[] copy of a tensor holds", needed, available);
-            }
-            case PIXELS -> {
-                needed = need.pixelElements();
-                available = MAX_ARRAY_FLOATS;
-                what = String.format(Locale.ROOT, "its decoded video has %,d values (3 x %d "
-                        + "frames x %dx%d), more than the %,d a Java float[] copy of a tensor "
-                        + "holds", needed, frames, width, height, available);
-            }
-            case HEAP -> {
-                needed = need.heapBytes();
-                available = limits.heapBytes();
-                what = "it needs about " + MemoryBudget.format(needed) + " of Java heap (latents,"
-                        + " decoded pixels and frames) but the JVM's maximum heap is "
-                        + MemoryBudget.format(available) + " (raise -Xmx)";
-            }
-            default -> {
-                needed = need.nativeBytes();
-                available = limits.nativeBytes();
-                what = "it needs about " + MemoryBudget.format(needed) + " of native memory (the "
-                        + need.nativeSet() + " set's activations and largest block) but "
-                        + MemoryBudget.format(available) + " is available (" + limits.nativeSource()
-                        + "; override with -D" + ProcessMemory.AVAILABLE_PROPERTY + ")";
-            }
-        }
-        return new StringBuilder("request of ").append(frames).append(" frames at ").append(width)
-                .append('x').append(height).append(" cannot run here: ").append(what).append("; ")
-                .append(largestFit(m, tokens)).toString();
-    }
-
-    /** The most frames at this size, and the largest size of this aspect at these frames. */
-    private String largestFit(PackManifest m, int tokens) {
-        int sc = m.vae().spatialCompression();
-        int lo = 0;
-        int hi = frames - 1;
-        while (lo < hi) {
-            int mid = (int) (((long) lo + hi + 1) / 2);
-            if (fits(m, mid, height, width, tokens)) {
-                lo = mid;
-            } else {
-                hi = mid - 1;
-            }
-        }
-        int mostFrames = lo;
-        long hl = height / sc;
-        long wl = width / sc;
-        long lh = 0;
-        long hh = hl;
-        while (lh < hh) {
-            long mid = (lh + hh + 1) / 2;
-            if (fits(m, frames, (int) (mid * sc), (int) (scaled(wl, mid, hl) * sc), tokens)) {
-                lh = mid;
-            } else {
-                hh = mid - 1;
-            }
-        }
-        StringBuilder s = new StringBuilder("the largest request that fits is ");
-        if (mostFrames >= 1) {
-            s.append(mostFrames).append(" frames at ").append(width).append('x').append(height);
-        }
-        if (lh >= 1) {
-            if (mostFrames >= 1) {
-                s.append(", or ");
-            }
-            s.append(scaled(wl, lh, hl) * sc).append('x').append(lh * sc).append(" at ")
-                    .append(frames).append(" frames");
-        }
-        if (mostFrames < 1 && lh < 1) {
-            return "not even 1 frame at " + width + "x" + height + " or " + frames + " frames at "
-                    + scaled(wl, 1, hl) * sc + "x" + sc + " fits";
-        }
-        return s.toString();
-    }
-
-    private static long scaled(long wl, long h, long hl) {
-        return Math.max(1, wl * h / hl);
-    }
-
-    private boolean fits(PackManifest m, int f, int h, int w, int tokens) {
-        return need(m, f, h, w, tokens, limits).exceeded() == null;
-    }
-
-    private static long satMul(long a, long b) {
-        try {
-            return Math.multiplyExact(a, b);
-        } catch (ArithmeticException e) {
-            return Long.MAX_VALUE;
         }
     }
 

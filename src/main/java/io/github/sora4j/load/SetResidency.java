@@ -3,6 +3,7 @@ package io.github.sora4j.load;
 import io.github.sora4j.InvalidConfigurationException;
 import io.github.sora4j.pack.BlockInfo;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -288,6 +289,22 @@ public record SetResidency(String set, List<BlockInfo> blocks, int residentCount
      */
     public boolean fits() {
         return peakBytes() <= availableBytes;
+    }
+
+    /**
+     * Throws unless the set {@link #fits()}: a loader's check before it loads any block of it.
+     *
+     * @throws BudgetExceededException giving the set's largest block, its activations and reads
+     */
+    void requireFits() {
+        if (!fits()) {
+            BlockInfo largest = blocks.stream()
+                    .max(Comparator.comparingLong(BlockInfo::parameterBytes)).orElseThrow();
+            throw new BudgetExceededException("block set " + set + " (its largest block "
+                    + largest.name() + ", " + largest.parameterBytes() + " bytes, plus "
+                    + activationBytes + " bytes of activations and " + readingBytes
+                    + " bytes to read it)", minimumBytes(), availableBytes);
+        }
     }
 
     @Override

@@ -1,25 +1,16 @@
 package io.github.sora4j.load;
 
 import io.github.sora4j.InvalidConfigurationException;
-import ai.djl.pytorch.jni.JniUtils;
-import io.github.sora4j.internal.NativeHeap;
 import io.github.sora4j.pack.BlockInfo;
 import io.github.sora4j.pack.ModelPack;
-import io.github.sora4j.pack.PackManifest;
-import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
-import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -60,49 +51,33 @@ import org.slf4j.LoggerFactory;
  * file and hands the result over under the lock. One caller thread at a time is expected (the
  * pipeline serialises generations), but concurrent callers are safe. {@link #close()} waits for a
  * load in flight, then frees everything.
+ *
+ * <p>Its parts, all guarded by its lock: {@code PackLayout} (the pack's sets, the eviction
+ * order), {@code BlockLedger} (the loaded blocks against the budget, residency, eviction), {@code
+ * BlockSuccession} (which block comes next) and {@code BlockFetcher} (the reads, the prefetch
+ * thread).
  */
 public final class StreamingBlockLoader implements BlockLoader {
     private static final Logger LOG = LoggerFactory.getLogger(StreamingBlockLoader.class);
-    private static final AtomicInteger THREADS = new AtomicInteger();
 
     private final ModelPack pack;
     private final LoaderSettings settings;
     private final boolean concurrent;
     private final boolean dynamic;
     private final long available;
-    private final Map<String, BlockInfo> byName = new HashMap<>();
-    private final Map<String, Integer> setIndex = new HashMap<>();
-    private final Map<String, Integer> positionInSet = new HashMap<>();
+    private final PackLayout layout;
 
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition changed = lock.newCondition();
-    private final Map<String, Entry> entries = new HashMap<>();
+    private final BlockLedger ledger;
+    private final BlockSuccession succession;
+    private final BlockFetcher fetcher;
     private final Map<String, SetResidency> plans = new HashMap<>();
-    private final Map<String, Set<String>> residentNames = new HashMap<>();
-    private final Map<String, String> successor = new HashMap<>();
     private ActivationPeaks announced = ActivationPeaks.NONE;
     private String currentSet;
     private List<BlockInfo> currentBlocks = List.of();
-    private long limit;
-    private String lastAcquired;
-    private long loadedBytes;
-    private long peakBytes;
-    private int loadCount;
-    private Entry inFlight;
+    private BlockEntry inFlight;
     private boolean closed;
-    private ExecutorService prefetcher;
-    private boolean prefetchThreadReady;
-
-    /** A block that is loaded, or being loaded ({@code block == null}). */
-    private static final class Entry {
-        final BlockInfo info;
-        TorchScriptBlock block;
-        int holds;
-
-        Entry(BlockInfo info) {
-            this.info = info;
-        }
-    }
 
     /**
      * Creates a loader; nothing is loaded until a block is acquired.
@@ -120,27 +95,14 @@ public final class StreamingBlockLoader implements BlockLoader {
         this.concurrent = concurrent;
         this.dynamic = dynamic;
         this.available = settings.budget().availableBytes();
-        this.limit = available;
-        PackManifest m = pack.manifest();
-        BlockInfo largest = null;
-        for (BlockInfo b : m.blocks()) {
-            byName.put(b.name(), b);
-            if (largest == null || b.parameterBytes() > largest.parameterBytes()) {
-                largest = b;
-            }
-        }
-        for (BlockInfo b : m.blocks()) {
-            setIndex.putIfAbsent(b.set(), setIndex.size());
-        }
-        for (String set : setIndex.keySet()) {
-            List<BlockInfo> blocks = m.blocks(set);
-            for (int i = 0; i < blocks.size(); i++) {
-                positionInSet.put(blocks.get(i).name(), i);
-            }
-        }
+        this.layout = new PackLayout(pack.manifest());
+        this.ledger = new BlockLedger(layout, settings.listener(), changed::signalAll, available);
+        this.succession = new BlockSuccession(layout);
+        this.fetcher = new BlockFetcher(pack, settings);
+        BlockInfo largest = layout.largest();
         if (largest != null && largest.parameterBytes() > available) {
             throw new BudgetExceededException("block " + largest.name() + " (the largest of pack "
-                    + m.name() + ")", largest.parameterBytes(), available);
+                    + pack.manifest().name() + ")", largest.parameterBytes(), available);
         }
     }
 
@@ -159,10 +121,10 @@ public final class StreamingBlockLoader implements BlockLoader {
             ensureOpen();
             announced = peaks;
             currentSet = null;
-            lastAcquired = null;
-            for (String set : setIndex.keySet()) {
-                requireFits(SetResidency.plan(set, pack.manifest().blocks(set), activation(set),
-                        available, false, false, settings.reader()::readOverheadBytes));
+            succession.restart();
+            for (String set : layout.sets()) {
+                SetResidency.plan(set, pack.manifest().blocks(set), activation(set), available, false,
+                        false, settings.reader()::readOverheadBytes).requireFits();
             }
         } finally {
             lock.unlock();
@@ -195,11 +157,8 @@ public final class StreamingBlockLoader implements BlockLoader {
             if (!info.set().equals(currentSet)) {
                 startSet(info.set(), pack.manifest().blocks(info.set()));
             }
-            if (lastAcquired != null && !lastAcquired.equals(info.name())) {
-                successor.put(lastAcquired, info.name());
-            }
-            lastAcquired = info.name();
-            Entry e = awaitLoaded(info.name());
+            succession.acquired(info.name());
+            BlockEntry e = awaitLoaded(info.name());
             if (e == null) {
                 awaitNoPrefetch();
                 e = awaitLoaded(info.name());
@@ -209,9 +168,9 @@ public final class StreamingBlockLoader implements BlockLoader {
             }
             e.holds++;
             schedulePrefetch(info);
-            Entry held = e;
+            BlockEntry held = e;
             // A streamed block runs once per load: skip TorchScript's profiling run (LoadedBlock).
-            return new LoadedBlock(e.block, () -> release(held), isResident(e));
+            return new LoadedBlock(e.block, () -> release(held), ledger.isResident(e));
         } finally {
             lock.unlock();
         }
@@ -221,7 +180,7 @@ public final class StreamingBlockLoader implements BlockLoader {
     public LoaderStats stats() {
         lock.lock();
         try {
-            return new LoaderStats(loadedBytes, peakBytes, loadCount);
+            return ledger.stats();
         } finally {
             lock.unlock();
         }
@@ -245,25 +204,19 @@ public final class StreamingBlockLoader implements BlockLoader {
     /** Waits for a load in flight, then frees every block; idempotent. */
     @Override
     public void close() {
-        ExecutorService p;
         lock.lock();
         try {
             if (closed) {
                 return;
             }
             closed = true;
-            while (entries.values().stream().anyMatch(e -> e.block == null)) {
+            while (ledger.loading()) {
                 changed.awaitUninterruptibly();
             }
-            for (Entry e : new ArrayList<>(entries.values())) {
-                free(e);
-            }
-            p = prefetcher;
+            ledger.freeAll();
+            fetcher.shutdown();
         } finally {
             lock.unlock();
-        }
-        if (p != null) {
-            p.shutdown();
         }
     }
 
@@ -288,80 +241,27 @@ public final class StreamingBlockLoader implements BlockLoader {
         return (fixed != null ? fixed : announced).bytes(set);
     }
 
-    private void requireFits(SetResidency p) {
-        if (!p.fits()) {
-            BlockInfo largest = p.blocks().stream()
-                    .max(Comparator.comparingLong(BlockInfo::parameterBytes)).orElseThrow();
-            throw new BudgetExceededException("block set " + p.set() + " (its largest block "
-                    + largest.name() + ", " + largest.parameterBytes() + " bytes, plus "
-                    + p.activationBytes() + " bytes of activations and " + p.readingBytes()
-                    + " bytes to read it)", p.minimumBytes(),
-                    available);
-        }
-    }
-
     /** A set starts running: decide its residency and make room for it (once per generation). */
     private void startSet(String set, List<BlockInfo> blocks) {
         SetResidency plan = SetResidency.plan(set, blocks, activation(set), available, dynamic,
                 concurrent, settings.reader()::readOverheadBytes);
-        requireFits(plan);
+        plan.requireFits();
         awaitNoPrefetch();
         currentSet = set;
         currentBlocks = plan.blocks();
-        limit = available - plan.activationBytes() - plan.readingBytes();
-        lastAcquired = null;
+        succession.restart();
         plans.put(set, plan);
         Set<String> names = new HashSet<>();
         plan.residentBlocks().forEach(b -> names.add(b.name()));
-        residentNames.put(set, names);
-        // 1. Blocks that are loaded but neither held nor resident (stale prefetches, the blocks
-        //    of this set beyond its new d) go first.
-        for (Entry e : evictionOrder(e -> e.holds == 0 && !isResident(e))) {
-            free(e);
-        }
-        // 2. Resident blocks of other sets stay only while the new plan still fits beside them.
-        long others = entries.values().stream().filter(e -> !e.info.set().equals(set))
-                .mapToLong(e -> e.info.parameterBytes()).sum();
-        for (Entry e : evictionOrder(e -> e.holds == 0 && !e.info.set().equals(set))) {
-            if (others + plan.peakWeightBytes() <= limit) {
-                break;
-            }
-            others -= e.info.parameterBytes();
-            free(e);
-        }
+        ledger.startSet(set, names, available - plan.activationBytes() - plan.readingBytes(),
+                plan.peakWeightBytes());
         LOG.debug("{}: {}", this, plan);
         settings.listener().setPlanned(plan);
     }
 
-    private boolean isResident(Entry e) {
-        Set<String> names = residentNames.get(e.info.set());
-        return names != null && names.contains(e.info.name());
-    }
-
-    /**
-     * Loaded, unheld entries matching a filter, in eviction order: the set whose next run is
-     * furthest away first (in the manifest's set order, cyclically after the running set), and
-     * within a set its last blocks first.
-     */
-    private List<Entry> evictionOrder(Predicate<Entry> filter) {
-        int sets = setIndex.size();
-        int current = currentSet == null ? 0 : setIndex.getOrDefault(currentSet, 0);
-        List<Entry> list = new ArrayList<>();
-        for (Entry e : entries.values()) {
-            if (e.block != null && filter.test(e)) {
-                list.add(e);
-            }
-        }
-        list.sort(Comparator.<Entry>comparingInt(e -> {
-            Integer i = setIndex.get(e.info.set());
-            return i == null ? sets : Math.floorMod(i - current, sets);
-        }).thenComparingInt(e -> positionInSet.getOrDefault(e.info.name(), 0)).reversed());
-        return list;
-    }
-
-    private Entry awaitLoaded(String name) {
+    private BlockEntry awaitLoaded(String name) {
         while (true) {
-            Entry e = entries.get(name);
+            BlockEntry e = ledger.get(name);
             if (e == null || e.block != null) {
                 return e;
             }
@@ -376,68 +276,16 @@ public final class StreamingBlockLoader implements BlockLoader {
         }
     }
 
-    private Entry reserve(BlockInfo info) {
-        Entry e = new Entry(info);
-        entries.put(info.name(), e);
-        loadedBytes += info.parameterBytes();
-        peakBytes = Math.max(peakBytes, loadedBytes);
-        return e;
-    }
-
-    private void unreserve(Entry e) {
-        entries.remove(e.info.name());
-        loadedBytes -= e.info.parameterBytes();
-        settings.listener().freed(e.info, loadedBytes);
-        changed.signalAll();
-    }
-
-    private void free(Entry e) {
-        entries.remove(e.info.name());
-        loadedBytes -= e.info.parameterBytes();
-        if (e.block != null) {
-            e.block.close();
-            NativeHeap.trim(); // give the block's pages back (docs/memory.md section 9)
-        }
-        settings.listener().freed(e.info, loadedBytes);
-        changed.signalAll();
-    }
-
-    /** Frees what must go for {@code bytes} more to fit, or throws. */
-    private void makeRoom(BlockInfo info) {
-        long bytes = info.parameterBytes();
-        if (loadedBytes + bytes <= limit) {
-            return;
-        }
-        for (Entry e : evictionOrder(e -> e.holds == 0 && !isResident(e))) {
-            free(e);
-            if (loadedBytes + bytes <= limit) {
-                return;
-            }
-        }
-        for (Entry e : evictionOrder(e -> e.holds == 0)) {
-            free(e);
-            if (loadedBytes + bytes <= limit) {
-                return;
-            }
-        }
-        throw new BudgetExceededException("block " + info.name() + " beside the "
-                + entries.size() + " blocks held open (" + loadedBytes + " bytes)",
-                loadedBytes + bytes, limit);
-    }
-
     /** Loads a block on the caller's thread; the lock is released while the file is read. */
-    private Entry loadNow(BlockInfo info) {
-        makeRoom(info);
-        Entry e = reserve(info);
-        long loaded = loadedBytes;
+    private BlockEntry loadNow(BlockInfo info) {
+        ledger.makeRoom(info, currentSet);
+        BlockEntry e = ledger.reserve(info);
+        long loaded = ledger.loadedBytes();
         TorchScriptBlock block = null;
         Throwable failure = null;
         lock.unlock();
         try {
-            long start = System.nanoTime();
-            settings.listener().loadStarted(info, loaded, false);
-            block = settings.reader().read(pack, info);
-            settings.listener().loadFinished(info, System.nanoTime() - start);
+            block = fetcher.read(info, loaded, false);
         } catch (RuntimeException | Error x) {
             failure = x;
         } finally {
@@ -447,7 +295,7 @@ public final class StreamingBlockLoader implements BlockLoader {
             if (block != null) {
                 block.close();
             }
-            unreserve(e);
+            ledger.unreserve(e);
             if (failure instanceof RuntimeException r) {
                 throw r;
             }
@@ -456,8 +304,7 @@ public final class StreamingBlockLoader implements BlockLoader {
             }
             ensureOpen();
         }
-        e.block = block;
-        loadCount++;
+        ledger.loaded(e, block);
         changed.signalAll();
         return e;
     }
@@ -467,103 +314,43 @@ public final class StreamingBlockLoader implements BlockLoader {
             return;
         }
         Set<String> upcoming = new HashSet<>();
-        BlockInfo next = predictNext(after, upcoming);
+        BlockInfo next = succession.predictNext(after, currentSet, currentBlocks,
+                ledger::contains, upcoming);
         if (next == null) {
             return;
         }
         // Drop loaded blocks that are neither resident nor expected before the next one (a
         // mispredicted prefetch), then prefetch only within the budget: never evict anything
         // useful for a guess.
-        for (Entry e : evictionOrder(
-                e -> e.holds == 0 && !isResident(e) && !upcoming.contains(e.info.name()))) {
-            free(e);
+        for (BlockEntry e : ledger.evictionOrder(currentSet, e -> e.holds == 0
+                && !ledger.isResident(e) && !upcoming.contains(e.info.name()))) {
+            ledger.free(e);
         }
-        if (loadedBytes + next.parameterBytes() > limit) {
-            LOG.debug("no room to prefetch {}: {} + {} > {}", next.name(), loadedBytes,
-                    next.parameterBytes(), limit);
+        if (!ledger.fits(next.parameterBytes())) {
+            LOG.debug("no room to prefetch {}: {} + {} > {}", next.name(), ledger.loadedBytes(),
+                    next.parameterBytes(), ledger.limit());
             return;
         }
-        Entry e = reserve(next);
+        BlockEntry e = ledger.reserve(next);
         inFlight = e;
-        long loaded = loadedBytes;
-        prefetcher().execute(() -> prefetch(e, loaded));
+        fetcher.prefetch(e, ledger.loadedBytes(), this::prefetched);
     }
 
-    /**
-     * The first block expected after {@code after} that is not loaded yet; the loaded blocks
-     * expected before it are added to {@code upcoming}.
-     */
-    private BlockInfo predictNext(BlockInfo after, Set<String> upcoming) {
-        BlockInfo candidate = nextOf(after);
-        for (int hops = 0; candidate != null && hops <= currentBlocks.size(); hops++) {
-            if (!candidate.set().equals(currentSet)) {
-                return null;
-            }
-            if (!entries.containsKey(candidate.name())) {
-                return candidate;
-            }
-            upcoming.add(candidate.name());
-            candidate = nextOf(candidate);
-        }
-        return null;
-    }
-
-    private BlockInfo nextOf(BlockInfo block) {
-        String learned = successor.get(block.name());
-        if (learned != null) {
-            return byName.get(learned);
-        }
-        for (int i = 0; i + 1 < currentBlocks.size(); i++) {
-            if (currentBlocks.get(i).name().equals(block.name())) {
-                return currentBlocks.get(i + 1);
-            }
-        }
-        return null;
-    }
-
-    private void release(Entry e) {
+    private void release(BlockEntry e) {
         lock.lock();
         try {
             e.holds--;
-            if (e.holds == 0 && !closed && entries.get(e.info.name()) == e && !isResident(e)) {
-                free(e);
+            if (e.holds == 0 && !closed && ledger.get(e.info.name()) == e
+                    && !ledger.isResident(e)) {
+                ledger.free(e);
             }
         } finally {
             lock.unlock();
         }
     }
 
-    private ExecutorService prefetcher() {
-        if (prefetcher == null) {
-            prefetcher = Executors.newSingleThreadExecutor(r -> {
-                Thread t = new Thread(r, "sora4j-prefetch-" + THREADS.incrementAndGet());
-                t.setDaemon(true);
-                return t;
-            });
-        }
-        return prefetcher;
-    }
-
-    // ---------------------------------------------------------------------------------------
-    // the prefetch thread
-
-    private void prefetch(Entry e, long loaded) {
-        TorchScriptBlock block = null;
-        Throwable failure = null;
-        try {
-            long start = System.nanoTime();
-            settings.listener().loadStarted(e.info, loaded, true);
-            block = settings.reader().read(pack, e.info);
-            settings.listener().loadFinished(e.info, System.nanoTime() - start);
-            if (!prefetchThreadReady) {
-                // Only this thread reads the flag. Loading computes nothing, but a block's
-                // initialisation code must not record gradients either.
-                JniUtils.setGradMode(false);
-                prefetchThreadReady = true;
-            }
-        } catch (RuntimeException | Error x) {
-            failure = x;
-        }
+    /** Takes over a prefetched block (or its failure), on the prefetch thread. */
+    private void prefetched(BlockEntry e, TorchScriptBlock block, Throwable failure) {
         lock.lock();
         try {
             inFlight = null;
@@ -571,14 +358,13 @@ public final class StreamingBlockLoader implements BlockLoader {
                 if (block != null) {
                     block.close();
                 }
-                unreserve(e);
+                ledger.unreserve(e);
                 if (failure != null) {
                     LOG.warn("prefetch of {} failed; it will be loaded on demand: {}",
                             e.info.name(), failure.toString());
                 }
             } else {
-                e.block = block;
-                loadCount++;
+                ledger.loaded(e, block);
             }
             changed.signalAll();
         } finally {

@@ -7,7 +7,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HexFormat;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -20,9 +19,8 @@ import org.slf4j.LoggerFactory;
  * TorchScript code (an allowlist of operators), the null embedding's header and, if required, the
  * publisher's signature ({@link PackTrust}). Blocks are later loaded from bytes read once and
  * checked again in the same pass ({@link #readBlock}, {@link BlockLoadCheck}), so a file replaced
- * after opening is refused. A pack is
- * immutable and holds no native resources. docs/model-pack.md, "Threat model", says what a pack
- * can and cannot do.
+ * after opening is refused (the role tags: {@code RoleTags}). A pack is immutable and holds no
+ * native resources. docs/model-pack.md, "Threat model", says what a pack can and cannot do.
  *
  * <pre>{@code
  * ModelPack pack = ModelPack.open(Path.of("packs/opensora-v1.2-fp32"));
@@ -45,9 +43,7 @@ public final class ModelPack {
     private final PackManifest manifest;
     private final boolean verifyHashes;
     private final PackFiles files;
-    /** Whether the blocks carry role tags: null until known (a pack opened without hashing). */
-    private volatile Boolean tagged;
-    private final AtomicBoolean warnedUntagged = new AtomicBoolean();
+    private final RoleTags roleTags;
 
     private ModelPack(Path directory, PackManifest manifest, boolean verifyHashes,
             boolean hashEveryLoad) {
@@ -55,6 +51,7 @@ public final class ModelPack {
         this.manifest = manifest;
         this.verifyHashes = verifyHashes;
         this.files = new PackFiles(directory, manifest.name(), verifyHashes, hashEveryLoad);
+        this.roleTags = new RoleTags(directory, manifest);
     }
 
     /**
@@ -245,26 +242,7 @@ public final class ModelPack {
     }
 
     private void verifyFiles() {
-        int withTag = 0;
-        BlockInfo untagged = null;
-        for (BlockInfo b : manifest.blocks()) {
-            byte[] data = files.readAtOpen(b);
-            if (data != null) {
-                if (inspect(b, data, false) != null) {
-                    withTag++;
-                } else if (untagged == null) {
-                    untagged = b;
-                }
-            }
-        }
-        if (withTag > 0 && untagged != null) {
-            throw new ModelPackException("block " + untagged.name() + " (" + resolveName(
-                    untagged.file()) + ") has no role tag, but " + withTag + " other block(s) of"
-                    + " the pack have one: it was put there from another pack");
-        }
-        if (verifyHashes) {
-            tagged = untagged == null;
-        }
+        roleTags.checkAtOpen(files::readAtOpen, verifyHashes);
         for (PackFile f : manifest.files()) {
             files.checkAtOpen(f);
         }
@@ -286,7 +264,7 @@ public final class ModelPack {
     public byte[] readBlock(BlockInfo block) {
         requireBlock(block);
         byte[] data = files.readForLoad(block);
-        inspect(block, data, true);
+        roleTags.check(block, data, true);
         return data;
     }
 
@@ -325,28 +303,6 @@ public final class ModelPack {
                 .orElseThrow(() -> new ModelPackException("pack " + manifest.name()
                         + " lists no file " + relative));
         return files.readFile(f);
-    }
-
-    private BlockArchive.Tag inspect(BlockInfo b, byte[] data, boolean loading) {
-        BlockArchive.Tag tag = BlockArchive.check(b, resolveName(b.file()).toString(), data);
-        if (tag == null && loading) {
-            if (Boolean.TRUE.equals(tagged)) {
-                throw new ModelPackException("block " + b.name() + " (" + resolveName(b.file())
-                        + ") has no role tag, but the pack's other blocks have one: the file"
-                        + " was replaced after the pack was opened");
-            }
-            if (warnedUntagged.compareAndSet(false, true)) {
-                LOG.warn("the blocks of model pack {} carry no role tag (exported before sora4j"
-                        + " 0.2); their roles are checked through the manifest only. Add tags"
-                        + " with: python3 -m sora4j_export.trust retag {}", manifest.name(),
-                        directory);
-            }
-        }
-        return tag;
-    }
-
-    private Path resolveName(String relative) {
-        return directory.resolve(relative);
     }
 
     /**

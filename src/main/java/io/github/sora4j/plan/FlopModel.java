@@ -26,16 +26,23 @@ import io.github.sora4j.pack.ModelPack;
  * merging and other element-wise work are not counted: they are where a measured speedup can
  * differ from these ratios.
  *
- * <p>Instances are immutable and thread-safe.
+ * <p>The formulas live per model in {@code T5Costs}, {@code StditCosts} and {@code VaeCosts};
+ * this class checks the arguments and combines them into steps and runs. Instances are immutable
+ * and thread-safe.
  */
 public final class FlopModel {
     private static final int CFG_BATCH = 2;
-    private static final int TIMESTEP_FREQUENCIES = 256;
 
     private final Architecture arch;
+    private final T5Costs t5;
+    private final StditCosts stdit;
+    private final VaeCosts vae;
 
     private FlopModel(Architecture arch) {
         this.arch = InvalidConfigurationException.requireNonNull(arch, "architecture");
+        this.t5 = new T5Costs(arch.t5());
+        this.stdit = new StditCosts(arch.stdit());
+        this.vae = new VaeCosts(arch.vae());
     }
 
     /**
@@ -143,12 +150,7 @@ public final class FlopModel {
      * @return FLOPs (2.8e12 for T5-XXL at 300 tokens)
      */
     public double t5Flops() {
-        Architecture.T5 t = arch.t5();
-        double n = t.maxLength();
-        double perLayer = 2 * n * t.dModel() * 4.0 * t.inner() // q, k, v, o
-                + 2 * n * 3.0 * t.dModel() * t.dFf() // wi_0, wi_1, wo
-                + 4 * n * n * t.inner(); // scores and values
-        return perLayer * t.numLayers();
+        return t5.flops();
     }
 
     // -------------------------------------------------------------------------------------------
@@ -162,13 +164,7 @@ public final class FlopModel {
      * @return FLOPs
      */
     public double stditEmbedFlops(Geometry g) {
-        Architecture.Stdit s = arch.stdit();
-        double d = s.hiddenSize();
-        int[] p = s.patchSize();
-        double patch = 2.0 * g.tokens() * s.inChannels() * p[0] * p[1] * p[2] * d;
-        double caption = 2.0 * g.captionTokens() * (s.captionChannels() * d + d * d);
-        double times = 2 * 2.0 * (TIMESTEP_FREQUENCIES * d + d * d) + 2.0 * d * 6 * d;
-        return patch + caption + times;
+        return stdit.embedFlops(g);
     }
 
     /**
@@ -184,20 +180,7 @@ public final class FlopModel {
             throw new InvalidConfigurationException("frameGroups must be in [1, " + g.gridFrames()
                     + "] but was " + frameGroups);
         }
-        Architecture.Stdit s = arch.stdit();
-        double d = s.hiddenSize();
-        double n = g.tokens();
-        double s1 = g.spatialTokens();
-        double nm = (double) frameGroups * s1;
-        double l = g.captionTokens();
-        double perBlock = 8 * nm * d * d // self-attention q, k, v, output
-                + 4 * nm * d * d // cross-attention q, output
-                + 4 * l * d * d // cross-attention k, v on the caption
-                + 4 * n * d * s.mlpHidden() // MLP (never merged)
-                + 4 * nm * l * d; // cross-attention scores and values
-        double spatialScores = 4 * nm * s1 * d;
-        double temporalScores = 4 * nm * frameGroups * d;
-        return 2 * perBlock + spatialScores + temporalScores;
+        return stdit.pairFlops(g, frameGroups);
     }
 
     /**
@@ -207,9 +190,7 @@ public final class FlopModel {
      * @return FLOPs
      */
     public double stditFinalFlops(Geometry g) {
-        Architecture.Stdit s = arch.stdit();
-        int[] p = s.patchSize();
-        return 2.0 * g.tokens() * s.hiddenSize() * p[0] * p[1] * p[2] * s.outChannels();
+        return stdit.finalFlops(g);
     }
 
     /**
@@ -270,14 +251,7 @@ public final class FlopModel {
      * @return FLOPs
      */
     public double vaeTemporalFlops(Geometry g) {
-        Architecture.Vae v = arch.vae();
-        int mz = v.microZFrameSize();
-        double macs = 0;
-        for (int start = 0; start < g.latentFrames(); start += mz) {
-            macs += temporalChunkMacs(Math.min(mz, g.latentFrames() - start),
-                    (double) g.latentHeight() * g.latentWidth());
-        }
-        return 2 * macs;
+        return vae.temporalFlops(g);
     }
 
     /**
@@ -287,67 +261,7 @@ public final class FlopModel {
      * @return FLOPs
      */
     public double vaeSpatialFlops(Geometry g) {
-        return 2 * g.frames() * spatialFrameMacs((double) g.latentHeight() * g.latentWidth());
-    }
-
-    private double temporalChunkMacs(int latentFrames, double pixels) {
-        Architecture.Vae v = arch.vae();
-        int[] mults = v.temporalChannelMultipliers();
-        boolean[] down = v.temporalDownsample();
-        double t = latentFrames;
-        double macs = v.latentChannels() * (double) v.latentChannels() * t * pixels;
-        int c = v.temporalFilters() * mults[mults.length - 1];
-        macs += conv3(v.latentChannels(), c, t * pixels);
-        for (int i = 0; i < v.temporalNumResBlocks(); i++) {
-            macs += resBlock(c, c, t * pixels, 27);
-        }
-        int prev = c;
-        for (int level = mults.length - 1; level >= 0; level--) {
-            int f = v.temporalFilters() * mults[level];
-            for (int i = 0; i < v.temporalNumResBlocks(); i++) {
-                macs += resBlock(prev, f, t * pixels, 27);
-                prev = f;
-            }
-            if (level > 0 && down[level - 1]) {
-                macs += conv3(prev, 2 * prev, t * pixels);
-                t *= 2;
-            }
-        }
-        return macs + conv3(prev, v.sdLatentChannels(), t * pixels);
-    }
-
-    private double spatialFrameMacs(double pixels) {
-        Architecture.Vae v = arch.vae();
-        int[] out = v.spatialBlockOutChannels();
-        int c0 = out[out.length - 1];
-        double p = pixels;
-        double macs = (double) v.sdLatentChannels() * v.sdLatentChannels() * p
-                + 9.0 * v.sdLatentChannels() * c0 * p;
-        macs += 2 * resBlock(c0, c0, p, 9) + 4.0 * c0 * c0 * p + 2.0 * p * p * c0;
-        int prev = c0;
-        for (int i = out.length - 1; i >= 0; i--) {
-            int c = out[i];
-            for (int j = 0; j <= v.spatialLayersPerBlock(); j++) {
-                macs += resBlock(prev, c, p, 9);
-                prev = c;
-            }
-            if (i > 0) {
-                p *= 4;
-                macs += 9.0 * c * c * p;
-            }
-        }
-        return macs + 9.0 * prev * v.outChannels() * p;
-    }
-
-    /** A 3×3×3 causal convolution's multiply-adds over {@code voxels} outputs. */
-    private static double conv3(int in, int out, double voxels) {
-        return 27.0 * in * out * voxels;
-    }
-
-    /** Two k-point convolutions and, when the width changes, a 1-point shortcut. */
-    private static double resBlock(int in, int out, double points, int kernel) {
-        double m = (double) kernel * in * out * points + (double) kernel * out * out * points;
-        return in != out ? m + (double) in * out * points : m;
+        return vae.spatialFlops(g);
     }
 
     // -------------------------------------------------------------------------------------------
@@ -359,14 +273,7 @@ public final class FlopModel {
      * @return the count (21.26 M for XL/2)
      */
     public long stditBlockParameters() {
-        Architecture.Stdit s = arch.stdit();
-        long d = s.hiddenSize();
-        long m = s.mlpHidden();
-        long attn = 3 * d * d + 3 * d + d * d + d;
-        long norms = s.qkNorm() ? 2L * (d / s.numHeads()) : 0;
-        long cross = d * d + d + 2 * d * d + 2 * d + d * d + d;
-        long mlp = d * m + m + m * d + d;
-        return attn + norms + cross + mlp + 6 * d;
+        return stdit.blockParameters();
     }
 
     /**
@@ -385,16 +292,7 @@ public final class FlopModel {
      * @return the count (about 1.2 B for XL/2)
      */
     public long stditParameters() {
-        Architecture.Stdit s = arch.stdit();
-        long d = s.hiddenSize();
-        int[] p = s.patchSize();
-        long patchIn = (long) s.inChannels() * p[0] * p[1] * p[2];
-        long embed = patchIn * d + d // x_embedder
-                + 2 * (TIMESTEP_FREQUENCIES * d + d + d * d + d) // t and fps embedders
-                + d * 6 * d + 6 * d // t_block
-                + (long) s.captionChannels() * d + d + d * d + d; // y_proj
-        long fin = 2 * d + d * (patchIn * s.outChannels()) + patchIn * s.outChannels();
-        return embed + s.depth() * stditPairParameters() + fin;
+        return stdit.parameters();
     }
 
     /**
@@ -404,10 +302,7 @@ public final class FlopModel {
      * @return the count (193 M for T5-XXL)
      */
     public long t5BlockParameters(int index) {
-        Architecture.T5 t = arch.t5();
-        long d = t.dModel();
-        long bias = index == 0 ? (long) t.relativeAttentionBuckets() * t.numHeads() : 0;
-        return 4 * d * t.inner() + 3 * d * t.dFf() + 2 * d + bias;
+        return t5.blockParameters(index);
     }
 
     // -------------------------------------------------------------------------------------------
