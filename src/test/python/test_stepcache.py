@@ -169,5 +169,21 @@ class QualityReportTest(unittest.TestCase):
             self.assertEqual(keep_presets_section("# new\n", out), "# new\n")
 
 
+    def test_the_reproduce_command_names_every_option_that_is_not_the_default(self):
+        import argparse
+
+        from sora4j_export.demo.quality import DEFAULT_OUT, DEFAULT_PACK
+        from sora4j_export.demo.quality_report import reproduce_command
+
+        defaults = argparse.Namespace(pack=str(DEFAULT_PACK), out=str(DEFAULT_OUT), label=None, per_combo=2,
+                                      limit=None, threads=1)
+        self.assertEqual(reproduce_command(defaults),
+                         "PYTHONPATH=src/main/python /usr/bin/python3 -m sora4j_export.demo.quality")
+        other = argparse.Namespace(pack="/tmp/v2pack", out="/tmp/q.md", label="v2 at step 8000", per_combo=2,
+                                   limit=24, threads=2)
+        self.assertEqual(reproduce_command(other),
+                         "PYTHONPATH=src/main/python /usr/bin/python3 -m sora4j_export.demo.quality --pack /tmp/v2pack "
+                         "--out /tmp/q.md --label 'v2 at step 8000' --limit 24 --threads 2")
+
 if __name__ == "__main__":
     unittest.main()

@@ -13,8 +13,30 @@ import torch
 
 from . import world as W
 from .detect import COLOUR_TOLERANCE, GHOST_MIN_PX, MIN_DISTANCE
-from .quality import (ATTRIBUTES, COMMAND, README_PROMPT, SEED_BASE, SETTINGS, SHORT_EXAMPLES, SHORT_FORMS,
-                      held_out_prompts)
+from .quality import (ATTRIBUTES, COMMAND, DEFAULT_OUT, DEFAULT_PACK, README_PROMPT, SEED_BASE, SETTINGS,
+                      SHORT_EXAMPLES, SHORT_FORMS, held_out_prompts)
+
+
+def _shown_path(path) -> str:
+    """``path`` relative to the working directory where it is inside it, else as given."""
+    p, cwd = Path(path).resolve(), Path.cwd().resolve()
+    return str(p.relative_to(cwd)) if p.is_relative_to(cwd) else str(path)
+
+
+def _same_path(a, b) -> bool:
+    return Path(a).resolve() == Path(b).resolve()
+
+def reproduce_command(args) -> str:
+    """The command that makes this report again: every option that differs from its default, so it does not
+    evaluate the embedded pack, or overwrite docs/quality.md, in place of another pack's report."""
+    return COMMAND + "".join(f" {k} {v}" for k, v in (
+        ("--pack", None if _same_path(args.pack, DEFAULT_PACK) else _shown_path(args.pack)),
+        ("--out", None if _same_path(args.out, DEFAULT_OUT) else _shown_path(args.out)),
+        ("--label", f"'{args.label}'" if args.label else None),
+        ("--per-combo", args.per_combo if args.per_combo != 2 else None),
+        ("--limit", args.limit),
+        ("--threads", args.threads if args.threads != 1 else None)) if v is not None)
+
 
 
 def _pct(x: Optional[float]) -> str:
@@ -50,9 +72,7 @@ def report(models, res, args, wall: float) -> str:
     short, readme, seen, truth = res["short"], res["readme"], res["seen"], res["truth"]
     latent = models.latent_shape(models.frames, models.height, models.width)
     label = args.label or f"`{man['name']}` pack"
-    cmd = COMMAND + "".join(f" {k} {v}" for k, v in (("--label", f"'{args.label}'" if args.label else None),
-                                                     ("--per-combo", args.per_combo if args.per_combo != 2 else None),
-                                                     ("--limit", args.limit)) if v is not None)
+    cmd = reproduce_command(args)
     ex = held_out_prompts(models.frames, 1)[0][0]
     readme_clean = sum(o.clean for o in readme.outcomes)
     lines = [
@@ -65,7 +85,7 @@ def report(models, res, args, wall: float) -> str:
         cmd,
         "```",
         "",
-        f"Pack: `{man['name']}` at `{Path(args.pack).resolve().relative_to(Path.cwd().resolve()) if Path(args.pack).resolve().is_relative_to(Path.cwd().resolve()) else args.pack}`"
+        f"Pack: `{man['name']}` at `{_shown_path(args.pack)}`"
         f" (trained by `python3 -m sora4j_export.demo.train`, see [demo-pack.md](demo-pack.md)): its native request "
         f"{models.frames} frames at {models.width}×{models.height}, latent {list(latent[1:])}, STDiT3 hidden "
         f"{man['stdit']['hiddenSize']}, depth {man['stdit']['depth']}, T5 d_model {man['text']['dModel']} × "
