@@ -25,7 +25,7 @@ out=$tmp/samples
 mkdir -p "$out" "$tmp/run"
 # What a terminal shows at the end: the text after each line's last carriage return.
 screen() { sed -e 's/.*\r//' -e 's/[[:space:]]*$//'; }
-prompt='a red circle moving left'
+prompt='a red circle moving left on a dark background'
 
 (cd "$tmp/run" && java -jar "$jar" generate --prompt "$prompt" --output sora4j.mp4 --progress bar) \
     2>&1 | screen > "$out/generate-demo"

@@ -89,8 +89,8 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--preset", paramLabel = "NAME", converter = Choices.PresetConverter.class,
             description = "A named combination of LPL, TDTM and step caching (docs/benchmarks.md):"
                     + " full, lpl, tdtm, paper (LPL + TDTM 15/30), cache (calibrated step mask),"
-                    + " cache-adaptive, lpl-cache (LPL + mask: the fast preset that keeps"
-                    + " quality), lpl-cache-adaptive, all (LPL + TDTM +"
+                    + " cache-adaptive, lpl-cache (LPL + mask: the one preset that meets"
+                    + " the speed/quality bar), lpl-cache-adaptive, all (LPL + TDTM +"
                     + " mask). --lpl and --tdtm-steps override its parts.")
     private Preset preset;
 
@@ -129,6 +129,10 @@ final class GenerateCommand implements Callable<Integer> {
             ModelPack modelPack = pack.open(!noVerify);
             PackManifest.Sampling sampling = modelPack.manifest().sampling();
             Choices.Size size = sizes.size(modelPack.manifest());
+            if (fps != null && fps < 1) {
+                // 0 would mean "the pack's" to the API: on the command line it is a mistake.
+                throw new IllegalArgumentException("--fps must be >= 1 but was " + fps);
+            }
             GenerationRequest request = GenerationRequest.builder(prompt)
                     .frames(sizes.frames(modelPack.manifest())).size(size.width(), size.height())
                     .steps(steps != null ? steps : sampling.steps())
@@ -203,7 +207,7 @@ final class GenerateCommand implements Callable<Integer> {
                 out.flush();
                 return Sora4jCli.EXIT_CANCELLED;
             }
-            display.finish();
+            display.finish(result.report().decodeNanos()); // the VAE's time, as the summary
             if (!result.report().unknownWords().isEmpty()) {
                 out.printf(Locale.ROOT, "unknown    the pack's model was not trained on %s: "
                         + "they are read as unknown (see the pack's vocabulary)%n",

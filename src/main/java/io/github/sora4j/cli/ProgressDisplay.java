@@ -130,6 +130,19 @@ final class ProgressDisplay {
         out.flush();
     }
 
+    /**
+     * Ends the display with the last stage's own time, as the generation report measured it
+     * (the decode, without the writing of the video that followed it before this call).
+     *
+     * @param lastStageNanos the last stage's duration
+     */
+    void finish(long lastStageNanos) {
+        if (mode == Mode.BAR) {
+            endStage(stage != null ? stageStart + lastStageNanos : clock.getAsLong());
+        }
+        out.flush();
+    }
+
     /** Ends the display of a cancelled run: the bar line is ended as it stands. */
     void abandon() {
         if (mode == Mode.BAR && lastLength > 0) {

@@ -106,6 +106,16 @@ class ProgressDisplayTest {
     }
 
     @Test
+    void theLastBarShowsTheStagesOwnTimeNotTheWritingThatFollowedIt() {
+        ProgressDisplay d = display(ProgressDisplay.Mode.BAR, 1, false);
+        d.accept(new ProgressEvent.StageStarted(Stage.DECODE));
+        now = 3_000_000_000L; // the video was written too before finish() is called
+        d.finish(670_000_000L);
+        String last = text.toString().substring(text.toString().lastIndexOf('\r') + 1);
+        assertThat(last.strip()).endsWith("decode      [####################] done in 0.67 s");
+    }
+
+    @Test
     void clockTimesAndSeconds() {
         assertThat(ProgressDisplay.clockTime(59_400_000_000L)).isEqualTo("0:59");
         assertThat(ProgressDisplay.clockTime(61_000_000_000L)).isEqualTo("1:01");
