@@ -36,6 +36,8 @@ public final class ProcessProbe {
     private static final Path STATUS = Path.of("/proc/self/status");
     private static final Path FD = Path.of("/proc/self/fd");
     private static final Function MALLINFO2 = Libc.function("mallinfo2");
+    /** The "malloc:" total line of {@code VM.native_memory summary}. */
+    private static final Pattern NMT_MALLOC = Pattern.compile("\\bmalloc: (\\d+)KB");
 
     private ProcessProbe() {}
 
@@ -102,8 +104,6 @@ public final class ProcessProbe {
         return m.find() ? OptionalLong.of(Long.parseLong(m.group(1)) * 1024)
                 : OptionalLong.empty();
     }
-
-    private static final Pattern NMT_MALLOC = Pattern.compile("\\bmalloc: (\\d+)KB");
 
     /**
      * Bytes malloc'd and not freed by everything but the JVM itself: {@link #mallocInUseBytes()}
