@@ -66,9 +66,9 @@ class Loop:
 
     def __init__(self, run: Run, stage: str, modules: dict, params, lr: float, total: int, warmup: int,
                  ema_modules=None, ema_decay: float = 0.0, betas=(0.9, 0.99), weight_decay: float = 0.0,
-                 schedule: str = "cosine"):
+                 schedule: str = "cosine", cooldown: int = 0):
         self.run, self.stage, self.modules, self.total, self.warmup, self.peak = run, stage, modules, total, warmup, lr
-        self.schedule = schedule
+        self.schedule, self.cooldown = schedule, cooldown
         self.params = [p for p in params if p.requires_grad]
         self.opt = torch.optim.AdamW(self.params, lr=lr, betas=betas, weight_decay=weight_decay)
         self.ema_decay = ema_decay
@@ -88,19 +88,37 @@ class Loop:
             self.step = int(st["step"])
             run.log(f"{stage}: resumed at step {self.step}")
 
+    def lr_constant(self, step: int) -> float:
+        """The "constant" schedule: warm-up, constant, then (``cooldown`` > 0) a linear decay to zero over the last
+        ``cooldown`` steps before ``total`` (warmup-stable-decay: the constant phase's checkpoints can still be
+        continued for longer with a later cool-down)."""
+        lr = self.peak * min(1.0, (step + 1) / self.warmup)
+        if self.cooldown > 0:
+            lr *= min(1.0, max(0.0, (self.total - step) / self.cooldown))
+        return lr
+
     def save(self) -> None:
         save_atomic({"modules": {k: m.state_dict() for k, m in self.modules.items()},
                      "ema": {k: m.state_dict() for k, m in self.ema.items()},
                      "opt": self.opt.state_dict(), "step": self.step}, self.ckpt)
 
     def update(self, loss: torch.Tensor, clip: float = 1.0) -> float:
-        for g in self.opt.param_groups:
-            if self.schedule == "constant":  # warmup, then constant: stopping at any step = a run of that length
-                g["lr"] = self.peak * min(1.0, (self.step + 1) / self.warmup)
-            else:
-                g["lr"] = cosine_lr(self.step, self.total, self.peak, self.warmup)
+        """One step on ``loss``: backward, then :meth:`apply`. Returns the gradient norm before clipping."""
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
+        return self.apply(clip)
+
+    def apply(self, clip: float = 1.0, sync=None) -> float:
+        """One step on the gradients already in the parameters (accumulated by the caller after
+        ``opt.zero_grad(set_to_none=True)``): ``sync(params)`` first when given (data-parallel averaging), then the
+        learning rate, clipping, AdamW and the EMA. Returns the gradient norm before clipping."""
+        if sync is not None:
+            sync(self.params)
+        for g in self.opt.param_groups:
+            if self.schedule == "constant":  # warmup, then constant: stopping at any step = a run of that length
+                g["lr"] = self.lr_constant(self.step)
+            else:
+                g["lr"] = cosine_lr(self.step, self.total, self.peak, self.warmup)
         gn = float(torch.nn.utils.clip_grad_norm_(self.params, clip))
         self.opt.step()
         if self.ema:

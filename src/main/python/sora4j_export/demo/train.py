@@ -57,7 +57,8 @@ import torch
 from . import models as M
 from . import world as W
 from .runloop import STAGES, Loop, Run, load_checkpoint, save_atomic, step_rng, timed_stage
-from .vae_stages import clip_from_row, load_vae, stage_bank, stage_latents, stage_spatial, stage_temporal
+from .dit_stage import stage_diffusion
+from .vae_stages import load_vae, stage_bank, stage_latents, stage_spatial, stage_temporal
 
 REPO_ROOT = Path(__file__).resolve().parents[5]
 DEFAULT_PACK = REPO_ROOT / "src" / "main" / "resources" / "io" / "github" / "sora4j" / "packs" / "demo"
@@ -65,80 +66,6 @@ PACK_NAME = "demo"
 
 
 # ------------------------------------------------------------------------------------------------------------ stages
-def stage_diffusion(run: Run, tick) -> None:
-    a = run.args
-    from .. import reference as ref
-    from ..tokenizer import WordLevelTokenizer, build_vocab
-
-    lat = np.load(run.path("latents.npz"))
-    z_all, rows = torch.from_numpy(lat["z"]), lat["clips"]
-    vocab = build_vocab()
-    tok = WordLevelTokenizer(vocab)
-    t5 = M.build_t5(len(vocab), a.seed)
-    stdit = M.build_stdit(a.seed + 1, hidden_size=a.hidden, depth=a.depth)
-    M.learnable_null(stdit)
-    embed, blocks, final = ref.stdit_pieces(stdit)
-    params = list(t5.parameters()) + [p for p in stdit.parameters() if p.requires_grad]
-    loop = Loop(run, "diffusion", {"t5": t5, "stdit": stdit}, params, lr=a.dit_lr, total=a.dit_steps, warmup=200,
-                ema_modules=["t5", "stdit"], ema_decay=a.ema, schedule="constant")
-    f32 = torch.float32
-    fps, hh, ww = (torch.tensor([v], dtype=f32) for v in (float(W.FPS), float(W.HEIGHT), float(W.WIDTH)))
-    T, Hl, Wl = z_all.shape[2:]
-    lsize = torch.tensor([T, Hl, Wl], dtype=torch.int64)
-    dark = np.nonzero(rows[:, 4] == list(W.BACKGROUNDS).index("dark"))[0]
-    acc, t_last, t_ckpt, c_last = [], time.time(), time.time(), time.process_time()
-    while loop.step < a.dit_steps:
-        rng, gen = step_rng(a.seed, "diffusion", loop.step)
-        # one caption form per batch (equal caption lengths); a form without background words takes dark clips only
-        form = W.sample_caption_form(rng)
-        pool = None if form.names("background") else dark
-        idx = rng.integers(0, len(z_all), size=a.batch) if pool is None else pool[rng.integers(0, len(pool),
-                                                                                                size=a.batch)]
-        x0 = z_all[idx]
-        texts = [ref.prepare_prompt(W.caption(clip_from_row(rows[i]), form)) for i in idx]
-        enc = [tok.encode(t, 300) for t in texts]
-        L = sum(enc[0][1])
-        ids = torch.tensor([e[0][:L] for e in enc], dtype=torch.int64)
-        y = t5(ids, torch.ones_like(ids))
-        drop = torch.from_numpy(rng.random(a.batch) < a.cfg_dropout)
-        null = stdit.y_embedder.y_embedding[:L][None].expand(a.batch, -1, -1)
-        y = torch.where(drop[:, None, None], null, y)
-        tau = torch.rand(a.batch, generator=gen, dtype=torch.float64)
-        # TDTM batches (from --tdtm-from): the attentions see frame pairs averaged, as the sampler runs them in its
-        # first steps; their timesteps are those steps' (tau in [0.45, 1]). Drawn apart, so the other batches' data
-        # stay as they were.
-        merged = loop.step >= a.tdtm_from and np.random.default_rng([a.seed, 99, loop.step]).random() < a.tdtm_share
-        if merged:
-            tau = 0.45 + 0.55 * tau
-        flat = torch.rand(a.batch, generator=gen) < a.uniform_t_share
-        t = torch.where(flat, 1000.0 * tau, M.transform_timesteps(tau, W.FRAMES, W.HEIGHT, W.WIDTH)).to(f32)
-        eps = torch.randn(x0.shape, generator=gen)
-        s = (t / 1000.0)[:, None, None, None, None]
-        xt = (1 - s) * x0 + s * eps
-        x, y_tok, t_mlp, t_emb = embed(xt, t, y, fps, hh, ww)
-        for blk in blocks:
-            x = ref.block_forward(blk, x, y_tok, t_mlp, T, x.shape[1] // T, merged)
-        out = final(x, t_emb, lsize)
-        loss = ((out[:, :4] - (x0 - eps)) ** 2).mean()
-        gn = loop.update(loss)
-        acc.append(float(loss))
-        if loop.step % a.log_every == 0:
-            run.log(f"diffusion step {loop.step}/{a.dit_steps} loss {np.mean(acc):.4f} grad {gn:.2f} "
-                    f"lr {loop.opt.param_groups[0]['lr']:.2e} {(time.time() - t_last) / len(acc):.2f} s/step "
-                    f"(CPU {(time.process_time() - c_last) / len(acc):.2f} s/step)")
-            acc, t_last, c_last = [], time.time(), time.process_time()
-        if (loop.step % a.ckpt_every == 0 or loop.step == a.dit_steps
-                or time.time() - t_ckpt >= 60.0 * a.ckpt_minutes):
-            loop.save()
-            tick()
-            t_ckpt = time.time()
-        if a.eval_every and (loop.step % a.eval_every == 0 or loop.step == a.dit_steps):
-            _monitor(run, loop.ema["t5"], loop.ema["stdit"], lat, tok)
-            tick()
-    save_atomic({"t5": loop.ema["t5"].state_dict(), "stdit": loop.ema["stdit"].state_dict(),
-                 "hidden": a.hidden, "depth": a.depth}, run.path("diffusion.pt"))
-
-
 @torch.no_grad()
 def sample_video(t5, stdit, vae, tok, prompt: str, seed: int, steps: int = 30, guidance: float = 7.0, **kw):
     """Eager end-to-end sample (reference sampler): frames [1, 3, F, H, W] float32."""
@@ -254,9 +181,19 @@ def parse_args(argv=None):
     p.add_argument("--bank", type=int, default=8000, help="training clips encoded for the temporal and diffusion stages")
     p.add_argument("--temporal-steps", type=int, default=2000)
     p.add_argument("--clips", type=int, default=12000, help="prompt-world clips encoded for the diffusion stage")
+    p.add_argument("--latent-workers", type=int, default=2,
+                   help="processes encoding the clips (one thread each; the latents are the same bytes for any number)")
     p.add_argument("--temporal-batch", type=int, default=16)
     p.add_argument("--dit-steps", type=int, default=30000)
     p.add_argument("--batch", type=int, default=32, help="clips per diffusion step")
+    p.add_argument("--procs", type=int, default=2,
+                   help="data-parallel processes for the diffusion stage, each with --threads threads and an equal "
+                        "share of every batch (the same batches and mathematics for any number)")
+    p.add_argument("--micro-batch", type=int, default=0,
+                   help="clips per forward/backward slice within a process's share (0: the whole share)")
+    p.add_argument("--lr-cooldown", type=int, default=0,
+                   help="decay the diffusion learning rate linearly to zero over the last N steps before --dit-steps "
+                        "(0: constant to the end)")
     p.add_argument("--dit-lr", type=float, default=5e-4)
     p.add_argument("--hidden", type=int, default=128, help="STDiT hidden size")
     p.add_argument("--depth", type=int, default=4, help="STDiT depth (spatial+temporal block pairs)")

@@ -209,22 +209,66 @@ def round_trip_report(run: Run, enc, tenc, vae, scale, shift, log=None) -> dict:
     return {"rows": rows}
 
 
-def stage_latents(run: Run, tick) -> None:
-    a = run.args
-    enc, _ = _load_spatial(run, a.seed)
+_ENCODERS = None  # a latents worker's (spatial encoder, temporal encoder)
+
+
+def _encoders(spatial_pt: str, temporal_pt: str):
+    enc = M.SpatialEncoder()
+    enc.load_state_dict(torch.load(spatial_pt)["enc"])
     tenc = M.TemporalEncoder()
-    tenc.load_state_dict(torch.load(run.path("temporal.pt"))["enc"])
-    tenc.eval()
-    rng = np.random.default_rng([a.seed, _STAGE_ID["latents"]])
-    rows, zs = [], []
+    tenc.load_state_dict(torch.load(temporal_pt)["enc"])
+    return enc.eval(), tenc.eval()
+
+
+def _latents_worker_init(spatial_pt: str, temporal_pt: str) -> None:
+    global _ENCODERS
+    torch.set_num_threads(1)
+    _ENCODERS = _encoders(spatial_pt, temporal_pt)
+
+
+def _encode_rows(rows) -> np.ndarray:
+    enc, tenc = _ENCODERS
     with torch.no_grad():
-        for i in range(a.clips):
-            c = W.sample_clip(rng)  # the prompt world
-            zs.append(encode_video(enc, tenc, W.render(c)).numpy())
-            rows.append(clip_row(c))
-            if (i + 1) % 1000 == 0:
-                run.log(f"latents {i + 1}/{a.clips}")
-    z = np.stack(zs, 0)  # [N, 4, 15, 8, 8]
+        return np.stack([encode_video(enc, tenc, W.render(clip_from_row(r))).numpy() for r in rows], 0)
+
+
+def encode_clips(rows, spatial_pt: str, temporal_pt: str, workers: int = 1, log=None, chunk: int = 250) -> np.ndarray:
+    """Clip rows (:func:`clip_row`) → raw latents [N, 4, 15, 8, 8], each clip rendered and encoded on its own by
+    ``workers`` processes of one thread each, in order: the same bytes whatever the number of workers."""
+    parts_in = [rows[i:i + chunk] for i in range(0, len(rows), chunk)]
+    if workers <= 1:
+        threads = torch.get_num_threads()
+        _latents_worker_init(spatial_pt, temporal_pt)
+        pool, parts = None, map(_encode_rows, parts_in)
+    else:
+        import multiprocessing as mp
+        pool = mp.get_context("spawn").Pool(workers, _latents_worker_init, (spatial_pt, temporal_pt))
+        parts = pool.imap(_encode_rows, parts_in)
+    zs, done = [], 0
+    try:
+        for part in parts:
+            zs.append(part)
+            done += len(part)
+            if log is not None and (done % 1000 == 0 or done == len(rows)):
+                log(f"latents {done}/{len(rows)}")
+    finally:
+        if pool is None:
+            torch.set_num_threads(threads)
+        else:
+            pool.close()
+            pool.join()
+    return np.concatenate(zs, 0)
+
+
+def stage_latents(run: Run, tick) -> None:
+    """Encodes ``--clips`` prompt-world clips: drawn first from one seeded stream, then encoded by
+    ``--latent-workers`` processes (:func:`encode_clips`)."""
+    a = run.args
+    rng = np.random.default_rng([a.seed, _STAGE_ID["latents"]])
+    rows = [clip_row(W.sample_clip(rng)) for _ in range(a.clips)]  # the prompt world
+    paths = (str(run.path("spatial.pt")), str(run.path("temporal.pt")))
+    z = encode_clips(rows, *paths, workers=getattr(a, "latent_workers", 1), log=run.log)
+    enc, tenc = _encoders(*paths)
     clips = np.asarray(rows, dtype=np.float64)
     shift = z.mean(axis=(0, 2, 3, 4))
     scale = z.std(axis=(0, 2, 3, 4))

@@ -1,0 +1,88 @@
+"""The demo trainer's diffusion stage: data-parallel processes and micro-batches train as one process on the whole
+batch does (issue 16)."""
+
+import argparse
+import tempfile
+import unittest
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from sora4j_export.demo import world as W
+from sora4j_export.demo.dit_stage import stage_diffusion
+from sora4j_export.demo.runloop import Loop, Run
+from sora4j_export.demo.vae_stages import clip_row
+
+
+def _args(out: Path, **kw) -> argparse.Namespace:
+    a = dict(out=str(out), seed=0, threads=1, dit_steps=3, batch=8, dit_lr=0.5, hidden=32, depth=1, ema=0.998,
+             cfg_dropout=0.25, uniform_t_share=0.5, tdtm_share=0.5, tdtm_from=1, log_every=1, ckpt_every=3,
+             ckpt_minutes=15.0, eval_every=0, procs=1, micro_batch=0, lr_cooldown=0)
+    a.update(kw)
+    return argparse.Namespace(**a)
+
+
+def _latents(out: Path, n: int = 24) -> None:
+    rng = np.random.default_rng(3)
+    rows = [clip_row(W.sample_clip(rng)) for _ in range(n)]
+    z = rng.standard_normal((n, 4, 15, 8, 8)).astype(np.float32)
+    np.savez(out / "latents.npz", z=z, clips=np.asarray(rows, dtype=np.float64), scale=np.ones(4), shift=np.zeros(4))
+
+
+def _trained(**kw) -> dict:
+    with tempfile.TemporaryDirectory() as d:
+        out = Path(d)
+        _latents(out)
+        stage_diffusion(Run(_args(out, **kw)), lambda: None)
+        st = torch.load(out / "diffusion_ckpt.pt")
+        log = (out / "log.txt").read_text()
+    return {"step": st["step"], "w": st["modules"]["stdit"], "t5": st["modules"]["t5"], "log": log}
+
+
+def _max_diff(a: dict, b: dict) -> float:
+    return max(float((a[k].float() - b[k].float()).abs().max()) for k in a if a[k].is_floating_point())
+
+
+class DataParallelTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.one = _trained()
+
+    def test_two_processes_take_the_same_steps_as_one_up_to_summation_order(self):
+        two = _trained(procs=2)
+        self.assertEqual(two["step"], 3)
+        self.assertLess(_max_diff(self.one["w"], two["w"]), 2e-6)
+        self.assertLess(_max_diff(self.one["t5"], two["t5"]), 2e-6)
+        self.assertGreater(_max_diff(self.one["w"], _trained(tdtm_from=3)["w"]), 1e-3)  # other batches: it can fail
+
+    def test_micro_batches_take_the_same_steps_as_the_whole_batch(self):
+        self.assertLess(_max_diff(self.one["w"], _trained(micro_batch=2)["w"]), 2e-6)
+
+    def test_the_logged_loss_is_the_whole_batchs_in_every_form(self):
+        def losses(log):
+            return [float(line.split(" loss ")[1].split()[0]) for line in log.splitlines() if " loss " in line]
+        self.assertEqual(len(losses(self.one["log"])), 3)
+        np.testing.assert_allclose(losses(_trained(procs=2, micro_batch=2)["log"]), losses(self.one["log"]),
+                                   atol=2e-4)
+
+    def test_a_batch_that_does_not_split_evenly_is_refused_by_value(self):
+        with tempfile.TemporaryDirectory() as d:
+            with self.assertRaisesRegex(SystemExit, "--batch 8 does not split into --procs 3"):
+                stage_diffusion(Run(_args(Path(d), procs=3)), lambda: None)
+
+
+class CooldownTest(unittest.TestCase):
+    def test_the_learning_rate_decays_linearly_to_zero_over_the_last_steps_only(self):
+        with tempfile.TemporaryDirectory() as d:
+            net = torch.nn.Linear(2, 2)
+            loop = Loop(Run(argparse.Namespace(out=d)), "diffusion", {"n": net}, net.parameters(), lr=1.0,
+                        total=100, warmup=10, schedule="constant", cooldown=20)
+            self.assertEqual([loop.lr_constant(s) for s in (0, 9, 50, 80)], [0.1, 1.0, 1.0, 1.0])
+            self.assertAlmostEqual(loop.lr_constant(90), 0.5)
+            self.assertAlmostEqual(loop.lr_constant(99), 0.05)
+            self.assertEqual(loop.lr_constant(100), 0.0)
+
+
+if __name__ == "__main__":
+    unittest.main()
