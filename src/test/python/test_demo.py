@@ -121,7 +121,7 @@ class CaptionTest(unittest.TestCase):
 
 
     def test_captions_of_one_form_have_one_token_count(self):
-        # a training batch shares one form and one caption length (train.stage_diffusion relies on it)
+        # a training batch shares one form and one caption length (dit_stage.train relies on it)
         from sora4j_export.reference import prepare_prompt
 
         tok = WordLevelTokenizer(build_vocab())
