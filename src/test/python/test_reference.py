@@ -391,7 +391,10 @@ class ReferenceFilesTest(unittest.TestCase):
         return self.tiny.load_npz(os.path.join(REF_DIR, name))
 
     def test_blocks(self):
-        _assert_arrays_match(self, self.tiny.generate_blocks(self.m), self.load("blocks.npz"), "blocks.npz")
+        # the VAE's float32 convolutions land up to 1.9e-6 (relative to the largest value) apart between machines
+        # whose kernels differ (measured 2026-12-04 on an AVX-512 machine against the committed file)
+        _assert_arrays_match(self, self.tiny.generate_blocks(self.m), self.load("blocks.npz"), "blocks.npz",
+                             rel=4e-6)
 
     def test_t5(self):
         want = self.load("t5.npz")
