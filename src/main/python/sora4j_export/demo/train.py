@@ -56,7 +56,7 @@ import torch
 
 from . import models as M
 from . import world as W
-from .runloop import STAGES, Loop, Run, load_checkpoint, save_atomic, step_rng, timed_stage
+from .runloop import STAGES, Run, load_checkpoint, timed_stage
 from .dit_stage import stage_diffusion
 from .vae_stages import load_vae, stage_bank, stage_latents, stage_spatial, stage_temporal
 
