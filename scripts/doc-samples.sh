@@ -7,7 +7,8 @@
 #   scripts/doc-samples.sh            # builds target/sora4j-VERSION-cli.jar if missing
 #   SKIP_BUILD=1 scripts/doc-samples.sh
 #
-# Needs JDK 17, Maven, /usr/bin/python3 with numpy and PIL, and ffmpeg (the detector reads MP4).
+# Needs JDK 17, Maven, /usr/bin/python3 with numpy and PIL, ffmpeg (the detector reads MP4) and
+# ImageMagick's montage (the frame strip).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -25,7 +26,7 @@ out=$tmp/samples
 mkdir -p "$out" "$tmp/run"
 # What a terminal shows at the end: the text after each line's last carriage return.
 screen() { sed -e 's/.*\r//' -e 's/[[:space:]]*$//'; }
-prompt='a red circle moving left on a dark background'
+prompt='a red circle moving left'
 
 (cd "$tmp/run" && java -jar "$jar" generate --prompt "$prompt" --output sora4j.mp4 --progress bar) \
     2>&1 | screen > "$out/generate-demo"
@@ -35,6 +36,21 @@ prompt='a red circle moving left on a dark background'
     --output sora4j.mp4 --progress bar) 2>&1 | screen > "$out/generate-techniques"
 (cd "$tmp/run" && java -jar "$jar" inspect) 2>&1 | screen \
     | sed -e "s|^directory    .*|directory    (the extracted copy under java.io.tmpdir)|" > "$out/inspect-demo"
+
+# The strip under the samples (docs/demo-strip.png): every sixth of the 51 frames (0, 6, ..., 48)
+# of the README prompt and of a light-background prompt, seed 42 (the CLI default), 64x64 frames
+# shown at 96x96 without smoothing.
+strip_prompt2='a blue square moving up slowly on a light background'
+(cd "$tmp/run" && java -jar "$jar" generate --prompt "$prompt" --output strip1 --progress none \
+    && java -jar "$jar" generate --prompt "$strip_prompt2" --output strip2 --progress none) \
+    > /dev/null
+tiles=()
+for row in strip1 strip2; do
+    for i in 0 6 12 18 24 30 36 42 48; do tiles+=("$tmp/run/$row/$(printf 'frame_%05d.png' "$i")"); done
+done
+montage "${tiles[@]}" -tile 9x2 -geometry 96x96+2+2 -filter point -background '#18181c' \
+    -strip "$tmp/strip.png"
+mv "$tmp/strip.png" docs/demo-strip.png
 
 # The README's QuickStart, compiled and run as pasted (the CLI jar holds every dependency).
 python3 - "$root/README.md" "$tmp/qs" <<'PY'

@@ -284,10 +284,29 @@ class DemoPackTest(unittest.TestCase):
         models = Q.PackModels(PACK_DIR)
         prompt = "a red circle moving left"
         frames, res = models.generate(prompt, seed=42)
-        self.assertEqual(tuple(frames.shape), (1, 3, 17, 64, 64))
+        self.assertEqual(tuple(frames.shape), (1, 3, 51, 64, 64))  # the native request: 51 frames at 64×64
         self.assertEqual(res.calls, 30)
         d = D.detect(frames[0].numpy())
         self.assertEqual((d.colour, d.direction), ("red", "left"), d)
+        o = Q.judge(W.from_model(frames[0].numpy()), prompt)
+        self.assertTrue(o.all_named and o.clean, o)  # colour, shape, direction right; every frame one red circle
+
+    def test_variants_script_runs_at_the_native_request(self):
+        import contextlib
+        import io
+
+        import torch
+
+        from sora4j_export.demo import variants as V
+
+        torch.set_num_threads(1)
+        self.assertTrue(all(v.frames is None for g in ("lpl30", "lpl16") for v in V.GROUPS[g]))
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            self.assertEqual(V.main(["--limit", "1", "--groups", "lpl16"]), 0)
+        rows = [r for r in out.getvalue().splitlines() if r.startswith("| K = 16")]
+        self.assertEqual(len(rows), 3, out.getvalue())
+        self.assertIn("| 16.0 | — |", rows[0])  # the full run: 16 calls, the reference itself
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import io.github.sora4j.pack.PackManifest;
  *
  * <p>Frames, size and fps left unset ({@link #FROM_PACK}) take the pack's native request when the
  * pipeline runs ({@link #withPackDefaults}): the frames and size the model was trained for (the
- * demo pack's 17 frames at 64×64; Open-Sora's 68 at 256×256 for packs that declare none) and the
+ * demo pack's 51 frames at 64×64; Open-Sora's 68 at 256×256 for packs that declare none) and the
  * pack's fps.
  *
  * <pre>{@code

@@ -35,7 +35,7 @@ import java.util.function.Function;
  *         .pack(ModelPack.embeddedDefault())
  *         .build()) {
  *     GenerationResult result = pipeline.generate(
- *             GenerationRequest.builder("a red circle moving left").frames(17).size(64, 64).build(),
+ *             GenerationRequest.builder("a red circle moving left").build(), // the pack's frames and size
  *             ProgressListener.NONE, Path.of("out.mp4"));
  * }
  * }</pre>

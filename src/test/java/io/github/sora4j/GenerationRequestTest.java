@@ -32,7 +32,7 @@ class GenerationRequestTest {
         PackManifest demo = ModelPack.embeddedDefault().manifest();
         GenerationRequest r = GenerationRequest.builder("a cat").seed(7).build()
                 .withPackDefaults(demo);
-        assertThat(r.frames()).isEqualTo(17);
+        assertThat(r.frames()).isEqualTo(51);
         assertThat(r.width()).isEqualTo(64);
         assertThat(r.height()).isEqualTo(64);
         assertThat(r.fps()).isEqualTo(demo.sampling().fps());
@@ -49,7 +49,7 @@ class GenerationRequestTest {
         assertThat(List.of(r.frames(), r.width(), r.height())).containsExactly(9, 64, 64);
         r = GenerationRequest.builder("a cat").size(32, 48).fps(12).build().withPackDefaults(demo);
         assertThat(List.of(r.frames(), r.width(), r.height(), r.fps()))
-                .containsExactly(17, 32, 48, 12);
+                .containsExactly(51, 32, 48, 12);
         PackManifest tiny = ModelPack.embedded("tiny-random").manifest();
         assertThat(tiny.request()).isNull();
         r = GenerationRequest.builder("a cat").build().withPackDefaults(tiny);

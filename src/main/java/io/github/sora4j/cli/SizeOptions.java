@@ -7,7 +7,7 @@ import picocli.CommandLine.Option;
 /** {@code --frames} and {@code --size}, shared by {@code generate} and {@code plan}. */
 final class SizeOptions {
     @Option(names = "--frames", paramLabel = "N", description = "Pixel frames (default: the "
-            + "pack's native request; 17 with the demo pack, "
+            + "pack's native request; 51 with the demo pack, "
             + GenerationRequest.DEFAULT_FRAMES + " with packs that declare none).")
     Integer frames;
 

@@ -201,7 +201,7 @@ public final class ModelPack {
     /**
      * The pack embedded in the sora4j jar and used when no pack is given: the demo pack, a small
      * model of Open-Sora's architecture trained by the project on a procedural world of coloured
-     * shapes moving over a plain background (prompts like {@code "a red circle moving left"}; 17
+     * shapes moving over a plain background (prompts like {@code "a red circle moving left"}; 51
      * frames of 64x64; docs/quality.md). It is extracted once to a per-user cache directory
      * ({@code $XDG_CACHE_HOME/sora4j} or {@code ~/.cache/sora4j}, or {@code -Dsora4j.cacheDir})
      * and checked against the hashes in the jar every time; a changed file is extracted again.

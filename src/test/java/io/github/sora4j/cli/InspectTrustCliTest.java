@@ -77,7 +77,7 @@ class InspectTrustCliTest {
         Sora4jCliTest.Run r = Sora4jCliTest.cli("inspect", pack.toString());
         assertThat(r.exitCode()).as(r.err()).isZero();
         assertThat(r.out()).contains("integrity    OK (sizes and sha256 of ",
-                "code         OK (21 blocks: every TorchScript operator on the allowlist; role"
+                "code         OK (22 blocks: every TorchScript operator on the allowlist; role"
                         + " tags match the manifest)",
                 "signature    none (unsigned: --trusted-key would refuse the pack)",
                 "loads        ");
@@ -100,11 +100,11 @@ class InspectTrustCliTest {
         Sora4jCliTest.Run r = Sora4jCliTest.cli("inspect", pack.toString());
         assertThat(r.exitCode()).isEqualTo(1);
         // The hashes match (the attacker rehashed): only the code check sees it.
-        assertThat(r.out()).contains("integrity    OK", "code         FAILED: 1 of 21 blocks",
+        assertThat(r.out()).contains("integrity    OK", "code         FAILED: 1 of 22 blocks",
                 "block t5.final_norm (", "uses the TorchScript operator torch.from_file");
         Sora4jCliTest.Run sizes = Sora4jCliTest.cli("inspect", "--no-verify", pack.toString());
         assertThat(sizes.exitCode()).isEqualTo(1);
-        assertThat(sizes.out()).contains("code         FAILED: 1 of 21 blocks");
+        assertThat(sizes.out()).contains("code         FAILED: 1 of 22 blocks");
     }
 
     @Test

@@ -57,8 +57,8 @@ class Sora4jCliTest {
         Run r = cli("generate", "--prompt", "a red circle moving left", "--output", out.toString(),
                 "--steps", "2");
         assertThat(r.exitCode()).as(r.err()).isZero();
-        assertThat(r.out()).contains("(built-in demo pack: coloured shapes, 17 frames 64x64)",
-                "request    17 frames 64x64 at 24 fps").doesNotContain("unknown");
+        assertThat(r.out()).contains("(built-in demo pack: coloured shapes, 51 frames 64x64)",
+                "request    51 frames 64x64 at 24 fps").doesNotContain("unknown");
     }
 
     @Test

@@ -47,7 +47,7 @@ class ModelPackTest {
     @Test
     void theDemoPackDeclaresItsNativeRequestAndVocabulary() {
         PackManifest m = ModelPack.open(copy).manifest();
-        assertThat(m.nativeRequest()).isEqualTo(new PackManifest.Request(17, 64, 64));
+        assertThat(m.nativeRequest()).isEqualTo(new PackManifest.Request(51, 64, 64));
         assertThat(m.text().vocabulary()).contains("red", "circle", "moving", "left", "background")
                 .doesNotContain("crimson", "dog");
     }
@@ -74,7 +74,7 @@ class ModelPackTest {
         assertThatThrownBy(() -> ModelPack.open(copy))
                 .isInstanceOf(ModelPackException.class)
                 .hasMessageStartingWith("manifest request must have frames >= 1 and a size in "
-                        + "multiples of 8 but was Request[frames=17, width=60, height=64]");
+                        + "multiples of 8 but was Request[frames=51, width=60, height=64]");
     }
 
     @Test

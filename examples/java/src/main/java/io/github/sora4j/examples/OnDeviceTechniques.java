@@ -39,7 +39,7 @@ public final class OnDeviceTechniques {
         ModelPack pack = args.length > 0 ? ModelPack.open(Path.of(args[0]))
                 : ModelPack.embeddedDefault();
         GenerationRequest request = GenerationRequest.builder("a red circle moving left")
-                .frames(17).size(64, 64).steps(30).build();
+                .steps(30).build(); // the pack's frames and size
         // 1. Before loading anything: will it fit on the phone?
         System.out.println(MemoryPlan.of(pack.manifest(), DeviceProfiles.PHONE_ARM64_8GB,
                 request));

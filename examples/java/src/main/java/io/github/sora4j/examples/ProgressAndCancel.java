@@ -34,7 +34,7 @@ public final class ProgressAndCancel {
         Path output = Path.of(args.length > 1 ? args[1] : "progress-and-cancel.mp4");
         Duration limit = Duration.ofSeconds(args.length > 2 ? Long.parseLong(args[2]) : 60);
         GenerationRequest request = GenerationRequest.builder(prompt)
-                .frames(17).size(64, 64).steps(30).build();
+                .steps(30).build(); // the pack's frames and size
         GenerationResult result = run(ModelPack.embeddedDefault(), request, output, limit,
                 System.out);
         System.out.println(result.cancelled() ? "cancelled after " + limit + "; nothing written"

@@ -31,10 +31,9 @@ public final class TextToVideo {
         // 1. Open a model pack: your exported Open-Sora weights, or the built-in demo pack.
         ModelPack pack = args.length > 2 ? ModelPack.open(Path.of(args[2]))
                 : ModelPack.embeddedDefault();
-        // 2. Say what to generate. The demo pack is fast at 17 frames of 64x64; the real model
-        //    is made for 68 frames of 256x256 (the request's defaults).
-        GenerationRequest request = GenerationRequest.builder(prompt)
-                .frames(17).size(64, 64).steps(30).seed(42).build();
+        // 2. Say what to generate. Frames, size and fps unset: the pack's native request (the
+        //    demo pack's 51 frames of 64x64; the real model's 68 frames of 256x256).
+        GenerationRequest request = GenerationRequest.builder(prompt).steps(30).seed(42).build();
         GenerationResult result = run(pack, request, output);
         System.out.printf("wrote %s: %d frames %dx%d in %.2f s%n", output,
                 result.frames().frameCount(), result.frames().width(), result.frames().height(),

@@ -38,7 +38,7 @@ object CoroutineCancellation {
     @JvmStatic
     fun main(args: Array<String>) {
         val request = GenerationRequest.builder("a red circle moving left")
-            .frames(17).size(64, 64).steps(30).build()
+            .steps(30).build() // the pack's frames and size
         val outcome = run(ModelPack.embeddedDefault(), request)
         println("cancelled after ${outcome.stepsRun} of ${outcome.plannedSteps} steps; " +
             "the next generation ran ${outcome.next.report().modelCalls()} steps")

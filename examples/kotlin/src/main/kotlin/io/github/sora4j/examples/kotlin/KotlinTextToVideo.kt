@@ -28,7 +28,7 @@ object KotlinTextToVideo {
     fun main(args: Array<String>) {
         val prompt = args.getOrElse(0) { "a red circle moving left" }
         val output = Path.of(args.getOrElse(1) { "kotlin-text-to-video.mp4" })
-        // frames, size and fps unset: the pack's native request (the demo pack's 17 frames at 64x64)
+        // frames, size and fps unset: the pack's native request (the demo pack's 51 frames at 64x64)
         val request = GenerationRequest.builder(prompt).steps(30).build()
         val result = run(ModelPack.embeddedDefault(), request, output) { println(it) }
         println("wrote $output in ${"%.2f".format(result.report().totalNanos() / 1e9)} s")
