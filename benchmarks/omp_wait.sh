@@ -60,14 +60,16 @@ for condition in free busy busy-niced; do
 done
 
 /usr/bin/python3 - "$CSV" "$DOC" "$ROUNDS" "$BUSY" "$LOAD_BEFORE" "$(nproc)" <<'EOF'
-import csv, datetime, re, statistics, sys
+import csv, datetime, json, re, statistics, sys
 path, doc, rounds, busy, load, cores = sys.argv[1:]
 rows = list(csv.DictReader(open(path)))
+req = json.load(open("src/main/resources/io/github/sora4j/packs/demo/manifest.json", encoding="utf-8"))["request"]
 def med(cond, pol, key):
     return statistics.median(float(r[key]) for r in rows if r["condition"] == cond and r["policy"] == pol)
 lines = [f"Measured {datetime.date.today()} with `benchmarks/omp_wait.sh --rounds {rounds} --busy {busy}` on "
          f"{cores} cores (load average before: {load}): `generate --prompt 'a red circle moving left'` with the "
-         f"embedded demo pack (17 frames of 64×64, 30 steps, default threads), {rounds} interleaved pairs per "
+         f"embedded demo pack ({req['frames']} frames of {req['width']}×{req['height']}, its native request; 30 "
+         f"steps, default threads), {rounds} interleaved pairs per "
          f"condition, medians of the CLI's reported total (the JVM's start not included).", "",
          "| Machine | Passive (sora4j's default) | Spinning (libtorch's default) | Spinning ÷ passive |",
          "|---|---|---|---|"]

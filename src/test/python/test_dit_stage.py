@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from sora4j_export.demo import world as W
-from sora4j_export.demo.dit_stage import stage_diffusion
+from sora4j_export.demo.dit_stage import batch_clips, stage_diffusion
 from sora4j_export.demo.runloop import Loop, Run
 from sora4j_export.demo.vae_stages import clip_row
 
@@ -82,6 +82,38 @@ class CooldownTest(unittest.TestCase):
             self.assertAlmostEqual(loop.lr_constant(90), 0.5)
             self.assertAlmostEqual(loop.lr_constant(99), 0.05)
             self.assertEqual(loop.lr_constant(100), 0.0)
+
+
+class LightBatchTest(unittest.TestCase):
+    """--light-share: from --light-from on, that share of the batches holds light clips under captions that name the
+    background; every other batch is drawn as before."""
+
+    dark, light = np.arange(0, 50), np.arange(50, 100)
+
+    def _draw(self, step: int, **kw):
+        a = argparse.Namespace(seed=0, batch=16, **kw)
+        return batch_clips(a, step, np.random.default_rng([0, 7, step]), 100, self.dark, self.light)
+
+    def test_light_batches_hold_light_clips_with_the_background_named(self):
+        steps = range(200)
+        lit = [s for s in steps if set(self._draw(s, light_share=0.3, light_from=0)[1]) <= set(self.light)
+               and self._draw(s, light_share=0.3, light_from=0)[0].names("background")]
+        self.assertTrue(40 <= len(lit) <= 80, len(lit))  # about 30 % of 200 (and the rare natural all-light batch)
+        for s in steps:
+            form, idx = self._draw(s, light_share=0.3, light_from=0)
+            if not form.names("background"):
+                self.assertTrue(set(idx) <= set(self.dark))  # unnamed background: dark clips only, as before
+
+    def test_other_batches_and_steps_before_light_from_are_unchanged(self):
+        for s in range(100):
+            base_form, base_idx = self._draw(s)
+            for kw in ({"light_share": 0.3, "light_from": 100}, {"light_share": 0.0, "light_from": 0}):
+                form, idx = self._draw(s, **kw)
+                self.assertEqual(form, base_form)
+                np.testing.assert_array_equal(idx, base_idx)
+        changed = sum(1 for s in range(100) if not np.array_equal(self._draw(s, light_share=0.3, light_from=0)[1],
+                                                                  self._draw(s)[1]))
+        self.assertTrue(15 <= changed <= 45, changed)
 
 
 if __name__ == "__main__":

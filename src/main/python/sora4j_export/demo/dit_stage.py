@@ -93,6 +93,26 @@ def stage_diffusion(run: Run, tick) -> None:
         raise SystemExit(f"diffusion: a data-parallel process ended with exit code {bad[0]}")
 
 
+def batch_clips(a, step: int, rng: np.random.Generator, n_clips: int, dark: np.ndarray, light: np.ndarray):
+    """The caption form and the clip indices of diffusion step ``step``'s batch.
+
+    One caption form per batch (equal caption lengths); a form without background words takes dark clips only.
+    From ``--light-from`` on, a share ``--light-share`` of the batches (drawn apart, so the other batches stay as
+    they were) are *light batches*: a form that names the background, and light-background clips only. Without
+    them a light clip is in about 22 % of the batches' samples (a form names the background with probability 0.45,
+    then half the clips are light), and squares on light came out distorted or with a second blob.
+    """
+    form = W.sample_caption_form(rng)
+    pool = None if form.names("background") else dark
+    share = getattr(a, "light_share", 0.0)
+    if share > 0 and step >= getattr(a, "light_from", 0) \
+            and np.random.default_rng([a.seed, 98, step]).random() < share:
+        form = W.sample_caption_form(rng, background_required=True)
+        pool = light
+    idx = rng.integers(0, n_clips, size=a.batch) if pool is None else pool[rng.integers(0, len(pool), size=a.batch)]
+    return form, idx
+
+
 def train(run: Run, tick, rank: int, world: int, port: int) -> None:
     a = run.args
     from .. import reference as ref
@@ -121,6 +141,7 @@ def train(run: Run, tick, rank: int, world: int, port: int) -> None:
     T, Hl, Wl = z_all.shape[2:]
     lsize = torch.tensor([T, Hl, Wl], dtype=torch.int64)
     dark = np.nonzero(rows[:, 4] == list(W.BACKGROUNDS).index("dark"))[0]
+    light = np.nonzero(rows[:, 4] == list(W.BACKGROUNDS).index("light"))[0]
     share = a.batch // world
     micro = getattr(a, "micro_batch", 0) or share
     if share % micro:
@@ -129,11 +150,7 @@ def train(run: Run, tick, rank: int, world: int, port: int) -> None:
     acc, t_last, t_ckpt, c_last = [], time.time(), time.time(), time.process_time()
     while loop.step < a.dit_steps:
         rng, gen = step_rng(a.seed, "diffusion", loop.step)
-        # one caption form per batch (equal caption lengths); a form without background words takes dark clips only
-        form = W.sample_caption_form(rng)
-        pool = None if form.names("background") else dark
-        idx = rng.integers(0, len(z_all), size=a.batch) if pool is None else pool[rng.integers(0, len(pool),
-                                                                                                size=a.batch)]
+        form, idx = batch_clips(a, loop.step, rng, len(z_all), dark, light)
         x0 = z_all[idx]
         texts = [ref.prepare_prompt(W.caption(clip_from_row(rows[i]), form)) for i in idx]
         enc = [tok.encode(t, 300) for t in texts]

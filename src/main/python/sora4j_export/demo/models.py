@@ -3,7 +3,7 @@
 Exported (same classes as every pack, so the demo pack has the Open-Sora v1.2 block layout):
 
 * T5: :class:`~sora4j_export.t5.T5Encoder` with :func:`t5_config` (d_model 64, 2 blocks, 4 heads);
-* STDiT3: :class:`~sora4j_export.stdit3.STDiT3` with :func:`stdit_config` (hidden 128, depth 3, 4 heads, patch
+* STDiT3: :class:`~sora4j_export.stdit3.STDiT3` with :func:`stdit_config` (hidden 128, depth 4 for v2, 3 for v1, 4 heads, patch
   (1, 2, 2), 8 output channels of which the sampler uses 4, model_max_length 300);
 * VAE decoder: :class:`~sora4j_export.vae.VideoVAEDecoder` with :func:`vae_config` (the v1.2 structure: temporal
   decoder 5 → 17 frames with two depth-to-time up-samplings, spatial decoder ×8 with a mid attention block; narrow).

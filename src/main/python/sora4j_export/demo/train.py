@@ -19,7 +19,7 @@ Stages, run in order; each leaves its result in ``--out`` and is skipped once do
                  decoder's input. Then the VAE round trip per colour × background × shape (``round_trip.json``);
 5. ``diffusion`` T5 and STDiT3 trained together with the rectified-flow objective: x_t = (1 − t/1000)·x0 + (t/1000)·ε,
                  target v = x0 − ε (the sampler's z += v·dt/1000 moves noise → data). Timesteps: for half the samples
-                 (``--uniform-t-share``) t = the sampler's timestep transform (17 frames, 64×64: ratio 0.28) of
+                 (``--uniform-t-share``) t = the sampler's timestep transform (51 frames, 64×64: ratio 0.48) of
                  τ ~ U(0, 1), i.e. the distribution of the sampler's own steps; for the other half t ~ U(0, 1000),
                  which gives the high-noise steps (where layout, colour and motion are decided, and which the
                  transform makes rare at this small size) 2–3× more weight. Each batch shares one caption form
@@ -30,7 +30,9 @@ Stages, run in order; each leaves its result in ``--out`` and is skipped once do
                  the attentions see adjacent frame pairs averaged, 8 of the 15 latent frames) at the timesteps of the
                  sampler's first half (τ ∈ [0.45, 1]): the model otherwise never sees fewer than 15 frames and freezes
                  the motion under TDTM (docs/demo-pack.md). AdamW, warm-up then a constant learning
-                 rate (so stopping at step N equals a run with ``--dit-steps N``), EMA of the weights (exported);
+                 rate, decaying linearly to zero over the last ``--lr-cooldown`` steps (2,000 of 15,000 by default: the
+                 embedded pack's recipe; before the decay starts, a run equals one with a later end), EMA of the
+                 weights (exported);
 6. ``pack``      writes the EMA models as the ``demo`` pack (``--pack-out``, default the repository's embedded
                  ``src/main/resources/io/github/sora4j/packs/demo``) and verifies it.
 
@@ -185,16 +187,16 @@ def parse_args(argv=None):
     p.add_argument("--latent-workers", type=int, default=2,
                    help="processes encoding the clips (one thread each; the latents are the same bytes for any number)")
     p.add_argument("--temporal-batch", type=int, default=16)
-    p.add_argument("--dit-steps", type=int, default=30000)
+    p.add_argument("--dit-steps", type=int, default=15000, help="diffusion steps (15,000: the embedded v2 pack)")
     p.add_argument("--batch", type=int, default=32, help="clips per diffusion step")
     p.add_argument("--procs", type=int, default=2,
                    help="data-parallel processes for the diffusion stage, each with --threads threads and an equal "
                         "share of every batch (the same batches and mathematics for any number)")
     p.add_argument("--micro-batch", type=int, default=0,
                    help="clips per forward/backward slice within a process's share (0: the whole share)")
-    p.add_argument("--lr-cooldown", type=int, default=0,
+    p.add_argument("--lr-cooldown", type=int, default=2000,
                    help="decay the diffusion learning rate linearly to zero over the last N steps before --dit-steps "
-                        "(0: constant to the end)")
+                        "(default 2000, as the embedded v2 pack; 0: constant to the end)")
     p.add_argument("--dit-lr", type=float, default=5e-4)
     p.add_argument("--hidden", type=int, default=128, help="STDiT hidden size")
     p.add_argument("--depth", type=int, default=4, help="STDiT depth (spatial+temporal block pairs)")
@@ -210,6 +212,10 @@ def parse_args(argv=None):
                    help="share of diffusion batches run with TDTM's merged attention (from --tdtm-from)")
     p.add_argument("--tdtm-from", type=int, default=6500,
                    help="first diffusion step with TDTM batches (v2's run added them at step 6,500)")
+    p.add_argument("--light-share", type=float, default=0.0,
+                   help="share of diffusion batches with light-background clips only and captions naming the "
+                        "background (from --light-from; default 0: the embedded pack's recipe)")
+    p.add_argument("--light-from", type=int, default=0, help="first diffusion step with light batches")
     p.add_argument("--log-every", type=int, default=50)
     p.add_argument("--ckpt-every", type=int, default=250)
     p.add_argument("--ckpt-minutes", type=float, default=15.0, help="also checkpoint the diffusion stage after this "

@@ -55,6 +55,15 @@ class FeasibilityTest {
     }
 
     @Test
+    void aRefusalUnderTheOverrideNamesItOnce() {
+        ProcessMemory overridden = new ProcessMemory(4 * GB, 16 * GB, "-Dsora4j.availableMemory");
+        assertThatThrownBy(check(OPEN_SORA, 68, 1024, 1024, overridden)::check)
+                .hasMessageContaining("but 16.00 GB is available (-Dsora4j.availableMemory); the "
+                        + "largest request that fits is ")
+                .hasMessageNotContaining("override with");
+    }
+
+    @Test
     void theLargestRequestNamedInTheRefusalFitsAndOneMoreDoesNot() {
         Feasibility big = check(OPEN_SORA, 68, 1024, 1024, ROOMY);
         Matcher m = Pattern.compile("fits is (\\d+) frames at 1024x1024, or (\\d+)x(\\d+) at 68 "
