@@ -97,7 +97,7 @@ def generate(models: PackModels, prompt: str, seed: int, p: Preset, ratios):
 
 
 def evaluate(models: PackModels, items, ratios, presets=PRESETS, log=print) -> dict:
-    rows = {p.name: {"psnr": [], "frame_min": [], "ssim": [], "attr": [], "all": [], "computed": [], "calls": [],
+    rows = {p.name: {"psnr": [], "frame_min": [], "ssim": [], "attr": [], "all": [], "clean": [], "computed": [], "calls": [],
                      "seconds": []} for p in presets}
     for k, (prompt, seed) in enumerate(items):
         base = None
@@ -109,6 +109,7 @@ def evaluate(models: PackModels, items, ratios, presets=PRESETS, log=print) -> d
             o = judge(video, prompt)
             r["attr"].append(float(np.mean([o.right[a] for a in ATTRIBUTES if a in o.right])))
             r["all"].append(bool(o.all_named))
+            r["clean"].append(bool(o.clean))
             r["computed"].append(res.computed_calls)
             r["calls"].append(res.calls)
             if base is None:
@@ -128,6 +129,7 @@ def evaluate(models: PackModels, items, ratios, presets=PRESETS, log=print) -> d
             "ssimMean": float(np.mean(r["ssim"])) if r["ssim"] else None,
             "attributeAccuracy": float(np.mean(r["attr"])),
             "allFiveRight": float(np.mean(r["all"])),
+            "everyFrameClean": float(np.mean(r["clean"])),
             "computedSteps": float(np.mean(r["computed"])),
             "modelCalls": float(np.mean(r["calls"])),
             "secondsPerVideo": float(np.median(r["seconds"])),
