@@ -11,7 +11,7 @@
 # QUALITY_LIMIT of them, default 24 of 96; SKIP_QUALITY=1 reuses benchmarks/target/presets/quality.json), then their
 # speed on the bench pack, interleaved with the full baseline (io.github.sora4j.benchmarks.PresetAblation); writes the
 # speed/quality table between <!-- presets:begin --> and <!-- presets:end --> in docs/benchmarks.md and
-# docs/quality.md. About 25 minutes on two shared cores with the defaults. --presets --from-csv re-renders the table
+# docs/quality.md. About 15 minutes on two cores with the defaults (2026-12-04: 16 min of quality for QUALITY_LIMIT=96, 10 min of timing). --presets --from-csv re-renders the table
 # from the last timing run (benchmarks/target/presets/runs.csv, run.txt) and the quality file as it is now.
 #
 # Steps, all from the repository root:

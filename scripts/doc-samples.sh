@@ -19,6 +19,7 @@ if [ -z "${SKIP_BUILD:-}" ] || [ ! -f "$jar" ]; then
     mvn -B -q package -DskipTests
 fi
 [ -f "$jar" ] || { echo "doc-samples: no $jar" >&2; exit 1; }
+command -v montage > /dev/null || { echo "doc-samples: needs ImageMagick's montage (apt install imagemagick)" >&2; exit 1; }
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -38,11 +38,14 @@ public enum Preset {
     CACHE("cache", -1, 0, CacheKind.MASK),
     /** The adaptive rule alone (threshold 0.4, ≤ 4 skips in a row, from step 2). */
     CACHE_ADAPTIVE("cache-adaptive", -1, 0, CacheKind.ADAPTIVE),
-    /** LPL 16/30 with the calibrated mask: the fast preset that keeps quality. */
+    /** LPL 16/30 with the calibrated mask: the fast preset that keeps quality (no TDTM flicker). */
     LPL_CACHE("lpl-cache", 15, 0, CacheKind.MASK),
     /** LPL 16/30 with the adaptive rule. */
     LPL_CACHE_ADAPTIVE("lpl-cache-adaptive", 15, 0, CacheKind.ADAPTIVE),
-    /** LPL 16/30, TDTM on the first 15 steps and the calibrated mask: fastest, lowest quality. */
+    /**
+     * LPL 16/30, TDTM on the first 15 steps and the calibrated mask: the fastest; TDTM makes single
+     * frames flicker on the demo pack.
+     */
     ALL("all", 15, 15, CacheKind.MASK);
 
     /** The mask's accumulated-error threshold. */

@@ -89,8 +89,8 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--preset", paramLabel = "NAME", converter = Choices.PresetConverter.class,
             description = "A named combination of LPL, TDTM and step caching (docs/benchmarks.md):"
                     + " full, lpl, tdtm, paper (LPL + TDTM 15/30), cache (calibrated step mask),"
-                    + " cache-adaptive, lpl-cache (LPL + mask: the one preset that meets"
-                    + " the speed/quality bar), lpl-cache-adaptive, all (LPL + TDTM +"
+                    + " cache-adaptive, lpl-cache (LPL + mask: meets the speed/quality bar"
+                    + " without TDTM's flicker), lpl-cache-adaptive, all (LPL + TDTM +"
                     + " mask). --lpl and --tdtm-steps override its parts.")
     private Preset preset;
 

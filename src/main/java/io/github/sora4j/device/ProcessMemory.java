@@ -30,6 +30,9 @@ public record ProcessMemory(long heapBytes, long nativeBytes, String nativeSourc
     /** System property that overrides the available physical memory. */
     public static final String AVAILABLE_PROPERTY = "sora4j.availableMemory";
 
+    /** The {@link #nativeSource()} of limits read from {@value #AVAILABLE_PROPERTY}. */
+    public static final String OVERRIDE_SOURCE = "-D" + AVAILABLE_PROPERTY;
+
     private static final Path MEMINFO = Path.of("/proc/meminfo");
     private static final Pattern MEM_AVAILABLE =
             Pattern.compile("(?m)^MemAvailable:\\s+(\\d+)\\s*kB");
@@ -74,9 +77,9 @@ public record ProcessMemory(long heapBytes, long nativeBytes, String nativeSourc
         String override = System.getProperty(AVAILABLE_PROPERTY);
         if (override != null && !override.isBlank()) {
             if (override.strip().equalsIgnoreCase("unlimited")) {
-                return new ProcessMemory(heap, Long.MAX_VALUE, "-D" + AVAILABLE_PROPERTY);
+                return new ProcessMemory(heap, Long.MAX_VALUE, OVERRIDE_SOURCE);
             }
-            return new ProcessMemory(heap, parseSize(override), "-D" + AVAILABLE_PROPERTY);
+            return new ProcessMemory(heap, parseSize(override), OVERRIDE_SOURCE);
         }
         long available = memAvailable(MEMINFO);
         return available > 0 ? new ProcessMemory(heap, available, "MemAvailable in " + MEMINFO)

@@ -51,8 +51,8 @@ record Refusal(PackManifest m, int frames, int height, int width, int tokens,
                 what = "it needs about " + MemoryBudget.format(needed) + " of native memory (the "
                         + need.nativeSet() + " set's activations and largest block) but "
                         + MemoryBudget.format(available) + " is available (" + limits.nativeSource()
-                        + (limits.nativeSource().equals("-D" + ProcessMemory.AVAILABLE_PROPERTY)
-                                ? ")" : "; override with -D" + ProcessMemory.AVAILABLE_PROPERTY + ")");
+                        + (limits.nativeSource().equals(ProcessMemory.OVERRIDE_SOURCE)
+                                ? ")" : "; override with " + ProcessMemory.OVERRIDE_SOURCE + ")");
             }
         }
         return new StringBuilder("request of ").append(frames).append(" frames at ").append(width)

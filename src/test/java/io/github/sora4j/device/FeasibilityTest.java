@@ -56,7 +56,8 @@ class FeasibilityTest {
 
     @Test
     void aRefusalUnderTheOverrideNamesItOnce() {
-        ProcessMemory overridden = new ProcessMemory(4 * GB, 16 * GB, "-Dsora4j.availableMemory");
+        ProcessMemory overridden = new ProcessMemory(4 * GB, 16 * GB,
+                ProcessMemory.OVERRIDE_SOURCE);
         assertThatThrownBy(check(OPEN_SORA, 68, 1024, 1024, overridden)::check)
                 .hasMessageContaining("but 16.00 GB is available (-Dsora4j.availableMemory); the "
                         + "largest request that fits is ")

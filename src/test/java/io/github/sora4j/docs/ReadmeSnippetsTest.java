@@ -103,7 +103,7 @@ class ReadmeSnippetsTest {
         String out = Files.readString(dir.resolve("out.txt"));
         assertThat(p.exitValue()).as(out).isZero();
         assertThat(out).contains("step 1/30", "step 16/30", "GenerationReport[total=",
-                "steps=16/30, leapStep=15, mergedSteps=0", "latentShape=[1, 4, 5, 8, 8]]")
+                "steps=16/30, leapStep=15, mergedSteps=0", "latentShape=[1, 4, 15, 8, 8]]")
                 .doesNotContain("step 17/30", "[J@", "NNPACK");
         assertThat(work.resolve("out.mp4")).isRegularFile();
     }

@@ -181,7 +181,7 @@ class BlockCodeTest {
         assertThatThrownBy(() -> ModelPack.open(pack.dir))
                 .isInstanceOf(ModelPackException.class)
                 .hasMessageContaining("block vae.spatial.02 (")
-                .hasMessageContaining("has no role tag, but 20 other block(s) of the pack have"
+                .hasMessageContaining("has no role tag, but 21 other block(s) of the pack have"
                         + " one");
     }
 

@@ -114,11 +114,11 @@ class ManifestValidationTest {
                         "sampling.transformScale is 0.0; allowed: a finite number > 0"),
                 broken("depth 99 in the hyper-parameters",
                         m -> section(m, "stdit").addProperty("depth", 99),
-                        "the manifest lists 3 stdit-block block(s); the architecture needs 99"
+                        "the manifest lists 4 stdit-block block(s); the architecture needs 99"
                                 + " (stdit.depth)"),
                 broken("a block removed from the list",
                         m -> PackCopy.blocks(m).remove(block(m, "stdit.block.01")),
-                        "the manifest lists 2 stdit-block block(s); the architecture needs 3"
+                        "the manifest lists 3 stdit-block block(s); the architecture needs 4"
                                 + " (stdit.depth)"),
                 broken("numBlocks that does not match the T5 blocks",
                         m -> section(m, "text").addProperty("numBlocks", 5),
@@ -126,7 +126,7 @@ class ManifestValidationTest {
                                 + " (text.numBlocks)"),
                 broken("a gap in order",
                         m -> block(m, "stdit.block.02").addProperty("order", 5),
-                        "the stdit-block blocks have orders [0, 1, 5]; they must be 0 to 2"
+                        "the stdit-block blocks have orders [0, 1, 3, 5]; they must be 0 to 3"
                                 + " without gaps (order 2 is missing)"),
                 broken("two blocks with the same order",
                         m -> block(m, "stdit.block.02").addProperty("order", 1),
