@@ -134,8 +134,8 @@ public record GenerationReport(
     }
 
     /**
-     * A one-line summary with values, e.g. {@code GenerationReport[total=4.13 s, textEncode=0.44 s,
-     * denoise=2.54 s, decode=1.14 s, steps=16/30, leapStep=15, mergedSteps=0, blocksLoaded=22,
+     * A one-line summary with values, e.g. {@code GenerationReport[total=2.26 s, textEncode=0.24 s,
+     * denoise=1.30 s, decode=0.71 s, steps=16/30, leapStep=15, mergedSteps=0, blocksLoaded=22,
      * peakLoaded=11.1 MB, promptTokens=13, latentShape=[1, 4, 15, 8, 8]]}, with {@code computedSteps=N}
      * after mergedSteps when a step cache skipped steps. The per-step reports are in {@link
      * #steps()}.
