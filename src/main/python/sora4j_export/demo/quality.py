@@ -60,6 +60,9 @@ class Setting:
     name: str
     lpl: Optional[ref.LplConfig] = None
     tdtm_steps: int = 0
+    steps: int = 30
+    frames: Optional[int] = None  # None: the pack's native request
+    tdtm_rule: str = ref.TDTM_SORA4J
 
 
 SETTINGS = (
@@ -122,7 +125,8 @@ class PackModels:
 
     @torch.no_grad()
     def generate(self, prompt: str, seed: int, *, steps: int = 30, guidance: float = 7.0, frames: int = None,
-                 height: int = None, width: int = None, lpl=None, tdtm_steps: int = 0):
+                 height: int = None, width: int = None, lpl=None, tdtm_steps: int = 0,
+                 tdtm_rule: str = ref.TDTM_SORA4J):
         """(frames [1, 3, F, H, W] float32, SampleResult); frames and size default to the pack's native request."""
         from ..tiny import initial_noise
         from ..vae import decode_with_blocks
@@ -133,7 +137,7 @@ class PackModels:
         z0 = initial_noise(seed, self.latent_shape(frames, height, width))
         res = self.sampler.sample(z0, y, mask, self.null, height=height, width=width, num_frames=frames,
                                   steps=steps, guidance=guidance, fps=self.sampling.get("fps", 24), lpl=lpl,
-                                  tdtm_steps=tdtm_steps, record=False)
+                                  tdtm_steps=tdtm_steps, record=False, tdtm_rule=tdtm_rule)
         return decode_with_blocks(self.vae_parts, res.z, frames, self.vae_cfg), res
 
 
@@ -283,7 +287,8 @@ def evaluate(models: PackModels, items, settings=SETTINGS, log=print, save_dir=N
         base = None
         for i, s in enumerate(settings):
             t0 = time.perf_counter()
-            frames, res = models.generate(prompt, seed, lpl=s.lpl, tdtm_steps=s.tdtm_steps)
+            frames, res = models.generate(prompt, seed, steps=s.steps, frames=s.frames, lpl=s.lpl,
+                                          tdtm_steps=s.tdtm_steps, tdtm_rule=s.tdtm_rule)
             sec = time.perf_counter() - t0
             video = W.from_model(frames[0].numpy())
             o = judge(video, prompt)

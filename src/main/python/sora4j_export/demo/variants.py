@@ -26,80 +26,47 @@ from __future__ import annotations
 import argparse
 import platform
 import time
-from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
 import torch
 
 from .. import reference as ref
-from . import world as W
-from .quality import DEFAULT_PACK, PackModels, Tally, held_out_prompts, judge, psnr, ssim
+from .quality import DEFAULT_PACK, PackModels, Setting, evaluate, held_out_prompts
 
 
-@dataclass(frozen=True)
-class Variant:
-    name: str
-    frames: Optional[int]  # None: the pack's native request
-    steps: int
-    lpl: Optional[ref.LplConfig] = None
-    tdtm_steps: int = 0
-    tdtm_rule: str = ref.TDTM_SORA4J
+def _v(name: str, steps: int = 30, lpl=None, tdtm_steps: int = 0, tdtm_rule: str = ref.TDTM_SORA4J) -> Setting:
+    return Setting(name, lpl=lpl, tdtm_steps=tdtm_steps, steps=steps, frames=None, tdtm_rule=tdtm_rule)
 
 
+#: every group runs at the pack's native request (v2: 51 frames); the first setting of a group is its reference
 GROUPS = {
     "tdtm": [
-        Variant("51 frames, no merging (reference)", 51, 30),
-        Variant("TDTM 15/30, sora4j rule", 51, 30, tdtm_steps=15),
-        Variant("TDTM 15/30, upstream rule", 51, 30, tdtm_steps=15, tdtm_rule=ref.TDTM_UPSTREAM),
-        Variant("TDTM 30/30, sora4j rule", 51, 30, tdtm_steps=30),
-        Variant("TDTM 30/30, upstream rule", 51, 30, tdtm_steps=30, tdtm_rule=ref.TDTM_UPSTREAM),
+        _v("51 frames, no merging (reference)"),
+        _v("TDTM 15/30, sora4j rule", tdtm_steps=15),
+        _v("TDTM 15/30, upstream rule", tdtm_steps=15, tdtm_rule=ref.TDTM_UPSTREAM),
+        _v("TDTM 30/30, sora4j rule", tdtm_steps=30),
+        _v("TDTM 30/30, upstream rule", tdtm_steps=30, tdtm_rule=ref.TDTM_UPSTREAM),
     ],
     "lpl30": [
-        Variant("K = 30, full run (reference)", None, 30),
-        Variant("K = 30, dynamic LPL, sora4j rule", None, 30, lpl=ref.LplConfig.dynamic()),
-        Variant("K = 30, dynamic LPL, upstream rule", None, 30, lpl=ref.LplConfig.dynamic_upstream()),
+        _v("K = 30, full run (reference)"),
+        _v("K = 30, dynamic LPL, sora4j rule", lpl=ref.LplConfig.dynamic()),
+        _v("K = 30, dynamic LPL, upstream rule", lpl=ref.LplConfig.dynamic_upstream()),
     ],
     "lpl16": [
-        Variant("K = 16, full run (reference)", None, 16),
-        Variant("K = 16, dynamic LPL, sora4j rule", None, 16, lpl=ref.LplConfig.dynamic()),
-        Variant("K = 16, dynamic LPL, upstream rule", None, 16, lpl=ref.LplConfig.dynamic_upstream()),
+        _v("K = 16, full run (reference)", steps=16),
+        _v("K = 16, dynamic LPL, sora4j rule", steps=16, lpl=ref.LplConfig.dynamic()),
+        _v("K = 16, dynamic LPL, upstream rule", steps=16, lpl=ref.LplConfig.dynamic_upstream()),
     ],
 }
 
 
-@torch.no_grad()
-def generate(models: PackModels, prompt: str, seed: int, v: Variant):
-    from ..tiny import initial_noise
-    from ..vae import decode_with_blocks
-
-    y, mask, _ = ref.encode_prompt(models.t5, models.tokenizer, prompt, models.max_length,
-                                   models.sampling.get("aestheticScore", 6.5))
-    frames = v.frames or models.frames
-    z0 = initial_noise(seed, models.latent_shape(frames, W.HEIGHT, W.WIDTH))
-    res = models.sampler.sample(z0, y, mask, models.null, height=W.HEIGHT, width=W.WIDTH, num_frames=frames,
-                                steps=v.steps, guidance=7.0, fps=models.sampling.get("fps", 24), lpl=v.lpl,
-                                tdtm_steps=v.tdtm_steps, record=False, tdtm_rule=v.tdtm_rule)
-    return W.from_model(decode_with_blocks(models.vae_parts, res.z, frames, models.vae_cfg)[0].numpy()), res
-
-
 def run(models, items, groups, log=print):
-    """Every (prompt, seed) under every variant; PSNR/SSIM against the first variant of its group."""
-    tallies = {v.name: Tally() for g in groups for v in GROUPS[g]}
-    for k, (prompt, seed) in enumerate(items):
-        for g in groups:
-            base = None
-            for v in GROUPS[g]:
-                t0 = time.perf_counter()
-                video, res = generate(models, prompt, seed, v)
-                o = judge(video, prompt)
-                o.calls, o.seconds = res.calls, time.perf_counter() - t0
-                if base is None:
-                    base = video
-                else:
-                    o.psnr, o.ssim = psnr(video, base), ssim(video, base)
-                tallies[v.name].outcomes.append(o)
-        log(f"[{k + 1}/{len(items)}] {prompt!r} seed {seed}")
+    """Every (prompt, seed) under every setting of each group (:func:`.quality.evaluate`: PSNR/SSIM against the
+    group's first setting)."""
+    tallies = {}
+    for g in groups:
+        tallies.update(evaluate(models, items, GROUPS[g], log=lambda m, g=g: log(f"{g} {m}")))
     return tallies
 
 
