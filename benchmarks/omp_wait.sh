@@ -35,11 +35,14 @@ echo "condition,round,policy,total_s,wall_s" > "$CSV"
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
 run_one() { # condition round policy
-    local start end total
+    local start end total out
     start=$(date +%s.%N)
-    total=$(java -Dsora4j.ompWaitPolicy="$3" -jar "$JAR" generate --prompt "a red circle moving left" \
-        --output "$OUT/video.mp4" 2>&1 | awk '$1 == "total" {print $2; exit}')
+    out=$(java -Dsora4j.ompWaitPolicy="$3" -jar "$JAR" generate --prompt "a red circle moving left" \
+        --output "$OUT/video.mp4" 2>&1)
     end=$(date +%s.%N)
+    total=$(awk '$1 == "total" {print $2; exit}' <<< "$out")
+    # the request the jar ran (e.g. "51 frames 64x64"), for the text written into the docs
+    awk '$1 == "request" {print $2, $3, $4; exit}' <<< "$out" > "$OUT/request.txt"
     echo "$1,$2,$3,$total,$(echo "$end - $start" | bc)" >> "$CSV"
 }
 
@@ -60,15 +63,16 @@ for condition in free busy busy-niced; do
 done
 
 /usr/bin/python3 - "$CSV" "$DOC" "$ROUNDS" "$BUSY" "$LOAD_BEFORE" "$(nproc)" <<'EOF'
-import csv, datetime, json, re, statistics, sys
+import csv, datetime, re, statistics, sys
 path, doc, rounds, busy, load, cores = sys.argv[1:]
 rows = list(csv.DictReader(open(path)))
-req = json.load(open("src/main/resources/io/github/sora4j/packs/demo/manifest.json", encoding="utf-8"))["request"]
+frames, _, size = open("benchmarks/target/omp-wait/request.txt", encoding="utf-8").read().split()  # the jar's request
+width, height = size.split("x")
 def med(cond, pol, key):
     return statistics.median(float(r[key]) for r in rows if r["condition"] == cond and r["policy"] == pol)
 lines = [f"Measured {datetime.date.today()} with `benchmarks/omp_wait.sh --rounds {rounds} --busy {busy}` on "
          f"{cores} cores (load average before: {load}): `generate --prompt 'a red circle moving left'` with the "
-         f"embedded demo pack ({req['frames']} frames of {req['width']}×{req['height']}, its native request; 30 "
+         f"embedded demo pack ({frames} frames of {width}×{height}, its native request; 30 "
          f"steps, default threads), {rounds} interleaved pairs per "
          f"condition, medians of the CLI's reported total (the JVM's start not included).", "",
          "| Machine | Passive (sora4j's default) | Spinning (libtorch's default) | Spinning ÷ passive |",
