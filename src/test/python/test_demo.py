@@ -291,6 +291,20 @@ class DemoPackTest(unittest.TestCase):
         o = Q.judge(W.from_model(frames[0].numpy()), prompt)
         self.assertTrue(o.all_named and o.clean, o)  # colour, shape, direction right; every frame one red circle
 
+    def test_evaluation_in_two_processes_gives_the_outcomes_of_one(self):
+        import torch
+
+        torch.set_num_threads(1)
+        models = Q.PackModels(PACK_DIR)
+        items = Q.held_out_prompts(models.frames, 1, 3)
+        settings = Q.SETTINGS[:2]  # the baseline and LPL 16/30 (PSNR against the baseline)
+        one = Q.evaluate(models, items, settings=settings, log=lambda s: None)
+        two = Q.evaluate_parallel(models, PACK_DIR, items, settings=settings, workers=2, log=lambda s: None)
+        for s in settings:
+            a, b = one[s.name].outcomes, two[s.name].outcomes
+            self.assertEqual([(o.prompt, o.right, o.clean, o.first_bad, o.calls, o.psnr) for o in a],
+                             [(o.prompt, o.right, o.clean, o.first_bad, o.calls, o.psnr) for o in b])
+
     def test_variants_script_runs_at_the_native_request(self):
         import contextlib
         import io

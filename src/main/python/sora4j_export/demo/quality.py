@@ -280,10 +280,13 @@ def seen_prompts(n: int, frames: int):
     return [(W.sample_clip(rng, W.TRAIN_TRIPLES, frames=frames).caption(0), SEED_BASE + 10_000 + k) for k in range(n)]
 
 
-def evaluate(models: PackModels, items, settings=SETTINGS, log=print, save_dir=None) -> Dict[str, Tally]:
-    """Every (prompt, seed) under every setting (back to back per prompt); PSNR/SSIM against the first setting."""
+def evaluate(models: PackModels, items, settings=SETTINGS, log=print, save_dir=None,
+             offset: int = 0, total: Optional[int] = None) -> Dict[str, Tally]:
+    """Every (prompt, seed) under every setting (back to back per prompt); PSNR/SSIM against the first setting.
+    ``offset``: the index of ``items[0]`` in the whole set of ``total`` items (log lines, saved videos' names)."""
     tallies = {s.name: Tally() for s in settings}
-    for k, (prompt, seed) in enumerate(items):
+    total = total or offset + len(items)
+    for k, (prompt, seed) in enumerate(items, start=offset):
         base = None
         for i, s in enumerate(settings):
             t0 = time.perf_counter()
@@ -301,9 +304,33 @@ def evaluate(models: PackModels, items, settings=SETTINGS, log=print, save_dir=N
             if save_dir is not None:
                 np.save(Path(save_dir) / f"{k:03d}_{i}.npy", video)
         b = tallies[settings[0].name].outcomes[-1]
-        log(f"[{k + 1}/{len(items)}] {prompt!r} seed {seed}: baseline named {b.all_named} "
+        log(f"[{k + 1}/{total}] {prompt!r} seed {seed}: baseline named {b.all_named} "
             f"{ {a: v for a, v in b.right.items() if not v} } clean {b.clean}")
     return tallies
+
+
+def _evaluate_chunk(job) -> Dict[str, Tally]:
+    pack, items, settings, threads, save_dir, offset, total = job
+    torch.set_num_threads(threads)
+    return evaluate(PackModels(pack), items, settings=settings, log=lambda s: print(s, flush=True),
+                    save_dir=save_dir, offset=offset, total=total)
+
+
+def evaluate_parallel(models: PackModels, pack, items, settings=SETTINGS, workers: int = 1, threads: int = 1,
+                      log=print, save_dir=None) -> Dict[str, Tally]:
+    """:func:`evaluate` in ``workers`` processes, each on a contiguous share of ``items`` with ``threads`` threads;
+    the tallies are the same outcomes in the same order as one process's (every generation is seeded by its own
+    prompt and seed)."""
+    if workers <= 1 or len(items) < 2:
+        return evaluate(models, items, settings=settings, log=log, save_dir=save_dir)
+    import multiprocessing as mp
+
+    n = min(workers, len(items))
+    bounds = [len(items) * i // n for i in range(n + 1)]
+    jobs = [(str(pack), items[a:b], settings, threads, save_dir, a, len(items)) for a, b in zip(bounds, bounds[1:])]
+    with mp.get_context("spawn").Pool(n) as pool:
+        parts = pool.map(_evaluate_chunk, jobs)
+    return {s.name: Tally([o for p in parts for o in p[s.name].outcomes]) for s in settings}
 
 
 def ground_truth(frames: int, per_combo: int, limit: Optional[int] = None) -> Tally:
@@ -337,6 +364,8 @@ def main(argv=None) -> int:
     ap.add_argument("--limit", type=int, default=None, help="only the first N prompts of each set (quick check)")
     ap.add_argument("--seen", type=int, default=24, help="baseline-only prompts of seen triples, for context")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--workers", type=int, default=1,
+                    help="processes sharing the prompts, each with --threads threads (the same results for any number)")
     ap.add_argument("--save-videos", default=None, help="also save every decoded video (.npy) in this folder")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -349,14 +378,18 @@ def main(argv=None) -> int:
         print(s, flush=True)
 
     lim = args.limit
+
+    def run(items, settings=SETTINGS, **kw):
+        return evaluate_parallel(models, args.pack, items, settings=settings, workers=args.workers,
+                                 threads=args.threads, **kw)
+
     res = {
-        "held_out": evaluate(models, held_out_prompts(models.frames, args.per_combo, lim), log=log,
-                             save_dir=args.save_videos),
-        "short": evaluate(models, short_prompts()[:lim or None], settings=SETTINGS[:1], log=log)[SETTINGS[0].name],
-        "readme": evaluate(models, [(README_PROMPT, s) for s in range(20)][:lim or None], settings=SETTINGS[:1],
-                           log=log)[SETTINGS[0].name],
-        "seen": evaluate(models, seen_prompts(args.seen, models.frames), settings=SETTINGS[:1],
-                         log=lambda s: None)[SETTINGS[0].name] if args.seen else None,
+        "held_out": run(held_out_prompts(models.frames, args.per_combo, lim), log=log, save_dir=args.save_videos),
+        "short": run(short_prompts()[:lim or None], settings=SETTINGS[:1], log=log)[SETTINGS[0].name],
+        "readme": run([(README_PROMPT, s) for s in range(20)][:lim or None], settings=SETTINGS[:1],
+                      log=log)[SETTINGS[0].name],
+        "seen": run(seen_prompts(args.seen, models.frames), settings=SETTINGS[:1],
+                    log=lambda s: None)[SETTINGS[0].name] if args.seen else None,
         "truth": ground_truth(models.frames, args.per_combo, lim),
     }
     text = keep_presets_section(report(models, res, args, time.time() - t0), Path(args.out))

@@ -35,7 +35,9 @@ def reproduce_command(args) -> str:
         ("--label", f"'{args.label}'" if args.label else None),
         ("--per-combo", args.per_combo if args.per_combo != 2 else None),
         ("--limit", args.limit),
-        ("--threads", args.threads if args.threads != 1 else None)) if v is not None)
+        ("--seen", args.seen if getattr(args, "seen", 24) != 24 else None),
+        ("--threads", args.threads if args.threads != 1 else None),
+        ("--workers", getattr(args, "workers", 1) if getattr(args, "workers", 1) != 1 else None)) if v is not None)
 
 
 
@@ -43,7 +45,7 @@ def _pct(x: Optional[float]) -> str:
     return "n/a" if x is None else f"{100.0 * x:.1f} %"
 
 
-def _machine(threads: int) -> str:
+def _machine(threads: int, workers: int = 1) -> str:
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -53,7 +55,7 @@ def _machine(threads: int) -> str:
     except OSError:
         pass
     return (f"{cpu}, {os.cpu_count()} logical CPUs (shared with other jobs), torch {torch.__version__}, "
-            f"{threads} thread(s)")
+            f"{threads} thread(s)" + (f" in each of {workers} processes" if workers > 1 else ""))
 
 
 def _bar(measured: Optional[float], bar: float, fmt=_pct, higher=True) -> str:
@@ -184,7 +186,7 @@ def report(models, res, args, wall: float) -> str:
         "quality. Time: wall seconds per video for T5 + sampling + VAE decode (Python reference sampler over the "
         "pack's TorchScript blocks); it includes the parts LPL and TDTM do not change.",
         "",
-        f"Machine: {_machine(args.threads)}. Whole evaluation: {wall / 60:.1f} min. Times are indicative (the machine "
+        f"Machine: {_machine(args.threads, getattr(args, 'workers', 1))}. Whole evaluation: {wall / 60:.1f} min. Times are indicative (the machine "
         "is shared).",
         "",
         f"The latent has T = {latent[2]} frames, so TDTM merges {latent[2] // 2} frame pairs"
