@@ -35,28 +35,24 @@ from .. import reference as ref
 from .quality import DEFAULT_PACK, PackModels, Setting, evaluate, held_out_prompts
 
 
-def _v(name: str, steps: int = 30, lpl=None, tdtm_steps: int = 0, tdtm_rule: str = ref.TDTM_SORA4J) -> Setting:
-    return Setting(name, lpl=lpl, tdtm_steps=tdtm_steps, steps=steps, frames=None, tdtm_rule=tdtm_rule)
-
-
 #: every group runs at the pack's native request (v2: 51 frames); the first setting of a group is its reference
 GROUPS = {
     "tdtm": [
-        _v("51 frames, no merging (reference)"),
-        _v("TDTM 15/30, sora4j rule", tdtm_steps=15),
-        _v("TDTM 15/30, upstream rule", tdtm_steps=15, tdtm_rule=ref.TDTM_UPSTREAM),
-        _v("TDTM 30/30, sora4j rule", tdtm_steps=30),
-        _v("TDTM 30/30, upstream rule", tdtm_steps=30, tdtm_rule=ref.TDTM_UPSTREAM),
+        Setting("51 frames, no merging (reference)"),
+        Setting("TDTM 15/30, sora4j rule", tdtm_steps=15),
+        Setting("TDTM 15/30, upstream rule", tdtm_steps=15, tdtm_rule=ref.TDTM_UPSTREAM),
+        Setting("TDTM 30/30, sora4j rule", tdtm_steps=30),
+        Setting("TDTM 30/30, upstream rule", tdtm_steps=30, tdtm_rule=ref.TDTM_UPSTREAM),
     ],
     "lpl30": [
-        _v("K = 30, full run (reference)"),
-        _v("K = 30, dynamic LPL, sora4j rule", lpl=ref.LplConfig.dynamic()),
-        _v("K = 30, dynamic LPL, upstream rule", lpl=ref.LplConfig.dynamic_upstream()),
+        Setting("K = 30, full run (reference)"),
+        Setting("K = 30, dynamic LPL, sora4j rule", lpl=ref.LplConfig.dynamic()),
+        Setting("K = 30, dynamic LPL, upstream rule", lpl=ref.LplConfig.dynamic_upstream()),
     ],
     "lpl16": [
-        _v("K = 16, full run (reference)", steps=16),
-        _v("K = 16, dynamic LPL, sora4j rule", steps=16, lpl=ref.LplConfig.dynamic()),
-        _v("K = 16, dynamic LPL, upstream rule", steps=16, lpl=ref.LplConfig.dynamic_upstream()),
+        Setting("K = 16, full run (reference)", steps=16),
+        Setting("K = 16, dynamic LPL, sora4j rule", steps=16, lpl=ref.LplConfig.dynamic()),
+        Setting("K = 16, dynamic LPL, upstream rule", steps=16, lpl=ref.LplConfig.dynamic_upstream()),
     ],
 }
 
