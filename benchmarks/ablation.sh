@@ -25,6 +25,7 @@
 #      benchmarks/eager_step.py (the same step in eager PyTorch, run with $PYTHON; --no-eager skips it).
 #
 # Environment: SORA4J_BUILD, PYTHON (default /usr/bin/python3), MVN_OFFLINE=1 to pass -o to Maven, SKIP_BUILD=1,
+# QUALITY_WORKERS (--presets: processes sharing the quality prompts, default 1; the same values, faster on free cores),
 # THREADS (libtorch intra-op threads, default 1: on a 2-core machine shared with other work, two threads make every
 # operator wait for the slower core and single steps vary 2-4x; one thread leaves the other core to the other work).
 set -euo pipefail
@@ -42,7 +43,7 @@ if [[ "${1:-}" == --presets ]]; then
     # --from-csv only re-renders the last timing run (runs.csv) with the quality file: it never reruns it
     if [[ " $* " != *" --from-csv "* && ( "${SKIP_QUALITY:-0}" != 1 || ! -f "$QUALITY" ) ]]; then
         PYTHONPATH=src/main/python OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 "$PYTHON" -m sora4j_export.demo.presets \
-            --limit "${QUALITY_LIMIT:-24}" --json "$QUALITY"
+            --limit "${QUALITY_LIMIT:-24}" --workers "${QUALITY_WORKERS:-1}" --json "$QUALITY"
     fi
     exec java -Xmx6g -Dai.djl.offline=true -Dai.djl.pytorch.graph_optimizer=false \
         -Dai.djl.pytorch.num_threads="${THREADS:-1}" -Dai.djl.pytorch.num_interop_threads=1 \

@@ -305,6 +305,24 @@ class DemoPackTest(unittest.TestCase):
             self.assertEqual([(o.prompt, o.right, o.clean, o.first_bad, o.calls, o.psnr) for o in a],
                              [(o.prompt, o.right, o.clean, o.first_bad, o.calls, o.psnr) for o in b])
 
+    def test_presets_in_two_processes_give_the_values_of_one(self):
+        import torch
+
+        from sora4j_export import stepcache as sc
+        from sora4j_export.demo import presets as P
+
+        torch.set_num_threads(1)
+        models = Q.PackModels(str(PACK_DIR))
+        items = Q.held_out_prompts(models.frames, 1, 3)
+        chosen = (P.PRESETS[0], next(p for p in P.PRESETS if p.name == "lpl-cache"))
+        one = P.evaluate(models, items, sc.read_calibration(PACK_DIR), chosen, log=lambda s: None)
+        two = P.evaluate_parallel(PACK_DIR, items, chosen, workers=2, log=lambda s: None)
+        for name in ("full", "lpl-cache"):
+            a = {k: v for k, v in one[name].items() if k != "secondsPerVideo"}
+            b = {k: v for k, v in two[name].items() if k != "secondsPerVideo"}
+            self.assertEqual(a, b, name)
+        self.assertLess(one["lpl-cache"]["computedSteps"], 16)
+
     def test_variants_script_runs_at_the_native_request(self):
         import contextlib
         import io

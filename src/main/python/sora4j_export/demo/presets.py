@@ -3,7 +3,7 @@
 ::
 
     PYTHONPATH=src/main/python nice -n 10 /usr/bin/python3 -m sora4j_export.demo.presets [--limit 24] \\
-        [--json benchmarks/target/presets/quality.json]
+        [--json benchmarks/target/presets/quality.json] [--workers 2]
 
 Every preset runs on the held-out prompts of :mod:`.quality` (same prompts and seeds), back to back with the full
 30-step run (the ``full`` preset) of the same prompt and seed, through the eager reference sampler over the pack's
@@ -96,9 +96,12 @@ def generate(models: PackModels, prompt: str, seed: int, p: Preset, ratios):
     return W.from_model(frames[0].numpy()), res
 
 
-def evaluate(models: PackModels, items, ratios, presets=PRESETS, log=print) -> dict:
-    rows = {p.name: {"psnr": [], "frame_min": [], "ssim": [], "attr": [], "all": [], "clean": [], "computed": [], "calls": [],
-                     "seconds": []} for p in presets}
+def collect(models: PackModels, items, ratios, presets=PRESETS, log=print, offset: int = 0,
+            total: Optional[int] = None) -> dict:
+    """Every preset on every (prompt, seed) of ``items``, back to back with the first preset (the full run): the raw
+    per-video values, in the order of ``items``."""
+    rows = {p.name: {"psnr": [], "frame_min": [], "ssim": [], "attr": [], "all": [], "clean": [], "computed": [],
+                     "calls": [], "seconds": []} for p in presets}
     for k, (prompt, seed) in enumerate(items):
         base = None
         for p in presets:
@@ -118,7 +121,13 @@ def evaluate(models: PackModels, items, ratios, presets=PRESETS, log=print) -> d
                 r["psnr"].append(video_psnr(video, base))
                 r["frame_min"].append(float(np.min(frame_psnr(video, base))))
                 r["ssim"].append(ssim(video, base))
-        log(f"[{k + 1}/{len(items)}] {prompt!r} seed {seed}")
+        log(f"[{offset + k + 1}/{total or len(items)}] {prompt!r} seed {seed}")
+    return rows
+
+
+def summarize(rows: dict) -> dict:
+    """Per preset: the means (PSNR over the videos that differ from the full run), minima and medians of
+    :func:`collect`'s values."""
     out = {}
     for name, r in rows.items():
         finite = [x for x in r["psnr"] if np.isfinite(x)]
@@ -137,28 +146,57 @@ def evaluate(models: PackModels, items, ratios, presets=PRESETS, log=print) -> d
     return out
 
 
+def evaluate(models: PackModels, items, ratios, presets=PRESETS, log=print) -> dict:
+    return summarize(collect(models, items, ratios, presets, log))
+
+
+def _collect_chunk(job) -> dict:
+    pack, items, presets, threads, offset, total = job
+    torch.set_num_threads(threads)
+    return collect(PackModels(pack), items, sc.read_calibration(pack), presets,
+                   log=lambda s: print(s, flush=True), offset=offset, total=total)
+
+
+def evaluate_parallel(pack, items, presets=PRESETS, workers: int = 1, threads: int = 1, log=print) -> dict:
+    """:func:`evaluate` in ``workers`` processes, each on a contiguous share of ``items`` with ``threads`` threads.
+    Every generation is seeded by its own prompt and seed, so the values are those of one process (times aside)."""
+    if workers <= 1 or len(items) < 2:
+        return evaluate(PackModels(pack), items, sc.read_calibration(pack), presets, log)
+    import multiprocessing as mp
+
+    n = min(workers, len(items))
+    bounds = [len(items) * i // n for i in range(n + 1)]
+    jobs = [(str(pack), items[a:b], presets, threads, a, len(items)) for a, b in zip(bounds, bounds[1:])]
+    with mp.get_context("spawn").Pool(n) as pool:
+        parts = pool.map(_collect_chunk, jobs)
+    rows = {p.name: {k: [x for part in parts for x in part[p.name][k]] for k in parts[0][p.name]} for p in presets}
+    return summarize(rows)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python3 -m sora4j_export.demo.presets", description=__doc__.split("\n\n")[0])
     ap.add_argument("--pack", default=str(DEFAULT_PACK))
     ap.add_argument("--limit", type=int, default=None, help="N of the 96 held-out prompts, evenly spread")
     ap.add_argument("--json", default="benchmarks/target/presets/quality.json")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--workers", type=int, default=1,
+                    help="share the prompts among N processes (the same values; on N free cores about N times faster)")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     t0 = time.time()
     models = PackModels(a.pack)
-    ratios = sc.read_calibration(a.pack)
     items = held_out_prompts(models.frames, 2)
     if a.limit:  # evenly spread over the triples, speeds and backgrounds
         items = items[::max(1, len(items) // a.limit)][:a.limit]
-    rows = evaluate(models, items, ratios)
+    rows = evaluate_parallel(a.pack, items, workers=a.workers, threads=a.threads)
     doc = {
         "pack": models.manifest["name"], "packDirectory": str(a.pack), "prompts": len(items),
         "seeds": [items[0][1], items[-1][1]], "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": f"{platform.machine()}, torch {torch.__version__}, {a.threads} thread(s)",
+        "machine": f"{platform.machine()}, torch {torch.__version__}, {a.threads} thread(s)"
+                   + (f" × {a.workers} processes" if a.workers > 1 else ""),
         "seconds": round(time.time() - t0, 1),
         "command": "PYTHONPATH=src/main/python /usr/bin/python3 -m sora4j_export.demo.presets"
-                   + (f" --limit {a.limit}" if a.limit else ""),
+                   + (f" --limit {a.limit}" if a.limit else "") + (f" --workers {a.workers}" if a.workers > 1 else ""),
         "presets": rows,
     }
     Path(a.json).parent.mkdir(parents=True, exist_ok=True)
