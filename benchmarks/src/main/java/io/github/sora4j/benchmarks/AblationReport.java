@@ -1,11 +1,8 @@
 package io.github.sora4j.benchmarks;
 
 import io.github.sora4j.GenerationReport;
-import io.github.sora4j.Stage;
 import io.github.sora4j.StepReport;
 import io.github.sora4j.device.MemoryPlan;
-import io.github.sora4j.load.ActivationPeaks;
-import io.github.sora4j.load.LoaderKind;
 import io.github.sora4j.load.MemoryBudget;
 import io.github.sora4j.pack.BlockInfo;
 import io.github.sora4j.pack.ModelPack;
@@ -16,11 +13,9 @@ import java.time.ZonedDateTime;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
 
 /**
  * Turns the ablation's runs into docs/benchmarks.md's tables: medians, speedups over the
@@ -59,6 +54,7 @@ final class AblationReport {
     private final List<Ablation.Run> runs;
     private final FlopModel flops;
     private final Ablation.StepComparison comparison;
+    private final AblationPrediction prediction;
 
     AblationReport(ModelPack pack, Ablation.Options options, List<Ablation.Run> runs) {
         this(pack, options, runs, null);
@@ -79,6 +75,7 @@ final class AblationReport {
         this.runs = List.copyOf(runs);
         this.flops = FlopModel.of(pack);
         this.comparison = comparison;
+        this.prediction = new AblationPrediction(this, pack, options);
     }
 
     // ---------------------------------------------------------------------------------------
@@ -104,15 +101,15 @@ final class AblationReport {
                 .toArray());
     }
 
-    private static double seconds(long nanos) {
+    static double seconds(long nanos) {
         return nanos / 1e9;
     }
 
-    private double stdit(BenchPack.Setting s, Variant v) {
+    double stdit(BenchPack.Setting s, Variant v) {
         return medianOf(s, v, g -> seconds(g.denoiseNanos()));
     }
 
-    private double total(BenchPack.Setting s, Variant v) {
+    double total(BenchPack.Setting s, Variant v) {
         return medianOf(s, v, g -> seconds(g.totalNanos()));
     }
 
@@ -144,7 +141,7 @@ final class AblationReport {
         return xs.stream().mapToDouble(Double::doubleValue).toArray();
     }
 
-    private FlopModel.Geometry geometry(BenchPack.Setting s) {
+    FlopModel.Geometry geometry(BenchPack.Setting s) {
         GenerationReport g = runs(s, Variant.BASELINE).get(0).report();
         var request = s.request(options.steps());
         return flops.geometry(request.frames(), request.height(), request.width(),
@@ -152,130 +149,14 @@ final class AblationReport {
     }
 
     // ---------------------------------------------------------------------------------------
-    // predictions
+    // predictions (AblationPrediction)
 
     /** Predicted STDiT and total speedups of a row over its setting's baseline. */
     private double[] predicted(BenchPack.Setting s, Variant v) {
-        return s == BenchPack.Setting.COMPUTE ? flopPrediction(s, v) : timePrediction(s, v);
+        return prediction.predicted(s, v);
     }
 
-    private double[] flopPrediction(BenchPack.Setting s, Variant v) {
-        FlopModel.Geometry g = geometry(s);
-        int k = options.steps();
-        double ratio = flops.run(g, k, -1, 0).denoiseFlops()
-                / flops.run(g, k, v.lplLeapStep(), v.tdtmMergeSteps()).denoiseFlops();
-        double base = stdit(s, Variant.BASELINE);
-        double rest = total(s, Variant.BASELINE) - base;
-        return new double[] {ratio, (base + rest) / (base / ratio + rest)};
-    }
-
-    /** Block compute and load times measured in the sequential baseline, and the sequences. */
-    private final class Calibration {
-        final Map<String, Double> compute = new HashMap<>();
-        final Map<String, Double> load = new HashMap<>();
-        final List<String> t5 = new ArrayList<>();
-        final List<String> step = new ArrayList<>();
-        final List<String> vae = new ArrayList<>();
-        final double stepOverhead;
-        final double runOverhead;
-
-        Calibration(BenchPack.Setting s) {
-            List<Ablation.Run> base = runs(s, Variant.BASELINE);
-            Map<String, List<Double>> c = new HashMap<>();
-            Map<String, List<Double>> l = new HashMap<>();
-            List<Double> stepOther = new ArrayList<>();
-            for (Ablation.Run r : base) {
-                Map<Integer, Double> blockSumPerStep = new HashMap<>();
-                for (RunRecorder.BlockRun b : r.blocks()) {
-                    c.computeIfAbsent(b.block(), x -> new ArrayList<>())
-                            .add(b.computeNanos() / 1e9);
-                    if (b.loadNanos() > 0) {
-                        l.computeIfAbsent(b.block(), x -> new ArrayList<>())
-                                .add(b.loadNanos() / 1e9);
-                    }
-                    if (b.stage() == Stage.DENOISE) {
-                        blockSumPerStep.merge(b.step(), b.elapsedNanos() / 1e9, Double::sum);
-                    }
-                }
-                for (StepReport st : r.report().steps()) {
-                    stepOther.add(seconds(st.elapsedNanos())
-                            - blockSumPerStep.getOrDefault(st.index(), 0.0));
-                }
-            }
-            c.forEach((k, xs) -> compute.put(k, median(toArray(xs))));
-            l.forEach((k, xs) -> load.put(k, median(toArray(xs))));
-            for (RunRecorder.BlockRun b : base.get(0).blocks()) {
-                switch (b.stage()) {
-                    case ENCODE_TEXT -> t5.add(b.block());
-                    case DENOISE -> {
-                        if (b.step() == 0) {
-                            step.add(b.block());
-                        }
-                    }
-                    case DECODE -> vae.add(b.block());
-                    default -> { }
-                }
-            }
-            stepOverhead = median(toArray(stepOther));
-            double[] other = base.stream().mapToDouble(r -> seconds(r.report().totalNanos())
-                    - r.blocks().stream().mapToDouble(b -> b.elapsedNanos() / 1e9).sum()
-                    - r.report().modelCalls() * stepOverhead).toArray();
-            runOverhead = median(other);
-        }
-
-        LoadOverlap.Block block(String name, double scale, Set<String> resident) {
-            return new LoadOverlap.Block(name, compute.getOrDefault(name, 0.0) * scale,
-                    load.getOrDefault(name, 0.0), resident.contains(name));
-        }
-    }
-
-    private double[] timePrediction(BenchPack.Setting s, Variant v) {
-        double[] base = timeModel(s, Variant.BASELINE);
-        double[] row = timeModel(s, v);
-        return new double[] {base[0] / row[0], base[1] / row[1]};
-    }
-
-    /** Predicted STDiT and total seconds of a row: a replay of its blocks. */
-    private double[] timeModel(BenchPack.Setting s, Variant v) {
-        Calibration cal = new Calibration(s);
-        FlopModel.Geometry g = geometry(s);
-        double pairRatio = flops.stditPairFlops(g, (g.gridFrames() + 1) / 2)
-                / flops.stditPairFlops(g, g.gridFrames());
-        Set<String> resident = v.ciDl() ? residentBlocks(s) : Set.of();
-        int k = options.steps();
-        int calls = v.lplLeapStep() < 0 ? k : Math.min(k, v.lplLeapStep() + 1);
-        List<List<LoadOverlap.Block>> steps = new ArrayList<>();
-        for (int i = 0; i < calls; i++) {
-            boolean merged = i < v.tdtmMergeSteps();
-            List<LoadOverlap.Block> step = new ArrayList<>();
-            for (String name : cal.step) {
-                boolean pair = name.startsWith("stdit.block.");
-                step.add(cal.block(name, merged && pair ? pairRatio : 1, resident));
-            }
-            steps.add(step);
-        }
-        double stdit = LoadOverlap.seconds(steps, v.ciDl()) + calls * cal.stepOverhead;
-        double t5 = LoadOverlap.seconds(List.of(sequence(cal, cal.t5, resident)), v.ciDl());
-        double vae = LoadOverlap.seconds(List.of(sequence(cal, cal.vae, resident)), v.ciDl());
-        return new double[] {stdit, t5 + stdit + vae + cal.runOverhead};
-    }
-
-    private static List<LoadOverlap.Block> sequence(Calibration cal, List<String> names,
-            Set<String> resident) {
-        return names.stream().map(n -> cal.block(n, 1, resident)).toList();
-    }
-
-    private Set<String> residentBlocks(BenchPack.Setting s) {
-        MemoryPlan plan = MemoryPlan.of(pack.manifest(), BenchPack.streamingBudget(pack),
-                LoaderKind.CONCURRENT_DYNAMIC, s.request(options.steps()), ActivationPeaks.NONE);
-        Set<String> names = new HashSet<>();
-        for (MemoryPlan.Phase p : plan.phases()) {
-            p.residency().residentBlocks().forEach(b -> names.add(b.name()));
-        }
-        return names;
-    }
-
-    private static double[] toArray(List<Double> xs) {
+    static double[] toArray(List<Double> xs) {
         return xs.stream().mapToDouble(Double::doubleValue).toArray();
     }
 
@@ -490,8 +371,9 @@ final class AblationReport {
                             + "block resident, %.3f s per step; T5 and the VAE take the other %.2f s.",
                             step, total(s, v) - stdit(s, v))
                     : String.format(Locale.ROOT, "the reference: every STDiT block read at phone "
-                            + "speed when it runs and freed after, %.3f s per step, most of it "
-                            + "waiting for reads.", step);
+                            + "speed when it runs and freed after, %.3f s per step, %.0f %% of its "
+                            + "blocks' time spent reading them.", step,
+                            100 * prediction.readShare(s));
             case LPL -> "16 of 30 model calls, the rest leaps on the last velocity: the STDiT time "
                     + "falls with the call count; the total less, as T5 and the VAE stay.";
             case TDTM_15 -> "frame pairs merged in the first 15 steps: half the steps get the "
@@ -499,8 +381,8 @@ final class AblationReport {
             case TDTM_30 -> compute
                     ? "frame pairs merged in every step: attention over half the frames, MLP "
                             + "unchanged."
-                    : "merging shortens compute only, and the sequential loader waits for every "
-                            + "read anyway, so the step barely moves (the merges cost a little).";
+                    : "merging shortens compute only; the sequential loader still waits for "
+                            + "every read, so the gain is at most the compute's share of the step.";
             case CI_DL -> "the embed block stays resident and the next block loads while one "
                     + "runs, so reads hide behind compute.";
             case ALL -> compute
@@ -568,27 +450,7 @@ final class AblationReport {
     }
 
     private void overlap(StringBuilder b) {
-        BenchPack.Setting s = BenchPack.Setting.STREAMING;
-        if (runs(s, Variant.BASELINE).isEmpty()) {
-            return;
-        }
-        Calibration cal = new Calibration(s);
-        b.append("### Load and compute per STDiT block (streaming setting, sequential baseline, "
-                + "medians)\n\n");
-        b.append("| Block | Bytes | Read as | Load (s) | Compute (s) | Load / compute |\n");
-        b.append("|---|---|---|---|---|---|\n");
-        double scale = BenchPack.byteScale(pack);
-        for (String name : cal.step) {
-            BlockInfo info = pack.manifest().blocks().stream()
-                    .filter(x -> x.name().equals(name)).findFirst().orElseThrow();
-            double l = cal.load.getOrDefault(name, 0.0);
-            double e = cal.compute.getOrDefault(name, 0.0);
-            b.append(String.format(Locale.ROOT, "| %s | %s | %s | %.3f | %.3f | %.2f |%n", name,
-                    MemoryBudget.format(info.bytes()),
-                    MemoryBudget.format((long) (info.bytes() * scale)), l, e, e > 0 ? l / e : 0));
-        }
-        b.append(String.format(Locale.ROOT, "%nResident under CI-DL (the plan for the budget): "
-                + "%s.%n%n", String.join(", ", new java.util.TreeSet<>(residentBlocks(s)))));
+        prediction.overlap(b);
     }
 
     /**
