@@ -66,7 +66,7 @@ class MagCacheCalibrationTest {
         assertThat(c.ratios()).hasSize(30);
         // python3 -m sora4j_export.stepcache: mask_from_ratios(ratios, 30, 0.1, 3, 3, leap 15)
         assertThat(computed(c.mask(30, 0.1, 3, 3, i -> i == 15)))
-                .containsExactly(0, 1, 2, 5, 8, 11, 14, 15, 18, 21, 24, 27);
+                .containsExactly(0, 1, 2, 4, 7, 10, 13, 15, 18, 21, 24, 27);
     }
 
     @Test
