@@ -120,5 +120,36 @@ class LightBatchTest(unittest.TestCase):
             np.testing.assert_array_equal(idx, base_idx)
 
 
+class LightSquareBatchTest(unittest.TestCase):
+    """--light-square-share: that share of the light batches holds squares on light only, under captions that name
+    the shape and the background; every other batch is drawn as with light batches alone."""
+
+    dark, light, squares = np.arange(0, 50), np.arange(50, 100), np.arange(50, 60)
+
+    def _draw(self, step: int, **kw):
+        a = argparse.Namespace(seed=0, batch=16, light_share=0.3, light_from=0, **kw)
+        return batch_clips(a, step, np.random.default_rng([0, 7, step]), 100, self.dark, self.light, self.squares)
+
+    def test_square_batches_are_a_share_of_the_light_ones_and_name_the_shape(self):
+        light = {s for s in range(400) if np.random.default_rng([0, 98, s]).random() < 0.3}
+        square = {s for s in light if np.random.default_rng([0, 97, s]).random() < 0.5}
+        self.assertTrue(20 < len(square) < len(light) - 20, (len(square), len(light)))
+        for s in range(400):
+            form, idx = self._draw(s, light_square_share=0.5)
+            if s in square:
+                self.assertTrue(form.names("shape") and form.names("background"), s)
+                self.assertTrue(set(idx) <= set(self.squares), s)
+            elif s in light:
+                self.assertTrue(set(idx) <= set(self.light), s)
+                self.assertFalse(set(idx) <= set(self.squares), s)
+
+    def test_without_the_share_every_batch_is_as_before(self):
+        for s in range(200):
+            form, idx = self._draw(s, light_square_share=0.0)
+            base_form, base_idx = self._draw(s)
+            self.assertEqual(form, base_form)
+            np.testing.assert_array_equal(idx, base_idx)
+
+
 if __name__ == "__main__":
     unittest.main()

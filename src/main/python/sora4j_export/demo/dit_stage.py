@@ -15,6 +15,8 @@ import datetime
 import socket
 import time
 
+from typing import Optional
+
 import numpy as np
 import torch
 
@@ -93,22 +95,31 @@ def stage_diffusion(run: Run, tick) -> None:
         raise SystemExit(f"diffusion: a data-parallel process ended with exit code {bad[0]}")
 
 
-def batch_clips(a, step: int, rng: np.random.Generator, n_clips: int, dark: np.ndarray, light: np.ndarray):
+def batch_clips(a, step: int, rng: np.random.Generator, n_clips: int, dark: np.ndarray, light: np.ndarray,
+                light_squares: Optional[np.ndarray] = None):
     """The caption form and the clip indices of diffusion step ``step``'s batch.
 
     One caption form per batch (equal caption lengths); a form without background words takes dark clips only.
     From ``--light-from`` on, a share ``--light-share`` of the batches (drawn apart, so the other batches stay as
     they were) are *light batches*: a form that names the background, and light-background clips only. Without
     them a light clip is in about 22 % of the batches' samples (a form names the background with probability 0.45,
-    then half the clips are light), and squares on light came out distorted or with a second blob.
+    then half the clips are light), and squares on light came out distorted or with a second blob. A share
+    ``--light-square-share`` of the light batches (drawn apart again) holds squares on light only, under a form that
+    names the shape too, so that no caption without a shape word learns "square".
     """
     form = W.sample_caption_form(rng)
     pool = None if form.names("background") else dark
     share = getattr(a, "light_share", 0.0)
     if share > 0 and step >= getattr(a, "light_from", 0) \
             and np.random.default_rng([a.seed, 98, step]).random() < share:
-        form = W.sample_caption_form(rng, background_required=True)
-        pool = light
+        squares = getattr(a, "light_square_share", 0.0)
+        if squares > 0 and light_squares is not None and len(light_squares) \
+                and np.random.default_rng([a.seed, 97, step]).random() < squares:
+            form = W.sample_caption_form(rng, background_required=True, shape_required=True)
+            pool = light_squares
+        else:
+            form = W.sample_caption_form(rng, background_required=True)
+            pool = light
     idx = rng.integers(0, n_clips, size=a.batch) if pool is None else pool[rng.integers(0, len(pool), size=a.batch)]
     return form, idx
 
@@ -142,6 +153,8 @@ def train(run: Run, tick, rank: int, world: int, port: int) -> None:
     lsize = torch.tensor([T, Hl, Wl], dtype=torch.int64)
     dark = np.nonzero(rows[:, 4] == list(W.BACKGROUNDS).index("dark"))[0]
     light = np.nonzero(rows[:, 4] == list(W.BACKGROUNDS).index("light"))[0]
+    light_squares = np.nonzero((rows[:, 4] == list(W.BACKGROUNDS).index("light"))
+                               & (rows[:, 1] == W.SHAPES.index("square")))[0]
     share = a.batch // world
     micro = getattr(a, "micro_batch", 0) or share
     if share % micro:
@@ -150,7 +163,7 @@ def train(run: Run, tick, rank: int, world: int, port: int) -> None:
     acc, t_last, t_ckpt, c_last = [], time.time(), time.time(), time.process_time()
     while loop.step < a.dit_steps:
         rng, gen = step_rng(a.seed, "diffusion", loop.step)
-        form, idx = batch_clips(a, loop.step, rng, len(z_all), dark, light)
+        form, idx = batch_clips(a, loop.step, rng, len(z_all), dark, light, light_squares)
         x0 = z_all[idx]
         texts = [ref.prepare_prompt(W.caption(clip_from_row(rows[i]), form)) for i in idx]
         enc = [tok.encode(t, 300) for t in texts]

@@ -187,7 +187,8 @@ def parse_args(argv=None):
     p.add_argument("--latent-workers", type=int, default=2,
                    help="processes encoding the clips (one thread each; the latents are the same bytes for any number)")
     p.add_argument("--temporal-batch", type=int, default=16)
-    p.add_argument("--dit-steps", type=int, default=15000, help="diffusion steps (15,000: the embedded v2 pack)")
+    p.add_argument("--dit-steps", type=int, default=19000,
+                   help="diffusion steps (19,000: the embedded v2.1 pack; v2 stopped at 15,000)")
     p.add_argument("--batch", type=int, default=32, help="clips per diffusion step")
     p.add_argument("--procs", type=int, default=2,
                    help="data-parallel processes for the diffusion stage, each with --threads threads and an equal "
@@ -212,10 +213,13 @@ def parse_args(argv=None):
                    help="share of diffusion batches run with TDTM's merged attention (from --tdtm-from)")
     p.add_argument("--tdtm-from", type=int, default=6500,
                    help="first diffusion step with TDTM batches (v2's run added them at step 6,500)")
-    p.add_argument("--light-share", type=float, default=0.0,
+    p.add_argument("--light-share", type=float, default=0.3,
                    help="share of diffusion batches with light-background clips only and captions naming the "
-                        "background (from --light-from; default 0: the embedded pack's recipe)")
-    p.add_argument("--light-from", type=int, default=0, help="first diffusion step with light batches")
+                        "background (from --light-from; 0.3 from 13,000: the embedded v2.1 pack's recipe)")
+    p.add_argument("--light-from", type=int, default=13000, help="first diffusion step with light batches")
+    p.add_argument("--light-square-share", type=float, default=0.0,
+                   help="share of the light batches with squares on light only, under captions naming the shape "
+                        "(default 0: the embedded pack's recipe)")
     p.add_argument("--log-every", type=int, default=50)
     p.add_argument("--ckpt-every", type=int, default=250)
     p.add_argument("--ckpt-minutes", type=float, default=15.0, help="also checkpoint the diffusion stage after this "

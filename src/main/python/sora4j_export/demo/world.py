@@ -245,12 +245,15 @@ FULL_FORM = CaptionForm(("colour", "shape", "direction", "speed", "background"),
                         False, False)
 
 
-def sample_caption_form(rng: np.random.Generator, background_required: bool = False) -> CaptionForm:
+def sample_caption_form(rng: np.random.Generator, background_required: bool = False,
+                        shape_required: bool = False) -> CaptionForm:
     """A random :class:`CaptionForm` that names at least one attribute; ``background_required``: it names the
-    background (for light-background clips)."""
+    background (for light-background clips); ``shape_required``: it names the shape (for batches of one shape).
+    The random draws are the same whatever the flags, so a flag changes only what the form names."""
     while True:
         named = tuple(k for k, p in NAME_PROBABILITY.items()
-                      if (k == "background" and background_required) | (float(rng.random()) < p))
+                      if (k == "background" and background_required) | (k == "shape" and shape_required)
+                      | (float(rng.random()) < p))
         if named:
             break
     order = ORDERS[int(rng.choice(len(ORDERS), p=np.asarray(ORDER_WEIGHTS) / sum(ORDER_WEIGHTS)))]
