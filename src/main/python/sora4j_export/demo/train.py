@@ -197,7 +197,7 @@ def parse_args(argv=None):
                    help="clips per forward/backward slice within a process's share (0: the whole share)")
     p.add_argument("--lr-cooldown", type=int, default=2000,
                    help="decay the diffusion learning rate linearly to zero over the last N steps before --dit-steps "
-                        "(default 2000, as the embedded v2 pack; 0: constant to the end)")
+                        "(default 2000, as the embedded v2.1 pack; 0: constant to the end)")
     p.add_argument("--dit-lr", type=float, default=5e-4)
     p.add_argument("--hidden", type=int, default=128, help="STDiT hidden size")
     p.add_argument("--depth", type=int, default=4, help="STDiT depth (spatial+temporal block pairs)")
