@@ -30,7 +30,7 @@ import torch
 from .. import reference as ref
 from .. import stepcache as sc
 from . import world as W
-from .quality import ATTRIBUTES, DEFAULT_PACK, PackModels, held_out_prompts, judge, ssim
+from .quality import ATTRIBUTES, DEFAULT_PACK, PackModels, held_out_prompts, in_processes, judge, ssim
 
 
 @dataclass(frozen=True)
@@ -162,13 +162,8 @@ def evaluate_parallel(pack, items, presets=PRESETS, workers: int = 1, threads: i
     Every generation is seeded by its own prompt and seed, so the values are those of one process (times aside)."""
     if workers <= 1 or len(items) < 2:
         return evaluate(PackModels(pack), items, sc.read_calibration(pack), presets, log)
-    import multiprocessing as mp
-
-    n = min(workers, len(items))
-    bounds = [len(items) * i // n for i in range(n + 1)]
-    jobs = [(str(pack), items[a:b], presets, threads, a, len(items)) for a, b in zip(bounds, bounds[1:])]
-    with mp.get_context("spawn").Pool(n) as pool:
-        parts = pool.map(_collect_chunk, jobs)
+    parts = in_processes(_collect_chunk, items, workers,
+                         lambda share, offset: (str(pack), share, presets, threads, offset, len(items)))
     rows = {p.name: {k: [x for part in parts for x in part[p.name][k]] for k in parts[0][p.name]} for p in presets}
     return summarize(rows)
 

@@ -323,14 +323,20 @@ def evaluate_parallel(models: PackModels, pack, items, settings=SETTINGS, worker
     prompt and seed)."""
     if workers <= 1 or len(items) < 2:
         return evaluate(models, items, settings=settings, log=log, save_dir=save_dir)
+    parts = in_processes(_evaluate_chunk, items, workers,
+                         lambda share, offset: (str(pack), share, settings, threads, save_dir, offset, len(items)))
+    return {s.name: Tally([o for p in parts for o in p[s.name].outcomes]) for s in settings}
+
+
+def in_processes(chunk_fn, items, workers: int, job):
+    """``chunk_fn(job(share, offset))`` for ``workers`` contiguous shares of ``items`` (offset: the share's first
+    index), each in its own spawned process; the results in the order of the shares."""
     import multiprocessing as mp
 
     n = min(workers, len(items))
     bounds = [len(items) * i // n for i in range(n + 1)]
-    jobs = [(str(pack), items[a:b], settings, threads, save_dir, a, len(items)) for a, b in zip(bounds, bounds[1:])]
     with mp.get_context("spawn").Pool(n) as pool:
-        parts = pool.map(_evaluate_chunk, jobs)
-    return {s.name: Tally([o for p in parts for o in p[s.name].outcomes]) for s in settings}
+        return pool.map(chunk_fn, [job(items[a:b], a) for a, b in zip(bounds, bounds[1:])])
 
 
 def ground_truth(frames: int, per_combo: int, limit: Optional[int] = None) -> Tally:
