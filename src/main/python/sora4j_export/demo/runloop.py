@@ -168,8 +168,11 @@ def load_checkpoint(ckpt: Path):
     if ckpt.exists():
         return torch.load(ckpt)
     small = compact_path(ckpt)
-    if not small.exists():
-        return None
+    return read_compact(small) if small.exists() else None
+
+
+def read_compact(small: Path) -> dict:
+    """A compact checkpoint (:func:`compact_checkpoint`) expanded to the full form (float32 again)."""
     st = torch.load(small)
     if st.get("format") != COMPACT_FORMAT:
         raise ValueError(f"{small} is not a {COMPACT_FORMAT} file (format {st.get('format')!r})")
