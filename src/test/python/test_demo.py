@@ -1,6 +1,7 @@
 """The demo world, its detector, the quality metrics, and the committed demo pack (sora4j_export.demo)."""
 
 import os
+from pathlib import Path
 import unittest
 
 import numpy as np
@@ -290,6 +291,23 @@ class DemoPackTest(unittest.TestCase):
         self.assertEqual((d.colour, d.direction), ("red", "left"), d)
         o = Q.judge(W.from_model(frames[0].numpy()), prompt)
         self.assertTrue(o.all_named and o.clean, o)  # colour, shape, direction right; every frame one red circle
+
+    def test_the_fills_diagnosis_tells_squares_from_circles_in_truth_and_round_trip(self):
+        import torch
+
+        from sora4j_export.demo.diagnose import part_fills
+
+        torch.set_num_threads(1)
+        models = Q.PackModels(PACK_DIR)
+        # the v2 runs share one autoencoder (training/demo-v2's), the embedded pack's decoder included
+        res = part_fills(models, Path(ROOT, "training", "demo-v2"), lambda s: None, clips=1)
+        self.assertEqual(set(res), {f"{s}/{b}" for s in ("square", "circle") for b in W.BACKGROUNDS})
+        for bg in W.BACKGROUNDS:
+            self.assertEqual(res[f"square/{bg}"]["truth"]["square_share"], 1.0)
+            self.assertEqual(res[f"circle/{bg}"]["truth"]["square_share"], 0.0)
+            self.assertGreaterEqual(res[f"square/{bg}"]["round_trip"]["square_share"], 0.95, res)
+            self.assertEqual(res[f"circle/{bg}"]["round_trip"]["square_share"], 0.0, res)
+            self.assertEqual(res[f"circle/{bg}"]["generated"]["square_share"], 0.0, res)
 
     def test_evaluation_in_two_processes_gives_the_outcomes_of_one(self):
         import torch

@@ -6,14 +6,18 @@
 
 Parts (``--parts``, default all):
 
-The VAE round trip (encoders → pack decoder, per colour × background × shape) is not here: the encoders are
-training-only and v1's were not kept. The training's ``latents`` stage measures it for the VAE it trains
-(``round_trip.json`` and the log; :func:`.vae_stages.round_trip_report`).
+The VAE round trip per colour × background × shape is measured by the training's ``latents`` stage for the VAE it
+trains (``round_trip.json`` and the log; :func:`.vae_stages.round_trip_report`); the encoders are training-only, so
+the ``fills`` part, which compares the round trip with the generation, needs the training directory.
 
 * ``captions``: how the training captions of :mod:`.world` name the attributes (v1: four templates, one word order).
 * ``readme``: the README prompt ``a red circle moving left`` on seeds 0–19, every frame.
 * ``backgrounds``: full prompts for every colour × shape × background (one seed each), the every-frame check and the
   detector's per-clip attributes, split by background, plus the same prompts without the background words.
+* ``fills`` (needs ``--run``, a training directory with the encoders: ``spatial.pt`` and ``temporal.pt``): where a
+  square loses its corners. Per shape × background, the per-frame soft-box fill of the object (the detector's shape
+  measure: 1.0 for a square, π/4 for a circle; a square needs ≥ ``detect.SQUARE_FILL``) in the world's truth, in the
+  VAE round trip of that truth, and in the pack's generation for the truth's full caption.
 
 Writes ``diagnose.json`` and PNG strips into ``--out`` (default /tmp/sora4j-diagnose); prints a summary.
 """
@@ -140,13 +144,62 @@ def part_backgrounds(models: PackModels, out: Path, frames: int, log) -> dict:
     return {"rows": rows, "summary": summary}
 
 
+FILL_SHAPES = ("square", "circle")
+
+
+def part_fills(models: PackModels, run: Path, log, clips: int = 6) -> dict:
+    """Per shape × background: the object's per-frame fill in the truth, the round trip (``run``'s encoders, the
+    pack's scale, shift and decoder) and the generation, over ``clips`` clips."""
+    from ..vae import decode_with_blocks
+    from .detect import SQUARE_FILL, frame_objects
+    from .vae_stages import _encoders, encode_video
+
+    enc, tenc = _encoders(str(run / "spatial.pt"), str(run / "temporal.pt"))
+    sc = torch.tensor(models.vae_cfg.scale, dtype=torch.float32).reshape(-1, 1, 1, 1)
+    sh = torch.tensor(models.vae_cfg.shift, dtype=torch.float32).reshape(-1, 1, 1, 1)
+
+    def fills(video):
+        return [max((o.fill for o in frame_objects(f)), default=float("nan")) for f in video]
+
+    rng = np.random.default_rng(5)
+    result = {}
+    for shape in FILL_SHAPES:
+        for bg in W.BACKGROUNDS:
+            got = {"truth": [], "round_trip": [], "generated": []}
+            for k in range(clips):
+                colour = list(W.COLOURS)[int(rng.integers(len(W.COLOURS)))]
+                clip = W.sample_clip(rng, [(colour, shape, W.DIRECTIONS[k % 4])], background=bg)
+                truth = W.render(clip)
+                with torch.no_grad():
+                    z = (encode_video(enc, tenc, truth) - sh) / sc
+                    rt = W.from_model(decode_with_blocks(models.vae_parts, z[None].float(), clip.frames,
+                                                         models.vae_cfg)[0].numpy())
+                fr, _ = models.generate(clip.caption(0), 90_000 + k)
+                for name, video in (("truth", truth), ("round_trip", rt), ("generated", W.from_model(fr[0].numpy()))):
+                    got[name] += fills(video)
+            row = {}
+            for name, v in got.items():
+                a = np.asarray(v, dtype=np.float64)
+                row[name] = {"p5": round(float(np.nanpercentile(a, 5)), 3),
+                             "p50": round(float(np.nanpercentile(a, 50)), 3),
+                             "square_share": round(float(np.mean(a >= SQUARE_FILL)), 3)}
+                log(f"fills {shape} on {bg}, {name}: p5 {row[name]['p5']:.3f} median {row[name]['p50']:.3f}, frames "
+                    f"with fill >= {SQUARE_FILL} (a square): {row[name]['square_share']:.0%}")
+            result[f"{shape}/{bg}"] = row
+    return result
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python3 -m sora4j_export.demo.diagnose", description=__doc__.split("\n\n")[0])
     ap.add_argument("--pack", default=str(DEFAULT_PACK))
     ap.add_argument("--out", default="/tmp/sora4j-diagnose")
     ap.add_argument("--parts", default="captions,readme,backgrounds")
+    ap.add_argument("--run", default=None, help="a training directory with the encoders (the fills part)")
+    ap.add_argument("--clips", type=int, default=6, help="clips per shape x background (the fills part)")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
+    if "fills" in args.parts and not args.run:
+        ap.error("--parts fills needs --run DIR, a training directory with spatial.pt and temporal.pt (the encoders)")
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -168,6 +221,8 @@ def main(argv=None) -> int:
             result["readme"] = part_readme(models, out, frames, log)
         elif part == "backgrounds":
             result["backgrounds"] = part_backgrounds(models, out, frames, log)
+        elif part == "fills":
+            result["fills"] = part_fills(models, Path(args.run), log, args.clips)
         else:
             print(f"unknown part {part!r}", file=sys.stderr)
             return 2
