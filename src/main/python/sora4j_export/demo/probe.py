@@ -1,0 +1,95 @@
+"""Probes a training run's latest checkpoint on the bar that still fails: every frame clean on light backgrounds.
+
+The pack is written from a copy of the checkpoint into ``--work`` (default /tmp/sora4j-probe), so a running
+training is not touched (its log, stage marks and checkpoint stay as they are). Then the held-out full prompts on a
+light background (the 48 of ``quality``'s set; baseline sampler, 30 steps) are generated and judged by the every-frame
+check, as in the full evaluation. A probe is not a full evaluation: a pack is embedded only after ``quality``.
+
+::
+
+    PYTHONPATH=src/main/python /usr/bin/python3 -m sora4j_export.demo.probe training/demo-v2-deep [--depth 6]
+    PYTHONPATH=src/main/python /usr/bin/python3 -m sora4j_export.demo.probe --pack DIR   # a finished pack
+
+About 3 min on one core for the 48 prompts (2026-12-05).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from . import world as W
+from .quality import PackModels, held_out_prompts, judge
+
+#: what the pack stage reads from a training directory besides the checkpoint
+RUN_FILES = ("latents.npz", "spatial.pt", "temporal.pt")
+
+
+def pack_from_run(run: Path, work: Path, hidden: int, depth: int) -> Path:
+    """A pack of ``run``'s latest diffusion checkpoint (EMA weights), written under ``work``; returns its folder."""
+    from .runloop import compact_path
+    from .train import write_demo_pack
+
+    full = run / "diffusion_ckpt.pt"
+    src = full if full.exists() else compact_path(full)
+    if not src.exists():
+        raise SystemExit(f"{run} has no diffusion checkpoint (diffusion_ckpt.pt or diffusion_ckpt.compact.pt)")
+    copy = work / "run"
+    if copy.exists():
+        shutil.rmtree(copy)
+    copy.mkdir(parents=True)
+    for f in RUN_FILES:
+        if not (run / f).exists():
+            raise SystemExit(f"{run / f} is missing: resume the run once to rebuild it")
+        os.symlink((run / f).resolve(), copy / f)
+    shutil.copy(src, copy / src.name)  # a copy: the running training replaces its checkpoint atomically
+    pack = work / "pack"
+    write_demo_pack(copy, pack, from_checkpoint=True, hidden=hidden, depth=depth)
+    return pack
+
+
+def probe(pack: Path, log=print) -> dict:
+    models = PackModels(pack)
+    items = [(p, s) for p, s in held_out_prompts(models.frames, 2) if p.endswith("on a light background")]
+    clean, unclean = 0, []
+    for prompt, seed in items:
+        frames, _ = models.generate(prompt, seed)
+        o = judge(W.from_model(frames[0].numpy()), prompt)
+        clean += o.clean
+        if not o.clean:
+            unclean.append(f"{prompt} (seed {seed})")
+    log(f"every frame clean on light, held-out full prompts: {clean}/{len(items)} ({clean / len(items):.1%})")
+    for u in unclean:
+        log(f"  not clean: {u}")
+    return {"clean": clean, "n": len(items), "unclean": unclean}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python3 -m sora4j_export.demo.probe", description=__doc__.split("\n\n")[0])
+    ap.add_argument("run", nargs="?", type=Path, help="a training directory (its latest diffusion checkpoint)")
+    ap.add_argument("--pack", type=Path, default=None, help="probe this pack instead of a run's checkpoint")
+    ap.add_argument("--hidden", type=int, default=128, help="the run's --hidden")
+    ap.add_argument("--depth", type=int, default=4, help="the run's --depth")
+    ap.add_argument("--work", type=Path, default=Path("/tmp/sora4j-probe"))
+    a = ap.parse_args(argv)
+    if (a.run is None) == (a.pack is None):
+        ap.error("give a training directory or --pack DIR (one of them)")
+    torch.set_num_threads(1)
+    t0 = time.time()
+    pack = a.pack or pack_from_run(a.run, a.work, a.hidden, a.depth)
+    probe(pack)
+    print(f"probe: {time.time() - t0:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    if "OPENBLAS_NUM_THREADS" not in os.environ:
+        env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+        os.execve(sys.executable, [sys.executable, "-m", "sora4j_export.demo.probe"] + sys.argv[1:], env)
+    sys.exit(main())
