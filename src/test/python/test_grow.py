@@ -87,6 +87,11 @@ class GrowTest(unittest.TestCase):
         self.assertNotIn(new.index(("stdit", "spatial_blocks.2.mlp.fc1.weight")), grown["opt"]["state"])
         self.assertEqual(len(grown["opt"]["param_groups"][0]["params"]), len(new))
 
+    def test_resuming_a_grown_checkpoint_at_the_old_depth_names_the_option(self):
+        torch.save(G.grow_checkpoint(self.state, 3, VOCAB, HIDDEN), self.out / "diffusion_ckpt.pt")
+        with self.assertRaisesRegex(SystemExit, "stdit weights do not fit .* --hidden, --depth"):
+            _loop(self.out, 2)
+
     def test_a_compact_checkpoint_grows_too(self):
         small = compact_checkpoint(self.loop.ckpt)
         grown = G.grow_checkpoint(read_compact(small), 3, VOCAB, HIDDEN)

@@ -81,7 +81,13 @@ class Loop:
         st = load_checkpoint(self.ckpt)
         if st is not None:
             for k, m in modules.items():
-                m.load_state_dict(st["modules"][k])
+                try:
+                    m.load_state_dict(st["modules"][k])
+                except RuntimeError as e:
+                    raise SystemExit(f"{self.ckpt} (or its compact form): the checkpoint's {k} weights do not fit "
+                                     f"the model built from this command's options; resume with the options the run "
+                                     f"was trained with (the diffusion stage: --hidden, --depth; see the run's log "
+                                     f"'start:' line). {str(e).splitlines()[0]}") from e
             for k, m in self.ema.items():
                 m.load_state_dict(st["ema"][k])
             self.opt.load_state_dict(st["opt"])
