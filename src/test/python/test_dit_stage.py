@@ -150,6 +150,58 @@ class LightSquareBatchTest(unittest.TestCase):
             self.assertEqual(form, base_form)
             np.testing.assert_array_equal(idx, base_idx)
 
+    def test_before_light_square_from_a_light_batch_is_never_a_square_batch(self):
+        for s in range(200):
+            form, idx = self._draw(s, light_square_share=0.5, light_square_from=100)
+            base_form, base_idx = self._draw(s, light_square_share=0.5 if s >= 100 else 0.0)
+            self.assertEqual(form, base_form)
+            np.testing.assert_array_equal(idx, base_idx)
+
+
+class GrowAtTest(unittest.TestCase):
+    """--grow-at: one command trains at --grow-from-depth, grows the checkpoint (demo.grow) and trains on."""
+
+    def _run(self, out: Path, **kw) -> dict:
+        stage_diffusion(Run(_args(out, **kw)), lambda: None)
+        return torch.load(out / "diffusion_ckpt.pt")
+
+    def test_one_command_equals_training_growing_and_resuming_by_hand(self):
+        from sora4j_export.demo.grow import checkpoint_depth, grow_checkpoint
+        from sora4j_export.tokenizer import build_vocab
+
+        with tempfile.TemporaryDirectory() as d1, tempfile.TemporaryDirectory() as d2:
+            one, two = Path(d1), Path(d2)
+            _latents(one)
+            _latents(two)
+            st = self._run(one, dit_steps=4, depth=2, grow_at=2, grow_from_depth=1)
+            self.assertEqual((st["step"], checkpoint_depth(st["modules"]["stdit"])), (4, 2))
+            self.assertIn("grew the STDiT from depth 1 to 2 at step 2", (one / "log.txt").read_text())
+            self.assertTrue((one / "diffusion.pt").exists())
+
+            half = self._run(two, dit_steps=4, depth=1, stop_at=2)  # by hand: to step 2 at depth 1 ...
+            self.assertEqual(half["step"], 2)
+            self.assertFalse((two / "diffusion.pt").exists())  # an unfinished run writes no final weights
+            torch.save(grow_checkpoint(half, 2, len(build_vocab()), 32), two / "diffusion_ckpt.pt")  # ... grow ...
+            by_hand = self._run(two, dit_steps=4, depth=2)  # ... and resume at depth 2
+            self.assertEqual(_max_diff(st["modules"]["stdit"], by_hand["modules"]["stdit"]), 0.0)
+
+    def test_a_grown_run_resumes_without_growing_again(self):
+        with tempfile.TemporaryDirectory() as d:
+            out = Path(d)
+            _latents(out)
+            self._run(out, dit_steps=3, depth=2, grow_at=2, grow_from_depth=1)
+            st = self._run(out, dit_steps=5, depth=2, grow_at=2, grow_from_depth=1)
+            self.assertEqual(st["step"], 5)
+            self.assertEqual((out / "log.txt").read_text().count("grew the STDiT"), 1)
+
+    def test_growth_options_that_cannot_work_are_refused_by_value(self):
+        with tempfile.TemporaryDirectory() as d:
+            out = Path(d)
+            with self.assertRaisesRegex(SystemExit, "--grow-from-depth between 1 and --depth 2 - 1, got 2"):
+                self._run(out, depth=2, grow_at=2, grow_from_depth=2)
+            with self.assertRaisesRegex(SystemExit, "--grow-at 3 must lie inside the run's --dit-steps 3"):
+                self._run(out, depth=2, grow_at=3, grow_from_depth=1)
+
 
 if __name__ == "__main__":
     unittest.main()

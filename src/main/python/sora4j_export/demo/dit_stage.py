@@ -69,6 +69,41 @@ def _rank_main(args: dict, rank: int, world: int, port: int) -> None:
 
 
 def stage_diffusion(run: Run, tick) -> None:
+    """The diffusion stage; with ``--grow-at N`` the STDiT has depth ``--grow-from-depth`` until step N, where its
+    checkpoint is grown to ``--depth`` (:mod:`.grow`: identity-initialised new block pairs), then training goes on."""
+    a = run.args
+    if getattr(a, "grow_at", 0):
+        _grow_phase(run, tick)
+    _train_processes(run, tick)
+
+
+def _grow_phase(run: Run, tick) -> None:
+    from ..tokenizer import build_vocab
+    from .grow import checkpoint_depth, grow_checkpoint
+    from .runloop import load_checkpoint
+
+    a = run.args
+    small, at = getattr(a, "grow_from_depth", 0), a.grow_at
+    if not 0 < small < a.depth:
+        raise SystemExit(f"--grow-at {at} needs --grow-from-depth between 1 and --depth {a.depth} - 1, got {small}")
+    if not 0 < at < a.dit_steps:
+        raise SystemExit(f"--grow-at {at} must lie inside the run's --dit-steps {a.dit_steps}")
+    st = load_checkpoint(run.path("diffusion_ckpt.pt"))
+    have = checkpoint_depth(st["modules"]["stdit"]) if st is not None else small
+    if have == a.depth:
+        return  # grown before
+    if have != small:
+        raise SystemExit(f"the run's checkpoint has depth {have}, neither --grow-from-depth {small} nor --depth "
+                         f"{a.depth}")
+    if st is None or st["step"] < at:
+        _train_processes(Run(argparse.Namespace(**{**vars(a), "depth": small, "stop_at": at})), tick)
+        st = load_checkpoint(run.path("diffusion_ckpt.pt"))
+    save_atomic(grow_checkpoint(st, a.depth, len(build_vocab()), a.hidden, a.seed), run.path("diffusion_ckpt.pt"))
+    run.log(f"diffusion: grew the STDiT from depth {small} to {a.depth} at step {st['step']} (demo.grow)")
+    tick()
+
+
+def _train_processes(run: Run, tick) -> None:
     a = run.args
     procs = max(1, getattr(a, "procs", 1))
     if a.batch % procs:
@@ -104,8 +139,8 @@ def batch_clips(a, step: int, rng: np.random.Generator, n_clips: int, dark: np.n
     they were) are *light batches*: a form that names the background, and light-background clips only. Without
     them a light clip is in about 22 % of the batches' samples (a form names the background with probability 0.45,
     then half the clips are light), and squares on light came out distorted or with a second blob. A share
-    ``--light-square-share`` of the light batches (drawn apart again) holds squares on light only, under a form that
-    names the shape too, so that no caption without a shape word learns "square".
+    ``--light-square-share`` of the light batches (drawn apart again; from ``--light-square-from`` on) holds squares
+    on light only, under a form that names the shape too, so that no caption without a shape word learns "square".
     """
     form = W.sample_caption_form(rng)
     pool = None if form.names("background") else dark
@@ -114,6 +149,7 @@ def batch_clips(a, step: int, rng: np.random.Generator, n_clips: int, dark: np.n
             and np.random.default_rng([a.seed, 98, step]).random() < share:
         squares = getattr(a, "light_square_share", 0.0)
         if squares > 0 and light_squares is not None and len(light_squares) \
+                and step >= getattr(a, "light_square_from", 0) \
                 and np.random.default_rng([a.seed, 97, step]).random() < squares:
             form = W.sample_caption_form(rng, background_required=True, shape_required=True)
             pool = light_squares
@@ -161,7 +197,8 @@ def train(run: Run, tick, rank: int, world: int, port: int) -> None:
         raise SystemExit(f"--micro-batch {micro} does not divide a process's {share} clips of --batch {a.batch}")
     sync = _GradSum() if world > 1 else None
     acc, t_last, t_ckpt, c_last = [], time.time(), time.time(), time.process_time()
-    while loop.step < a.dit_steps:
+    stop = min(a.dit_steps, getattr(a, "stop_at", 0) or a.dit_steps)  # stop_at: the step a run grows at
+    while loop.step < stop:
         rng, gen = step_rng(a.seed, "diffusion", loop.step)
         form, idx = batch_clips(a, loop.step, rng, len(z_all), dark, light, light_squares)
         x0 = z_all[idx]
@@ -207,7 +244,7 @@ def train(run: Run, tick, rank: int, world: int, port: int) -> None:
                     f"lr {loop.opt.param_groups[0]['lr']:.2e} {(time.time() - t_last) / len(acc):.2f} s/step "
                     f"(CPU {(time.process_time() - c_last) / len(acc):.2f} s/step)")
             acc, t_last, c_last = [], time.time(), time.process_time()
-        if (loop.step % a.ckpt_every == 0 or loop.step == a.dit_steps
+        if (loop.step % a.ckpt_every == 0 or loop.step == stop
                 or time.time() - t_ckpt >= 60.0 * a.ckpt_minutes):
             loop.save()
             tick()
@@ -215,7 +252,7 @@ def train(run: Run, tick, rank: int, world: int, port: int) -> None:
         if a.eval_every and (loop.step % a.eval_every == 0 or loop.step == a.dit_steps):
             _monitor(run, loop.ema["t5"], loop.ema["stdit"], lat, tok)
             tick()
-    if rank == 0:
+    if rank == 0 and loop.step >= a.dit_steps:
         save_atomic({"t5": loop.ema["t5"].state_dict(), "stdit": loop.ema["stdit"].state_dict(),
                      "hidden": a.hidden, "depth": a.depth}, run.path("diffusion.pt"))
     if world > 1:

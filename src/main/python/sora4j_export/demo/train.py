@@ -220,6 +220,12 @@ def parse_args(argv=None):
     p.add_argument("--light-square-share", type=float, default=0.0,
                    help="share of the light batches with squares on light only, under captions naming the shape "
                         "(default 0: the embedded pack's recipe)")
+    p.add_argument("--light-square-from", type=int, default=0,
+                   help="first diffusion step whose light batches may be square batches (0: with the light batches)")
+    p.add_argument("--grow-at", type=int, default=0,
+                   help="grow the STDiT from --grow-from-depth to --depth at this diffusion step (demo.grow: "
+                        "identity-initialised new block pairs; 0: never)")
+    p.add_argument("--grow-from-depth", type=int, default=0, help="the STDiT depth before --grow-at")
     p.add_argument("--log-every", type=int, default=50)
     p.add_argument("--ckpt-every", type=int, default=250)
     p.add_argument("--ckpt-minutes", type=float, default=15.0, help="also checkpoint the diffusion stage after this "
