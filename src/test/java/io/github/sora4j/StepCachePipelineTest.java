@@ -20,6 +20,8 @@ import org.junit.jupiter.api.Test;
  */
 class StepCachePipelineTest {
     private static final ModelPack DEMO = ModelPack.embeddedDefault();
+    /** The demo STDiT's block pairs: one fused pair block each. */
+    private static final int DEPTH = DEMO.manifest().stdit().depth();
     private static final String PROMPT = "a red circle moving left";
 
     private static GenerationRequest request(int steps) {
@@ -95,7 +97,7 @@ class StepCachePipelineTest {
         int last = 0;
         for (StepReport s : report.steps()) {
             if (s.computed()) {
-                assertThat(events.blocksOfStep(s.index())).hasSize(6); // embed, 4 blocks, final
+                assertThat(events.blocksOfStep(s.index())).hasSize(2 + DEPTH); // embed, blocks, final
                 last = s.index();
             } else {
                 assertThat(events.blocksOfStep(s.index())).isEmpty();
@@ -116,7 +118,7 @@ class StepCachePipelineTest {
         }
         assertThat(computed(report)).containsExactly(0, 1, 2, 4, 7, 10, 13, 15);
         assertThat(events.blocksOfStep(3)).hasSize(2).allMatch(b -> !b.contains("block"));
-        assertThat(events.blocksOfStep(4)).hasSize(6);
+        assertThat(events.blocksOfStep(4)).hasSize(2 + DEPTH);
     }
 
     @Test
