@@ -138,7 +138,7 @@ class StepCachePipelineTest {
         try (VideoPipeline p = VideoPipeline.builder().pack(DEMO)
                 .preset(Preset.LPL_CACHE_ADAPTIVE).build()) {
             // reference.Sampler with stepcache.CacheConfig("adaptive", 0.4, 4, 2, "velocity"),
-            // LPL fixed 15, seed 42 (sora4j_export.demo.cache_sweep.generate)
+            // LPL fixed 15, seed 42 (sora4j_export.demo.cache_sweep.generate; demo.embed prints them)
             assertThat(computed(p.generate(request(30)).report()))
                     .containsExactly(0, 1, 3, 4, 6, 10, 15);
             assertThat(computed(p.generate(GenerationRequest.builder(

@@ -64,7 +64,8 @@ class MagCacheCalibrationTest {
     void theDemoPackCarriesA30StepCalibrationAndItsMaskIsThePythonOne() {
         MagCacheCalibration c = MagCacheCalibration.of(ModelPack.embeddedDefault());
         assertThat(c.ratios()).hasSize(30);
-        // python3 -m sora4j_export.stepcache: mask_from_ratios(ratios, 30, 0.1, 3, 3, leap 15)
+        // python3 -m sora4j_export.stepcache: mask_from_ratios(ratios, 30, 0.1, 3, 3, leap 15), as
+        // python3 -m sora4j_export.demo.embed prints it when a pack is embedded
         assertThat(computed(c.mask(30, 0.1, 3, 3, i -> i == 15)))
                 .containsExactly(0, 1, 2, 4, 7, 10, 13, 15, 18, 21, 24, 27);
     }
