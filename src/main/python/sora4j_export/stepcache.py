@@ -143,7 +143,8 @@ def residual_ratios(models, prompts: Sequence[str], seed: int, steps: int = 30) 
         z0 = initial_noise(seed + k, models.latent_shape(models.frames, models.height, models.width))
         mags = []
         models.sampler.sample(z0, y, mask, models.null, height=models.height, width=models.width,
-                              num_frames=models.frames, steps=steps, guidance=7.0, fps=models.sampling.get("fps", 24),
+                              num_frames=models.frames, steps=steps, guidance=models.guidance,
+                              fps=models.sampling.get("fps", 24),
                               record=False, residual_hook=lambda r: mags.append(float(r.abs().to(torch.float64).mean())))
         for i in range(1, steps):
             sums[i] += mags[i] / mags[i - 1]
@@ -154,7 +155,8 @@ def _sha256(p: Path) -> str:
     return hashlib.sha256(p.read_bytes()).hexdigest()
 
 
-def write_calibration(pack_dir: Path, ratios: Sequence[float], prompts: Sequence[str], seed: int) -> Path:
+def write_calibration(pack_dir: Path, ratios: Sequence[float], prompts: Sequence[str], seed: int,
+                      guidance: float = 7.0) -> Path:
     """Writes stepcache.json and lists it in manifest.json (both via temporary files renamed into place)."""
     pack_dir = Path(pack_dir)
     if (pack_dir / "manifest.json.sig").exists():
@@ -162,7 +164,7 @@ def write_calibration(pack_dir: Path, ratios: Sequence[float], prompts: Sequence
                          f"break the signature; calibrate an unsigned copy, then sign it")
     manifest_path = pack_dir / "manifest.json"
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    data = {"format": FORMAT, "formatVersion": 1, "steps": len(ratios), "guidance": 7.0,
+    data = {"format": FORMAT, "formatVersion": 1, "steps": len(ratios), "guidance": float(guidance),
             "prompts": list(prompts), "seed": seed,
             "residualMagnitudeRatios": [round(float(r), 6) for r in ratios]}
     body = (json.dumps(data, indent=2) + "\n").encode("utf-8")
@@ -205,7 +207,7 @@ def main(argv=None) -> int:
     models = PackModels(a.pack)
     prompts = CALIBRATION_PROMPTS[:a.prompts]
     ratios = residual_ratios(models, prompts, CALIBRATION_SEED, a.steps)
-    path = write_calibration(Path(a.pack), ratios, prompts, CALIBRATION_SEED)
+    path = write_calibration(Path(a.pack), ratios, prompts, CALIBRATION_SEED, models.guidance)
     print(f"wrote {path}: {', '.join(f'{r:.4f}' for r in ratios)}")
     return 0
 

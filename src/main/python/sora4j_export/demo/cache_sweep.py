@@ -32,7 +32,7 @@ def generate(models, prompt, seed, lpl=None, tdtm=0, cache=None):
                                    models.sampling.get("aestheticScore", 6.5))
     z0 = initial_noise(seed, models.latent_shape(models.frames, models.height, models.width))
     res = models.sampler.sample(z0, y, mask, models.null, height=models.height, width=models.width,
-                                num_frames=models.frames, steps=30, guidance=7.0, fps=models.sampling.get("fps", 24),
+                                num_frames=models.frames, steps=30, guidance=models.guidance, fps=models.sampling.get("fps", 24),
                                 lpl=lpl, tdtm_steps=tdtm, record=False, cache=cache)
     video = W.from_model(decode_with_blocks(models.vae_parts, res.z, models.frames, models.vae_cfg)[0].numpy())
     return video, res

@@ -79,7 +79,7 @@ def embed(src: Path, dst: Path, log=print) -> Dict[str, object]:
         models = PackModels(staged)
         prompts = sc.CALIBRATION_PROMPTS[:4]
         ratios = sc.residual_ratios(models, prompts, sc.CALIBRATION_SEED, 30)
-        sc.write_calibration(staged, ratios, prompts, sc.CALIBRATION_SEED)
+        sc.write_calibration(staged, ratios, prompts, sc.CALIBRATION_SEED, models.guidance)
         verify_pack(staged)
         log(f"calibrated {staged} in {time.time() - t0:.0f} s")
     except BaseException:

@@ -89,7 +89,7 @@ def generate(models: PackModels, prompt: str, seed: int, p: Preset, ratios):
                                    models.sampling.get("aestheticScore", 6.5))
     z0 = initial_noise(seed, models.latent_shape(models.frames, models.height, models.width))
     res = models.sampler.sample(z0, y, mask, models.null, height=models.height, width=models.width,
-                                num_frames=models.frames, steps=30, guidance=7.0, fps=models.sampling.get("fps", 24),
+                                num_frames=models.frames, steps=30, guidance=models.guidance, fps=models.sampling.get("fps", 24),
                                 lpl=ref.LplConfig.fixed(p.lpl_leap) if p.lpl_leap >= 0 else None,
                                 tdtm_steps=p.tdtm_steps, record=False, cache=cache_config(p, ratios))
     frames = decode_with_blocks(models.vae_parts, res.z, models.frames, models.vae_cfg)

@@ -9,6 +9,7 @@ check, as in the full evaluation. A probe is not a full evaluation: a pack is em
 
     PYTHONPATH=src/main/python /usr/bin/python3 -m sora4j_export.demo.probe training/demo-v2-deep [--depth 6]
     PYTHONPATH=src/main/python /usr/bin/python3 -m sora4j_export.demo.probe --pack DIR   # a finished pack
+    ... --guidance 3,5,7     # the same prompts at other guidance scales
 
 About 3 min on one core for the 48 prompts (2026-12-05).
 """
@@ -54,8 +55,12 @@ def pack_from_run(run: Path, work: Path, hidden: int, depth: int) -> Path:
     return pack
 
 
-def probe(pack: Path, log=print) -> dict:
+def probe(pack: Path, guidance: float = None, log=print) -> dict:
+    """Every frame clean for the held-out full prompts on light backgrounds; ``guidance``: the scale (default: the
+    pack's)."""
     models = PackModels(pack)
+    if guidance is not None:
+        models.guidance = guidance
     items = [(p, s) for p, s in held_out_prompts(models.frames, 2) if p.endswith("on a light background")]
     clean, unclean = 0, []
     for prompt, seed in items:
@@ -64,10 +69,13 @@ def probe(pack: Path, log=print) -> dict:
         clean += o.clean
         if not o.clean:
             unclean.append(f"{prompt} (seed {seed})")
-    log(f"every frame clean on light, held-out full prompts: {clean}/{len(items)} ({clean / len(items):.1%})")
+    squares = sum(1 for p, _ in items if " square " in p)
+    bad_squares = sum(1 for u in unclean if " square " in u)
+    log(f"guidance {models.guidance:g}: every frame clean on light, held-out full prompts: {clean}/{len(items)} "
+        f"({clean / len(items):.1%}); squares {squares - bad_squares}/{squares}")
     for u in unclean:
         log(f"  not clean: {u}")
-    return {"clean": clean, "n": len(items), "unclean": unclean}
+    return {"clean": clean, "n": len(items), "unclean": unclean, "guidance": models.guidance}
 
 
 def main(argv=None) -> int:
@@ -77,13 +85,16 @@ def main(argv=None) -> int:
     ap.add_argument("--hidden", type=int, default=128, help="the run's --hidden")
     ap.add_argument("--depth", type=int, default=4, help="the run's --depth")
     ap.add_argument("--work", type=Path, default=Path("/tmp/sora4j-probe"))
+    ap.add_argument("--guidance", default=None,
+                    help="comma-separated guidance scales to probe (default: the pack's, 7.0 for the demo packs)")
     a = ap.parse_args(argv)
     if (a.run is None) == (a.pack is None):
         ap.error("give a training directory or --pack DIR (one of them)")
     torch.set_num_threads(1)
     t0 = time.time()
     pack = a.pack or pack_from_run(a.run, a.work, a.hidden, a.depth)
-    probe(pack)
+    for g in [float(v) for v in a.guidance.split(",")] if a.guidance else [None]:
+        probe(pack, g)
     print(f"probe: {time.time() - t0:.0f} s")
     return 0
 

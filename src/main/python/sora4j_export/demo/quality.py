@@ -102,6 +102,8 @@ class PackModels:
         self.tokenizer = WordLevelTokenizer.from_file(self.dir / self.manifest["text"]["tokenizer"])
         self.max_length = int(self.manifest["text"]["modelMaxLength"])
         self.sampling = self.manifest["sampling"]
+        #: the pack's classifier-free guidance scale (manifest sampling.guidanceScale), as the CLI uses it
+        self.guidance = float(self.sampling.get("guidanceScale", 7.0))
         self.sampler = ref.Sampler(self.stdit)
         # the pack's native request (manifest "request"; packs written before it: the v1 demo's 17 frames, 64×64)
         req = self.manifest.get("request") or {"frames": W.FRAMES_V1, "width": W.WIDTH, "height": W.HEIGHT}
@@ -124,10 +126,11 @@ class PackModels:
         return 1, v["latentChannels"], t, height // s, width // s
 
     @torch.no_grad()
-    def generate(self, prompt: str, seed: int, *, steps: int = 30, guidance: float = 7.0, frames: int = None,
+    def generate(self, prompt: str, seed: int, *, steps: int = 30, guidance: float = None, frames: int = None,
                  height: int = None, width: int = None, lpl=None, tdtm_steps: int = 0,
                  tdtm_rule: str = ref.TDTM_SORA4J):
-        """(frames [1, 3, F, H, W] float32, SampleResult); frames and size default to the pack's native request."""
+        """(frames [1, 3, F, H, W] float32, SampleResult); frames and size default to the pack's native request,
+        the guidance scale to the pack's."""
         from ..tiny import initial_noise
         from ..vae import decode_with_blocks
 
@@ -136,7 +139,8 @@ class PackModels:
                                        self.sampling.get("aestheticScore", 6.5))
         z0 = initial_noise(seed, self.latent_shape(frames, height, width))
         res = self.sampler.sample(z0, y, mask, self.null, height=height, width=width, num_frames=frames,
-                                  steps=steps, guidance=guidance, fps=self.sampling.get("fps", 24), lpl=lpl,
+                                  steps=steps, guidance=self.guidance if guidance is None else guidance,
+                                  fps=self.sampling.get("fps", 24), lpl=lpl,
                                   tdtm_steps=tdtm_steps, record=False, tdtm_rule=tdtm_rule)
         return decode_with_blocks(self.vae_parts, res.z, frames, self.vae_cfg), res
 
