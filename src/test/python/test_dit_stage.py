@@ -158,6 +158,21 @@ class LightSquareBatchTest(unittest.TestCase):
             np.testing.assert_array_equal(idx, base_idx)
 
 
+class ResumeTest(unittest.TestCase):
+    def test_resuming_a_missing_run_is_refused_instead_of_starting_a_new_one(self):
+        import contextlib
+        import io
+
+        from sora4j_export.demo.train import main
+
+        with tempfile.TemporaryDirectory() as d:
+            err = io.StringIO()
+            with contextlib.redirect_stderr(err):
+                self.assertEqual(main(["--out", str(Path(d, "nowhere")), "--resume"]), 2)
+            self.assertIn("holds no run to resume", err.getvalue())
+            self.assertFalse(Path(d, "nowhere").exists())
+
+
 class GrowAtTest(unittest.TestCase):
     """--grow-at: one command trains at --grow-from-depth, grows the checkpoint (demo.grow) and trains on."""
 
@@ -184,6 +199,18 @@ class GrowAtTest(unittest.TestCase):
             torch.save(grow_checkpoint(half, 2, len(build_vocab()), 32), two / "diffusion_ckpt.pt")  # ... grow ...
             by_hand = self._run(two, dit_steps=4, depth=2)  # ... and resume at depth 2
             self.assertEqual(_max_diff(st["modules"]["stdit"], by_hand["modules"]["stdit"]), 0.0)
+            self.assertEqual(_max_diff(st["ema"]["stdit"], by_hand["ema"]["stdit"]), 0.0)
+            self.assertEqual(st["opt"]["state"].keys(), by_hand["opt"]["state"].keys())
+            for i, m in st["opt"]["state"].items():
+                self.assertTrue(torch.equal(m["exp_avg_sq"], by_hand["opt"]["state"][i]["exp_avg_sq"]), i)
+
+    def test_a_run_past_the_growth_step_at_the_old_depth_is_refused(self):
+        with tempfile.TemporaryDirectory() as d:
+            out = Path(d)
+            _latents(out)
+            self._run(out, dit_steps=3, depth=1)
+            with self.assertRaisesRegex(SystemExit, "--grow-at 2: the run's checkpoint is at step 3 with depth 1"):
+                self._run(out, dit_steps=5, depth=2, grow_at=2, grow_from_depth=1)
 
     def test_a_grown_run_resumes_without_growing_again(self):
         with tempfile.TemporaryDirectory() as d:

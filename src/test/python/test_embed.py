@@ -30,6 +30,17 @@ class EmbedTest(unittest.TestCase):
         self.assertEqual(g["merged"], [0, 1, 2, 4, 7, 10, 13])
         self.assertEqual(list(g["adaptive"].values()), [[0, 1, 3, 4, 6, 10, 15], [0, 1, 2, 4, 6, 10, 15]])
 
+    def test_an_embed_stopped_between_its_renames_is_repaired_before_anything_else(self):
+        with tempfile.TemporaryDirectory() as d:
+            old = Path(d, "demo.old")
+            old.mkdir()
+            (old / "manifest.json").write_text("{}")
+            messages = []
+            with self.assertRaises(Exception):  # the source is not a pack: refused after the repair
+                E.embed(Path(d, "missing"), Path(d, "demo"), log=messages.append)
+            self.assertTrue(Path(d, "demo", "manifest.json").exists())
+            self.assertFalse(old.exists())
+
     def test_the_embedded_pack_itself_or_a_folder_without_a_manifest_is_refused(self):
         with tempfile.TemporaryDirectory() as d:
             with self.assertRaisesRegex(SystemExit, "is the embedded pack already"):

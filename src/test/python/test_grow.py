@@ -95,7 +95,12 @@ class GrowTest(unittest.TestCase):
     def test_a_compact_checkpoint_grows_too(self):
         small = compact_checkpoint(self.loop.ckpt)
         grown = G.grow_checkpoint(read_compact(small), 3, VOCAB, HIDDEN)
+        full = G.grow_checkpoint(self.state, 3, VOCAB, HIDDEN)
         self.assertEqual(grown["step"], 3)
+        for k, v in full["modules"]["stdit"].items():  # the weights are float32 in both forms
+            self.assertTrue(torch.equal(grown["modules"]["stdit"][k], v), k)
+        for k, v in full["ema"]["stdit"].items():  # the EMA within bfloat16 of its drift from the weights
+            torch.testing.assert_close(grown["ema"]["stdit"][k], v, rtol=0, atol=1e-3)
 
     def test_a_smaller_or_equal_depth_is_refused_naming_both(self):
         with self.assertRaisesRegex(ValueError, "--depth 2: the checkpoint already has depth 2"):

@@ -158,17 +158,21 @@ def part_fills(models: PackModels, run: Path, log, clips: int = 6) -> dict:
     sc = torch.tensor(models.vae_cfg.scale, dtype=torch.float32).reshape(-1, 1, 1, 1)
     sh = torch.tensor(models.vae_cfg.shift, dtype=torch.float32).reshape(-1, 1, 1, 1)
 
-    def fills(video):
-        return [max((o.fill for o in frame_objects(f)), default=float("nan")) for f in video]
+    def fills(video):  # (fill of the frame's largest object, or NaN without one; objects in the frame)
+        out = []
+        for f in video:
+            objs = frame_objects(f)
+            out.append((max(objs, key=lambda o: o.area).fill if objs else float("nan"), len(objs)))
+        return out
 
     rng = np.random.default_rng(5)
     result = {}
     for shape in FILL_SHAPES:
         for bg in W.BACKGROUNDS:
             got = {"truth": [], "round_trip": [], "generated": []}
+            seen = [t for t in W.TRAIN_TRIPLES if t[1] == shape]  # training triples: the shape, not composition
             for k in range(clips):
-                colour = list(W.COLOURS)[int(rng.integers(len(W.COLOURS)))]
-                clip = W.sample_clip(rng, [(colour, shape, W.DIRECTIONS[k % 4])], background=bg)
+                clip = W.sample_clip(rng, [seen[int(rng.integers(len(seen)))]], background=bg)
                 truth = W.render(clip)
                 with torch.no_grad():
                     z = (encode_video(enc, tenc, truth) - sh) / sc
@@ -179,12 +183,14 @@ def part_fills(models: PackModels, run: Path, log, clips: int = 6) -> dict:
                     got[name] += fills(video)
             row = {}
             for name, v in got.items():
-                a = np.asarray(v, dtype=np.float64)
+                a = np.asarray([f for f, _ in v], dtype=np.float64)
                 row[name] = {"p5": round(float(np.nanpercentile(a, 5)), 3),
                              "p50": round(float(np.nanpercentile(a, 50)), 3),
-                             "square_share": round(float(np.mean(a >= SQUARE_FILL)), 3)}
+                             "square_share": round(float(np.mean(a >= SQUARE_FILL)), 3),
+                             "one_object_share": round(float(np.mean([n == 1 for _, n in v])), 3)}
                 log(f"fills {shape} on {bg}, {name}: p5 {row[name]['p5']:.3f} median {row[name]['p50']:.3f}, frames "
-                    f"with fill >= {SQUARE_FILL} (a square): {row[name]['square_share']:.0%}")
+                    f"with fill >= {SQUARE_FILL} (a square): {row[name]['square_share']:.0%}, with one object: "
+                    f"{row[name]['one_object_share']:.0%}")
             result[f"{shape}/{bg}"] = row
     return result
 

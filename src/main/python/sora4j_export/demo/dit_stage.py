@@ -95,6 +95,10 @@ def _grow_phase(run: Run, tick) -> None:
     if have != small:
         raise SystemExit(f"the run's checkpoint has depth {have}, neither --grow-from-depth {small} nor --depth "
                          f"{a.depth}")
+    if st is not None and st["step"] > at:
+        raise SystemExit(f"--grow-at {at}: the run's checkpoint is at step {st['step']} with depth {small} already; "
+                         f"growing it now would not be growing at step {at} (grow it by hand with demo.grow, "
+                         f"or choose --grow-at {st['step']} or later)")
     if st is None or st["step"] < at:
         _train_processes(Run(argparse.Namespace(**{**vars(a), "depth": small, "stop_at": at})), tick)
         st = load_checkpoint(run.path("diffusion_ckpt.pt"))

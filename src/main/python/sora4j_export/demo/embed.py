@@ -65,12 +65,15 @@ def embed(src: Path, dst: Path, log=print) -> Dict[str, object]:
     from ..pack import verify_pack
 
     src, dst = Path(src), Path(dst)
+    staged, old = dst.with_name(dst.name + ".new"), dst.with_name(dst.name + ".old")
+    if not dst.exists() and old.exists():  # an earlier embed stopped between its two renames
+        os.replace(old, dst)
+        log(f"restored {dst} from {old}")
     verify_pack(src)
     if (src / "manifest.json.sig").exists():
         raise SystemExit(f"{src} is signed: calibration changes its manifest; embed an unsigned pack")
     if src.resolve() == dst.resolve():
         raise SystemExit(f"{src} is the embedded pack already")
-    staged = dst.with_name(dst.name + ".new")
     if staged.exists():
         shutil.rmtree(staged)
     shutil.copytree(src, staged)
@@ -85,7 +88,6 @@ def embed(src: Path, dst: Path, log=print) -> Dict[str, object]:
     except BaseException:
         shutil.rmtree(staged, ignore_errors=True)
         raise
-    old = dst.with_name(dst.name + ".old")
     if old.exists():
         shutil.rmtree(old)
     if dst.exists():

@@ -82,10 +82,21 @@ def grow_checkpoint(state: dict, depth: int, vocab_size: int, hidden: int = 128,
     ema = {"t5": state["ema"]["t5"], "stdit": grow_stdit_state(state["ema"]["stdit"], fresh, depth)}
     old_names = parameter_names(t5_old, stdit_old)
     new_index = {n: i for i, n in enumerate(parameter_names(t5_new, stdit_new))}
-    opt_state = {new_index[old_names[int(i)]]: s for i, s in state["opt"]["state"].items()}
     groups = [dict(g) for g in state["opt"]["param_groups"]]
     if len(groups) != 1:
         raise ValueError(f"expected one optimiser parameter group, found {len(groups)}")
+    if len(groups[0]["params"]) != len(old_names):
+        raise ValueError(f"the checkpoint's optimiser has {len(groups[0]['params'])} parameters but a depth-"
+                         f"{old_depth} model trains {len(old_names)}: not a diffusion-stage checkpoint of this trainer")
+    opt_state = {}
+    for i, st in state["opt"]["state"].items():
+        module, name = old_names[int(i)]
+        want = tuple(state["modules"][module][name].shape)
+        got = tuple(st["exp_avg"].shape) if "exp_avg" in st else want
+        if got != want:
+            raise ValueError(f"optimiser entry {i} ({module}.{name}) has moments of shape {list(got)} but the "
+                             f"parameter is {list(want)}: the parameter order is not the trainer's")
+        opt_state[new_index[(module, name)]] = st
     groups[0]["params"] = list(range(len(new_index)))
     return {"modules": modules, "ema": ema, "opt": {"state": opt_state, "param_groups": groups},
             "step": state["step"]}

@@ -1,13 +1,13 @@
 """Probes a training run's latest checkpoint on the bar that still fails: every frame clean on light backgrounds.
 
-The pack is written from a copy of the checkpoint into ``--work`` (default /tmp/sora4j-probe), so a running
+The pack is written from a copy of the checkpoint into ``--work`` (default a new temporary folder), so a running
 training is not touched (its log, stage marks and checkpoint stay as they are). Then the held-out full prompts on a
 light background (the 48 of ``quality``'s set; baseline sampler, 30 steps) are generated and judged by the every-frame
 check, as in the full evaluation. A probe is not a full evaluation: a pack is embedded only after ``quality``.
 
 ::
 
-    PYTHONPATH=src/main/python /usr/bin/python3 -m sora4j_export.demo.probe training/demo-v2-deep [--depth 6]
+    PYTHONPATH=src/main/python /usr/bin/python3 -m sora4j_export.demo.probe training/demo-v2-deep
     PYTHONPATH=src/main/python /usr/bin/python3 -m sora4j_export.demo.probe --pack DIR   # a finished pack
     ... --guidance 3,5,7     # the same prompts at other guidance scales
 
@@ -32,9 +32,11 @@ from .quality import PackModels, held_out_prompts, judge
 RUN_FILES = ("latents.npz", "spatial.pt", "temporal.pt")
 
 
-def pack_from_run(run: Path, work: Path, hidden: int, depth: int) -> Path:
-    """A pack of ``run``'s latest diffusion checkpoint (EMA weights), written under ``work``; returns its folder."""
-    from .runloop import compact_path
+def pack_from_run(run: Path, work: Path) -> Path:
+    """A pack of ``run``'s latest diffusion checkpoint (EMA weights; the STDiT's hidden size and depth read from it),
+    written under ``work``; returns its folder."""
+    from .grow import checkpoint_depth
+    from .runloop import compact_path, load_checkpoint
     from .train import write_demo_pack
 
     full = run / "diffusion_ckpt.pt"
@@ -50,6 +52,8 @@ def pack_from_run(run: Path, work: Path, hidden: int, depth: int) -> Path:
             raise SystemExit(f"{run / f} is missing: resume the run once to rebuild it")
         os.symlink((run / f).resolve(), copy / f)
     shutil.copy(src, copy / src.name)  # a copy: the running training replaces its checkpoint atomically
+    stdit = load_checkpoint(copy / "diffusion_ckpt.pt")["ema"]["stdit"]
+    hidden, depth = int(stdit["x_embedder.proj.weight"].shape[0]), checkpoint_depth(stdit)
     pack = work / "pack"
     write_demo_pack(copy, pack, from_checkpoint=True, hidden=hidden, depth=depth)
     return pack
@@ -82,9 +86,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python3 -m sora4j_export.demo.probe", description=__doc__.split("\n\n")[0])
     ap.add_argument("run", nargs="?", type=Path, help="a training directory (its latest diffusion checkpoint)")
     ap.add_argument("--pack", type=Path, default=None, help="probe this pack instead of a run's checkpoint")
-    ap.add_argument("--hidden", type=int, default=128, help="the run's --hidden")
-    ap.add_argument("--depth", type=int, default=4, help="the run's --depth")
-    ap.add_argument("--work", type=Path, default=Path("/tmp/sora4j-probe"))
+    ap.add_argument("--work", type=Path, default=None,
+                    help="where the pack is written (default: a new temporary folder)")
     ap.add_argument("--guidance", default=None,
                     help="comma-separated guidance scales to probe (default: the pack's, 7.0 for the demo packs)")
     a = ap.parse_args(argv)
@@ -92,7 +95,9 @@ def main(argv=None) -> int:
         ap.error("give a training directory or --pack DIR (one of them)")
     torch.set_num_threads(1)
     t0 = time.time()
-    pack = a.pack or pack_from_run(a.run, a.work, a.hidden, a.depth)
+    import tempfile
+
+    pack = a.pack or pack_from_run(a.run, a.work or Path(tempfile.mkdtemp(prefix="sora4j-probe-")))
     for g in [float(v) for v in a.guidance.split(",")] if a.guidance else [None]:
         probe(pack, g)
     print(f"probe: {time.time() - t0:.0f} s")

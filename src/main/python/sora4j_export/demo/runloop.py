@@ -84,10 +84,11 @@ class Loop:
                 try:
                     m.load_state_dict(st["modules"][k])
                 except RuntimeError as e:
+                    detail = " ".join(line.strip() for line in str(e).splitlines()[1:])[:400]
                     raise SystemExit(f"{self.ckpt} (or its compact form): the checkpoint's {k} weights do not fit "
                                      f"the model built from this command's options; resume with the options the run "
-                                     f"was trained with (the diffusion stage: --hidden, --depth; see the run's log "
-                                     f"'start:' line). {str(e).splitlines()[0]}") from e
+                                     f"was trained with (the diffusion stage: --hidden, --depth, and after a growth "
+                                     f"the grown --depth; the run's log says which). {detail}") from e
             for k, m in self.ema.items():
                 m.load_state_dict(st["ema"][k])
             self.opt.load_state_dict(st["opt"])

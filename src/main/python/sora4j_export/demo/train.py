@@ -241,6 +241,10 @@ def main(argv=None) -> int:
     if out.exists() and any(out.iterdir()) and not a.resume:
         print(f"{out} is not empty: pass --resume to continue that run (or choose a new --out)", file=sys.stderr)
         return 2
+    if a.resume and not (out.exists() and any(out.iterdir())):
+        print(f"--resume: {out} holds no run to resume (is the path right, and the run's directory committed or "
+              f"copied?); without --resume a new run starts there", file=sys.stderr)
+        return 2
     out.mkdir(parents=True, exist_ok=True)
     stages = [s.strip() for s in a.stages.split(",") if s.strip()]
     for s in stages:
