@@ -314,6 +314,7 @@ class DemoPackTest(unittest.TestCase):
 
         torch.set_num_threads(1)
         models = Q.PackModels(PACK_DIR)
+        models.guidance = 5.0  # quality --guidance: the workers sample at it too
         items = Q.held_out_prompts(models.frames, 1, 3)
         settings = Q.SETTINGS[:2]  # the baseline and LPL 16/30 (PSNR against the baseline)
         one = Q.evaluate(models, items, settings=settings, log=lambda s: None)

@@ -314,9 +314,11 @@ def evaluate(models: PackModels, items, settings=SETTINGS, log=print, save_dir=N
 
 
 def _evaluate_chunk(job) -> Dict[str, Tally]:
-    pack, items, settings, threads, save_dir, offset, total = job
+    pack, items, settings, threads, save_dir, offset, total, guidance = job
     torch.set_num_threads(threads)
-    return evaluate(PackModels(pack), items, settings=settings, log=lambda s: print(s, flush=True),
+    models = PackModels(pack)
+    models.guidance = guidance
+    return evaluate(models, items, settings=settings, log=lambda s: print(s, flush=True),
                     save_dir=save_dir, offset=offset, total=total)
 
 
@@ -328,7 +330,8 @@ def evaluate_parallel(models: PackModels, pack, items, settings=SETTINGS, worker
     if workers <= 1 or len(items) < 2:
         return evaluate(models, items, settings=settings, log=log, save_dir=save_dir)
     parts = in_processes(_evaluate_chunk, items, workers,
-                         lambda share, offset: (str(pack), share, settings, threads, save_dir, offset, len(items)))
+                         lambda share, offset: (str(pack), share, settings, threads, save_dir, offset, len(items),
+                                                models.guidance))
     return {s.name: Tally([o for p in parts for o in p[s.name].outcomes]) for s in settings}
 
 
@@ -377,10 +380,14 @@ def main(argv=None) -> int:
     ap.add_argument("--workers", type=int, default=1,
                     help="processes sharing the prompts, each with --threads threads (the same results for any number)")
     ap.add_argument("--save-videos", default=None, help="also save every decoded video (.npy) in this folder")
+    ap.add_argument("--guidance", type=float, default=None,
+                    help="classifier-free guidance scale (default: the pack's sampling.guidanceScale)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     t0 = time.time()
     models = PackModels(args.pack)
+    if args.guidance is not None:
+        models.guidance = args.guidance
     if args.save_videos:
         Path(args.save_videos).mkdir(parents=True, exist_ok=True)
 

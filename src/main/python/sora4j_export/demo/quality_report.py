@@ -91,7 +91,7 @@ def report(models, res, args, wall: float) -> str:
         f" (trained by `python3 -m sora4j_export.demo.train`, see [demo-pack.md](demo-pack.md)): its native request "
         f"{models.frames} frames at {models.width}×{models.height}, latent {list(latent[1:])}, STDiT3 hidden "
         f"{man['stdit']['hiddenSize']}, depth {man['stdit']['depth']}, T5 d_model {man['text']['dModel']} × "
-        f"{man['text']['numBlocks']} blocks. CFG 7.0, 30 steps, fps {models.sampling.get('fps', 24)}.",
+        f"{man['text']['numBlocks']} blocks. CFG {models.guidance:.1f}, 30 steps, fps {models.sampling.get('fps', 24)}.",
         "",
         "## The bars of issue 16",
         "",
