@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -238,7 +237,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    if "OPENBLAS_NUM_THREADS" not in os.environ:
-        env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
-        os.execve(sys.executable, [sys.executable, "-m", "sora4j_export.demo.diagnose"] + sys.argv[1:], env)
-    sys.exit(main())
+    from .entry import run
+
+    run("sora4j_export.demo.diagnose", main)

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import sys
 import time
 from pathlib import Path
 from typing import Dict, List
@@ -121,7 +120,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    if "OPENBLAS_NUM_THREADS" not in os.environ:
-        env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
-        os.execve(sys.executable, [sys.executable, "-m", "sora4j_export.demo.embed"] + sys.argv[1:], env)
-    sys.exit(main())
+    from .entry import run
+
+    run("sora4j_export.demo.embed", main)

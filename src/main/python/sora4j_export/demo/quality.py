@@ -31,9 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -416,11 +414,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    if "OPENBLAS_NUM_THREADS" not in os.environ:
-        threads = "1"
-        for i, arg in enumerate(sys.argv):
-            if arg == "--threads" and i + 1 < len(sys.argv):
-                threads = sys.argv[i + 1]
-        env = dict(os.environ, OPENBLAS_NUM_THREADS=threads, OMP_NUM_THREADS=threads)
-        os.execve(sys.executable, [sys.executable, "-m", "sora4j_export.demo.quality"] + sys.argv[1:], env)
-    sys.exit(main())
+    from .entry import run
+
+    run("sora4j_export.demo.quality", main)
