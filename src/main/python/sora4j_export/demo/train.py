@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -267,20 +266,10 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    if any(k not in os.environ for k in ("PYTHONHASHSEED", "OPENBLAS_NUM_THREADS", "GLIBC_TUNABLES")):
-        threads = "1"
-        for i, arg in enumerate(sys.argv):
-            if arg == "--threads" and i + 1 < len(sys.argv):
-                threads = sys.argv[i + 1]
-            elif arg.startswith("--threads="):
-                threads = arg.split("=", 1)[1]
-        env = dict(os.environ)
-        env.setdefault("PYTHONHASHSEED", "0")  # byte-identical TorchScript files (pack.py)
-        env.setdefault("OPENBLAS_NUM_THREADS", threads)
-        env.setdefault("OMP_NUM_THREADS", threads)
-        # glibc's malloc hands tensors above its mmap threshold back to the kernel on free, so every step pays
-        # page faults for fresh zeroed pages: keeping freed memory in the heap makes encoding 5× and a batch-32
-        # diffusion step 2× faster, with the same bytes out (docs/demo-pack.md)
-        env.setdefault("GLIBC_TUNABLES", MALLOC_TUNABLES)
-        os.execve(sys.executable, [sys.executable, "-m", "sora4j_export.demo.train"] + sys.argv[1:], env)
-    sys.exit(main())
+    from .entry import run as run_command
+
+    # PYTHONHASHSEED: byte-identical TorchScript files (pack.py). GLIBC_TUNABLES: glibc's malloc hands tensors above
+    # its mmap threshold back to the kernel on free, so every step pays page faults for fresh zeroed pages; keeping
+    # freed memory in the heap makes encoding 5x and a batch-32 diffusion step 2x faster, with the same bytes out
+    # (docs/demo-pack.md)
+    run_command("sora4j_export.demo.train", main, {"PYTHONHASHSEED": "0", "GLIBC_TUNABLES": MALLOC_TUNABLES})
