@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 
 from . import world as W
+from .decoder_stage import DECODER_FILE
 from .quality import PackModels, held_out_prompts, judge
 
 #: what the pack stage reads from a training directory besides the checkpoint
@@ -50,6 +51,8 @@ def pack_from_run(run: Path, work: Path) -> Path:
         if not (run / f).exists():
             raise SystemExit(f"{run / f} is missing: resume the run once to rebuild it")
         os.symlink((run / f).resolve(), copy / f)
+    if (run / DECODER_FILE).exists():  # the decoder stage's fine-tuned decoder, as the pack stage would use it
+        os.symlink((run / DECODER_FILE).resolve(), copy / DECODER_FILE)
     shutil.copy(src, copy / src.name)  # a copy: the running training replaces its checkpoint atomically
     stdit = load_checkpoint(copy / "diffusion_ckpt.pt")["ema"]["stdit"]
     hidden, depth = int(stdit["x_embedder.proj.weight"].shape[0]), checkpoint_depth(stdit)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-STAGES = ("spatial", "bank", "temporal", "latents", "diffusion", "pack")
+STAGES = ("spatial", "bank", "temporal", "latents", "diffusion", "decoder", "pack")
 _STAGE_ID = {s: i + 1 for i, s in enumerate(STAGES)}
 
 
@@ -209,7 +209,7 @@ def main(argv=None) -> int:
 #: what each stage leaves for the later ones; a stage marked done whose output is gone runs again (bank.npz and
 #: latents.npz are large and regenerable, so a committed checkpoint directory may leave them out)
 STAGE_OUTPUTS = {"spatial": "spatial.pt", "bank": "bank.npz", "temporal": "temporal.pt", "latents": "latents.npz",
-                 "diffusion": "diffusion.pt"}
+                 "diffusion": "diffusion.pt", "decoder": "decoder.pt"}
 
 
 def timed_stage(run: Run, stage: str, fn) -> None:

@@ -33,7 +33,12 @@ Stages, run in order; each leaves its result in ``--out`` and is skipped once do
                  rate, decaying linearly to zero over the last ``--lr-cooldown`` steps (2,000 of 15,000 by default: the
                  embedded pack's recipe; before the decay starts, a run equals one with a later end), EMA of the
                  weights (exported);
-6. ``pack``      writes the EMA models as the ``demo`` pack (``--pack-out``, default the repository's embedded
+6. ``decoder``   fine-tunes the VAE decoder (temporal + spatial parts; the encoders, the latent space and the
+                 diffusion model stay as they are) to draw each training clip's truth from the latents the trained
+                 diffusion model samples for it (``--decoder-pairs`` clips noised to a late sampler step and sampled
+                 to t = 0 with their caption) and from the encoder's latents (``--decoder-steps``; 0 keeps the
+                 autoencoder stages' decoder, as v2.1 did; :mod:`.decoder_stage`);
+7. ``pack``      writes the EMA models as the ``demo`` pack (``--pack-out``, default the repository's embedded
                  ``src/main/resources/io/github/sora4j/packs/demo``) and verifies it.
 
 Seeded (``--seed``): every batch, noise draw and timestep comes from a generator seeded with (seed, stage, step), so a
@@ -58,6 +63,7 @@ import torch
 from . import models as M
 from . import world as W
 from .runloop import STAGES, Run, load_checkpoint, timed_stage
+from .decoder_stage import stage_decoder
 from .dit_stage import stage_diffusion
 from .vae_stages import load_vae, stage_bank, stage_latents, stage_spatial, stage_temporal
 
@@ -225,6 +231,12 @@ def parse_args(argv=None):
                    help="grow the STDiT from --grow-from-depth to --depth at this diffusion step (demo.grow: "
                         "identity-initialised new block pairs; 0: never)")
     p.add_argument("--grow-from-depth", type=int, default=0, help="the STDiT depth before --grow-at")
+    p.add_argument("--decoder-steps", type=int, default=3000,
+                   help="decoder stage: fine-tuning steps of the VAE decoder on the diffusion model's samples "
+                        "(demo.decoder_stage; 0: keep the autoencoder stages' decoder, as v2.1)")
+    p.add_argument("--decoder-pairs", type=int, default=800,
+                   help="decoder stage: (sampled latent, truth clip) pairs drawn from the trained diffusion model")
+    p.add_argument("--decoder-lr", type=float, default=5e-5, help="decoder stage: peak learning rate")
     p.add_argument("--log-every", type=int, default=50)
     p.add_argument("--ckpt-every", type=int, default=250)
     p.add_argument("--ckpt-minutes", type=float, default=15.0, help="also checkpoint the diffusion stage after this "
@@ -253,7 +265,7 @@ def main(argv=None) -> int:
     run = Run(a)
     run.log(f"start: stages {stages}, seed {a.seed}, threads {a.threads}, args {vars(a)}")
     fns = {"spatial": stage_spatial, "bank": stage_bank, "temporal": stage_temporal, "latents": stage_latents,
-           "diffusion": stage_diffusion, "pack": stage_pack}
+           "diffusion": stage_diffusion, "decoder": stage_decoder, "pack": stage_pack}
     for s in STAGES:
         if s in stages:
             if s == "pack":  # always rewritten (cheap); not marked done

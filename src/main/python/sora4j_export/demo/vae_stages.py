@@ -153,12 +153,20 @@ def stage_temporal(run: Run, tick) -> None:
     save_atomic({"enc": tenc.state_dict(), "dec": tdec.state_dict()}, run.path("temporal.pt"))
 
 
-def load_vae(run: Run, seed: int, scale=None, shift=None):
-    """The trained VAE decoder (spatial + temporal), with the pack's scale/shift if given."""
+def load_vae(run: Run, seed: int, scale=None, shift=None, tuned: bool = True):
+    """The trained VAE decoder (spatial + temporal), with the pack's scale/shift if given: the decoder stage's
+    (``decoder.pt``) when the run has one and ``tuned``, else the autoencoder stages'."""
+    from .decoder_stage import DECODER_FILE
+
     kw = {} if scale is None else {"scale": tuple(float(s) for s in scale), "shift": tuple(float(s) for s in shift)}
     vae = M.build_vae(seed, **kw)
-    vae.spatial_vae.module.load_state_dict(torch.load(run.path("spatial.pt"))["dec"])
-    vae.temporal_vae.load_state_dict(torch.load(run.path("temporal.pt"))["dec"])
+    if tuned and run.path(DECODER_FILE).exists():
+        st = torch.load(run.path(DECODER_FILE))
+        vae.spatial_vae.module.load_state_dict(st["spatial"])
+        vae.temporal_vae.load_state_dict(st["temporal"])
+    else:
+        vae.spatial_vae.module.load_state_dict(torch.load(run.path("spatial.pt"))["dec"])
+        vae.temporal_vae.load_state_dict(torch.load(run.path("temporal.pt"))["dec"])
     return vae.eval()
 
 
