@@ -138,6 +138,19 @@ class DecoderStageTest(unittest.TestCase):
             self.assertFalse((out / DECODER_FILE).exists())
             self.assertIn("--decoder-steps 0", (out / "log.txt").read_text())
 
+    def test_the_pack_declares_the_guidance_it_was_written_with(self):
+        import json
+
+        from sora4j_export.demo.train import DEFAULT_GUIDANCE, write_demo_pack
+
+        with tempfile.TemporaryDirectory() as d:
+            for g, want in ((None, DEFAULT_GUIDANCE), (7.0, 7.0)):
+                out = Path(d) / f"pack-{g}"
+                write_demo_pack(self.whole, out, hidden=32, depth=1, guidance=g, log=lambda s: None)
+                manifest = json.loads((out / "manifest.json").read_text())
+                self.assertEqual(manifest["sampling"]["guidanceScale"], want)
+        self.assertEqual(DEFAULT_GUIDANCE, 5.0)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -8,9 +8,9 @@ fine-tunes only the decoder (temporal and spatial parts), to draw each training 
 
 1. **pairs** (``decoder_pairs.npz``, ``--decoder-pairs``): a training clip's latent noised to the timestep of a
    sampler step ``i0`` (drawn from ``PAIR_FIRST_STEP``), then sampled to t = 0 by the trained model (EMA weights) with
-   the clip's full caption, the pack's guidance scale and the sampler's own steps. The start keeps the clip's layout
-   (where the object is, how it moves; about a pixel off at ``i0`` ≥ 9), and the model draws the details as it does
-   when it generates, so the pair's truth is what the decoder should draw from that latent;
+   the clip's full caption, guidance 7.0 (``PAIR_GUIDANCE``) and the sampler's own steps. The start keeps the clip's
+   layout (where the object is, how it moves; about a pixel off at ``i0`` ≥ 9), and the model draws the details as it
+   does when it generates, so the pair's truth is what the decoder should draw from that latent;
 2. the encoder's latents of the training clips, as the autoencoder stages trained on (so it still decodes those).
 
 A step decodes ``DECODER_BATCH`` 5-latent-frame chunks (17 frames each), ``PAIR_SHARE`` of them from pairs, and
@@ -40,7 +40,9 @@ PAIR_SHARE = 0.6
 DECODER_BATCH = 4
 FRAMES_PER_CHUNK = 4
 PAIRS_PER_SAVE = 50
-GUIDANCE = 7.0  # the demo pack's manifest sampling.guidanceScale
+#: the pairs' guidance scale: Open-Sora's 7.0, above the demo pack's 5.0 (train --guidance), so the decoder learns
+#: from the stronger artefacts of the larger scale (measured: docs/demo-pack.md)
+PAIR_GUIDANCE = 7.0
 #: the pairs' generator streams start here (the fine-tuning steps use 0, 1, ...)
 PAIR_STREAM = 1_000_000
 
@@ -88,7 +90,8 @@ def draw_pairs(run: Run, t5, stdit, lat, tok, n: int, tick=None) -> None:
             out = sampler.model_output(torch.cat([z, z], 0), torch.tensor([ts[k], ts[k]], dtype=torch.float32), y,
                                        W.FPS, W.HEIGHT, W.WIDTH)
             v_c, v_u = out[:, :4].chunk(2, dim=0)
-            z = z + (v_u + GUIDANCE * (v_c - v_u)) * torch.tensor(ref.step_dt(ts, k) / 1000.0, dtype=torch.float32)
+            dt = torch.tensor(ref.step_dt(ts, k) / 1000.0, dtype=torch.float32)
+            z = z + (v_u + PAIR_GUIDANCE * (v_c - v_u)) * dt
         zs.append(z[0].numpy().astype(np.float16))
         cl.append(rows[i])
         i0s.append(i0)

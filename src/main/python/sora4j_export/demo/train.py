@@ -70,6 +70,9 @@ from .vae_stages import load_vae, stage_bank, stage_latents, stage_spatial, stag
 REPO_ROOT = Path(__file__).resolve().parents[5]
 DEFAULT_PACK = REPO_ROOT / "src" / "main" / "resources" / "io" / "github" / "sora4j" / "packs" / "demo"
 PACK_NAME = "demo"
+#: the demo pack's classifier-free guidance scale (its manifest's sampling.guidanceScale): chosen by measurement
+#: with the decoder stage (docs/demo-pack.md, "A decoder for the diffusion model's latents"); Open-Sora samples at 7.0
+DEFAULT_GUIDANCE = 5.0
 MALLOC_TUNABLES = "glibc.malloc.mmap_threshold=4294967296:glibc.malloc.trim_threshold=4294967296"
 
 
@@ -143,11 +146,13 @@ def build_trained(run_dir, seed: int = 0, from_checkpoint: bool = False, hidden:
 def stage_pack(run: Run, tick) -> None:
     a = run.args
     write_demo_pack(run.out, a.pack_out, seed=a.seed, log=run.log, from_checkpoint=a.pack_from_checkpoint,
-                    hidden=a.hidden, depth=a.depth)
+                    hidden=a.hidden, depth=a.depth, guidance=a.guidance)
 
 
 def write_demo_pack(run_dir, pack_dir, seed: int = 0, log=print, from_checkpoint: bool = False, hidden: int = 128,
-                    depth: int = 4) -> dict:
+                    depth: int = 4, guidance: float = None) -> dict:
+    """Writes the run's models as the demo pack; ``guidance``: its ``sampling.guidanceScale`` (default
+    :data:`DEFAULT_GUIDANCE`)."""
     import tempfile
 
     from ..pack import verify_pack, write_pack
@@ -165,6 +170,7 @@ def write_demo_pack(run_dir, pack_dir, seed: int = 0, log=print, from_checkpoint
                               stdit_model=stdit, stdit_config=stdit.config, vae_model=vae, vae_config=vae.config,
                               tokenizer_json_path=tok, overwrite=True,
                               request={"frames": W.FRAMES, "width": W.WIDTH, "height": W.HEIGHT},
+                              sampling={"guidanceScale": DEFAULT_GUIDANCE if guidance is None else float(guidance)},
                               vocabulary=W.declared_vocabulary())
     verify_pack(pack_dir)
     total = sum(b["bytes"] for b in manifest["blocks"]) + sum(f["bytes"] for f in manifest["files"])
@@ -231,12 +237,15 @@ def parse_args(argv=None):
                    help="grow the STDiT from --grow-from-depth to --depth at this diffusion step (demo.grow: "
                         "identity-initialised new block pairs; 0: never)")
     p.add_argument("--grow-from-depth", type=int, default=0, help="the STDiT depth before --grow-at")
-    p.add_argument("--decoder-steps", type=int, default=3000,
+    p.add_argument("--decoder-steps", type=int, default=6000,
                    help="decoder stage: fine-tuning steps of the VAE decoder on the diffusion model's samples "
                         "(demo.decoder_stage; 0: keep the autoencoder stages' decoder, as v2.1)")
-    p.add_argument("--decoder-pairs", type=int, default=800,
+    p.add_argument("--decoder-pairs", type=int, default=1600,
                    help="decoder stage: (sampled latent, truth clip) pairs drawn from the trained diffusion model")
     p.add_argument("--decoder-lr", type=float, default=5e-5, help="decoder stage: peak learning rate")
+    p.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE,
+                   help=f"the pack's classifier-free guidance scale, sampling.guidanceScale (default "
+                        f"{DEFAULT_GUIDANCE}; v2.1 and Open-Sora: 7.0)")
     p.add_argument("--log-every", type=int, default=50)
     p.add_argument("--ckpt-every", type=int, default=250)
     p.add_argument("--ckpt-minutes", type=float, default=15.0, help="also checkpoint the diffusion stage after this "

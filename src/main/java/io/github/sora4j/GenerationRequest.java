@@ -12,7 +12,8 @@ import io.github.sora4j.pack.PackManifest;
  * <p>Frames, size and fps left unset ({@link #FROM_PACK}) take the pack's native request when the
  * pipeline runs ({@link #withPackDefaults}): the frames and size the model was trained for (the
  * demo pack's 51 frames at 64×64; Open-Sora's 68 at 256×256 for packs that declare none) and the
- * pack's fps.
+ * pack's fps. A guidance scale left unset ({@link #GUIDANCE_FROM_PACK}) takes the pack's {@code
+ * sampling.guidanceScale} (Open-Sora's 7.0 for packs that declare none), as the CLI does.
  *
  * <pre>{@code
  * GenerationRequest quick = GenerationRequest.builder("a red circle moving left").build();
@@ -28,7 +29,7 @@ import io.github.sora4j.pack.PackManifest;
  *     #FROM_PACK}
  * @param steps sampling steps K (≥ 1)
  * @param guidanceScale classifier-free guidance scale (0..{@value #MAX_GUIDANCE}; 1 = no
- *     guidance)
+ *     guidance), or {@link #GUIDANCE_FROM_PACK}
  * @param seed seed of the initial noise ({@code torch.manual_seed(seed); torch.randn(shape)})
  * @param aestheticScore value of the {@code " aesthetic score: X.X."} suffix appended to the
  *     prompt as Open-Sora does (0..{@value #MAX_AESTHETIC_SCORE}), or NaN for no suffix
@@ -54,8 +55,10 @@ public record GenerationRequest(
     public static final int DEFAULT_FPS = 24;
     /** Default sampling steps. */
     public static final int DEFAULT_STEPS = 30;
-    /** Default CFG scale. */
+    /** Open-Sora's CFG scale (packs whose manifest declares none sample with it). */
     public static final double DEFAULT_GUIDANCE = 7.0;
+    /** Guidance scale left to the pack's {@code sampling.guidanceScale}. */
+    public static final double GUIDANCE_FROM_PACK = -1;
     /** Default aesthetic score. */
     public static final double DEFAULT_AESTHETIC_SCORE = 6.5;
     /** Highest frame rate. */
@@ -78,7 +81,7 @@ public record GenerationRequest(
      * @param fps frame rate, or {@link #FROM_PACK}
      * @param steps sampling steps K (≥ 1)
      * @param guidanceScale classifier-free guidance scale (0..{@value #MAX_GUIDANCE}; 1 = no
-     *     guidance)
+     *     guidance), or {@link #GUIDANCE_FROM_PACK}
      * @param seed seed of the initial noise ({@code torch.manual_seed(seed); torch.randn(shape)})
      * @param aestheticScore value of the {@code " aesthetic score: X.X."} suffix appended to the
      *     prompt as Open-Sora does, or NaN for no suffix
@@ -104,11 +107,11 @@ public record GenerationRequest(
         if (steps < 1) {
             throw new InvalidRequestException("steps must be >= 1 but was " + steps);
         }
-        if (!Double.isFinite(guidanceScale) || guidanceScale < 0
-                || guidanceScale > MAX_GUIDANCE) {
+        if (guidanceScale != GUIDANCE_FROM_PACK && (!Double.isFinite(guidanceScale)
+                || guidanceScale < 0 || guidanceScale > MAX_GUIDANCE)) {
             throw new InvalidRequestException("guidanceScale must be in 0.." + MAX_GUIDANCE
-                    + " (1 = no guidance, " + DEFAULT_GUIDANCE + " the default) but was "
-                    + guidanceScale);
+                    + " (1 = no guidance, " + DEFAULT_GUIDANCE + " Open-Sora's; or unset for "
+                    + "the pack's) but was " + guidanceScale);
         }
         if (!Double.isNaN(aestheticScore)
                 && (aestheticScore < 0 || aestheticScore > MAX_AESTHETIC_SCORE)) {
@@ -140,20 +143,23 @@ public record GenerationRequest(
     }
 
     /**
-     * Whether frames, size or fps are left to the pack.
+     * Whether frames, size, fps or the guidance scale are left to the pack.
      *
-     * @return true if any of them is {@link #FROM_PACK}
+     * @return true if any of them is {@link #FROM_PACK} (the guidance scale {@link
+     *     #GUIDANCE_FROM_PACK})
      */
     public boolean usesPackDefaults() {
-        return frames == FROM_PACK || width == FROM_PACK || fps == FROM_PACK;
+        return frames == FROM_PACK || width == FROM_PACK || fps == FROM_PACK
+                || guidanceScale == GUIDANCE_FROM_PACK;
     }
 
     /**
      * This request with the values left unset taken from a pack: its native request's frames and
-     * size ({@link PackManifest#nativeRequest()}) and its sampling fps.
+     * size ({@link PackManifest#nativeRequest()}), its sampling fps and guidance scale.
      *
      * @param manifest the pack's manifest
-     * @return a request with every frame, size and fps value set (this one if all were set)
+     * @return a request with every frame, size, fps and guidance value set (this one if all were
+     *     set)
      */
     public GenerationRequest withPackDefaults(PackManifest manifest) {
         if (!usesPackDefaults()) {
@@ -163,14 +169,15 @@ public record GenerationRequest(
         boolean packSize = width == FROM_PACK;
         return new GenerationRequest(prompt, frames == FROM_PACK ? n.frames() : frames,
                 packSize ? n.width() : width, packSize ? n.height() : height,
-                fps == FROM_PACK ? manifest.sampling().fps() : fps, steps, guidanceScale, seed,
-                aestheticScore);
+                fps == FROM_PACK ? manifest.sampling().fps() : fps, steps,
+                guidanceScale == GUIDANCE_FROM_PACK ? manifest.sampling().guidanceScale()
+                        : guidanceScale, seed, aestheticScore);
     }
 
     /**
-     * Starts a request with frames, size and fps left to the pack (its native request, see
-     * {@link #withPackDefaults}) and Open-Sora's sampling defaults (30 steps, CFG 7.0, seed 42,
-     * aesthetic score 6.5).
+     * Starts a request with frames, size, fps and the guidance scale left to the pack (its native
+     * request and sampling settings, see {@link #withPackDefaults}) and Open-Sora's other sampling
+     * defaults (30 steps, seed 42, aesthetic score 6.5).
      *
      * @param prompt the prompt
      * @return a builder
@@ -197,7 +204,7 @@ public record GenerationRequest(
         private int height = FROM_PACK;
         private int fps = FROM_PACK;
         private int steps = DEFAULT_STEPS;
-        private double guidanceScale = DEFAULT_GUIDANCE;
+        private double guidanceScale = GUIDANCE_FROM_PACK;
         private long seed = 42;
         private double aestheticScore = DEFAULT_AESTHETIC_SCORE;
 
@@ -263,9 +270,9 @@ public record GenerationRequest(
         }
 
         /**
-         * Sets the CFG scale.
+         * Sets the CFG scale (unset: the pack's {@code sampling.guidanceScale}).
          *
-         * @param guidanceScale scale
+         * @param guidanceScale scale, or {@link GenerationRequest#GUIDANCE_FROM_PACK}
          * @return this builder
          */
         public Builder guidanceScale(double guidanceScale) {

@@ -14,7 +14,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 class GenerationRequestTest {
 
     @Test
-    void framesSizeAndFpsLeftUnsetComeFromThePackTheRestAreOpenSorasDefaults() {
+    void framesSizeFpsAndGuidanceLeftUnsetComeFromThePackTheRestAreOpenSorasDefaults() {
         GenerationRequest r = GenerationRequest.builder("a cat").build();
         assertThat(r.frames()).isEqualTo(GenerationRequest.FROM_PACK);
         assertThat(r.width()).isEqualTo(GenerationRequest.FROM_PACK);
@@ -22,7 +22,7 @@ class GenerationRequestTest {
         assertThat(r.fps()).isEqualTo(GenerationRequest.FROM_PACK);
         assertThat(r.usesPackDefaults()).isTrue();
         assertThat(r.steps()).isEqualTo(30);
-        assertThat(r.guidanceScale()).isEqualTo(7.0);
+        assertThat(r.guidanceScale()).isEqualTo(GenerationRequest.GUIDANCE_FROM_PACK);
         assertThat(r.aestheticScore()).isEqualTo(6.5);
         assertThat(r.toBuilder().build()).isEqualTo(r);
     }
@@ -36,6 +36,7 @@ class GenerationRequestTest {
         assertThat(r.width()).isEqualTo(64);
         assertThat(r.height()).isEqualTo(64);
         assertThat(r.fps()).isEqualTo(demo.sampling().fps());
+        assertThat(r.guidanceScale()).isEqualTo(demo.sampling().guidanceScale());
         assertThat(r.seed()).isEqualTo(7);
         assertThat(r.usesPackDefaults()).isFalse();
         assertThat(r.withPackDefaults(demo)).isSameAs(r);
@@ -56,6 +57,10 @@ class GenerationRequestTest {
         assertThat(List.of(r.frames(), r.width(), r.height(), r.fps())).containsExactly(
                 GenerationRequest.DEFAULT_FRAMES, GenerationRequest.DEFAULT_SIZE,
                 GenerationRequest.DEFAULT_SIZE, GenerationRequest.DEFAULT_FPS);
+        assertThat(r.guidanceScale()).isEqualTo(tiny.sampling().guidanceScale())
+                .isEqualTo(GenerationRequest.DEFAULT_GUIDANCE);
+        r = GenerationRequest.builder("a cat").guidanceScale(2.5).build().withPackDefaults(demo);
+        assertThat(r.guidanceScale()).isEqualTo(2.5);
     }
 
     @Test
@@ -112,11 +117,12 @@ class GenerationRequestTest {
 
     @Test
     void nanNegativeAndAbsurdGuidanceAreRejectedWithTheRange() {
-        for (double g : new double[] {Double.NaN, -1, Double.POSITIVE_INFINITY, 1e30, 100.5}) {
+        for (double g : new double[] {Double.NaN, -0.5, -2, Double.POSITIVE_INFINITY, 1e30,
+            100.5}) {
             assertThatThrownBy(() -> GenerationRequest.builder("x").guidanceScale(g).build())
                     .isInstanceOf(InvalidRequestException.class)
-                    .hasMessage("guidanceScale must be in 0..100.0 (1 = no guidance, 7.0 the "
-                            + "default) but was " + g);
+                    .hasMessage("guidanceScale must be in 0..100.0 (1 = no guidance, 7.0 "
+                            + "Open-Sora's; or unset for the pack's) but was " + g);
         }
         assertThat(GenerationRequest.builder("x").guidanceScale(100).build().guidanceScale())
                 .isEqualTo(100);
