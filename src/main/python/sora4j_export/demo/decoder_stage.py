@@ -15,8 +15,8 @@ fine-tunes only the decoder (temporal and spatial parts), to draw each training 
 
 A step decodes ``DECODER_BATCH`` 5-latent-frame chunks (17 frames each), ``PAIR_SHARE`` of them from pairs, and
 takes the pixel loss of the spatial autoencoder stage (L1 + L2, object pixels weighted ×11) on ``FRAMES_PER_CHUNK``
-frames of each, with the same σ 0.1 latent noise. Half the chunks show light backgrounds and a third of those
-squares: the case the stage exists for. AdamW at ``--decoder-lr``, warm-up 100 steps, cosine to a tenth, gradients
+frames of each, with the same σ 0.1 latent noise. Clips (of the pairs and of the encoder's latents) are drawn
+30 % from squares on light (the case the stage exists for), 30 % from any light clip, 40 % from any clip. AdamW at ``--decoder-lr``, warm-up 100 steps, cosine to a tenth, gradients
 clipped at 0.5. Seeded by (seed, stage, step) as every stage; pairs and steps resume from their checkpoints.
 The result, ``decoder.pt``, replaces the autoencoder stages' decoder in the pack (:func:`.vae_stages.load_vae`).
 """
