@@ -40,6 +40,8 @@ PAIR_SHARE = 0.6
 DECODER_BATCH = 4
 FRAMES_PER_CHUNK = 4
 PAIRS_PER_SAVE = 50
+#: latent frames per temporal-decoder chunk (17 frames)
+T_CHUNK = 5
 #: the pairs' guidance scale: Open-Sora's 7.0, above the demo pack's 5.0 (train --guidance), so the decoder learns
 #: from the stronger artefacts of the larger scale (measured: docs/demo-pack.md)
 PAIR_GUIDANCE = 7.0
@@ -110,9 +112,9 @@ def stage_decoder(run: Run, tick) -> None:
     if a.decoder_steps <= 0:
         run.log("decoder: --decoder-steps 0, the autoencoder stages' decoder stays")
         return
-    from ..tokenizer import WordLevelTokenizer, build_vocab
+    from ..tokenizer import WordLevelTokenizer
     from .train import build_trained
-    from .vae_stages import clip_from_row, frame_weights, load_vae, NOISE_SIGMA
+    from .vae_stages import NOISE_SIGMA, clip_from_row, frame_weights, load_vae, pixel_loss
 
     lat = np.load(run.path("latents.npz"))
     t5, stdit, _, vocab = build_trained(run.out, a.seed, hidden=a.hidden, depth=a.depth)
@@ -151,8 +153,7 @@ def stage_decoder(run: Run, tick) -> None:
         target = torch.from_numpy(np.stack([W.to_model(W.render_frame(clips[b], f)[None])[:, 0]
                                             for b, f in zip(b_ix, frames)]))
         wp = torch.from_numpy(np.stack([frame_weights(clips[b], f) for b, f in zip(b_ix, frames)]))[:, None]
-        err = pix - target
-        loss = (wp * (err.abs() + err ** 2)).mean() / wp.mean()
+        loss = pixel_loss(pix, target, wp)
         loop.update(loss, clip=0.5)
         acc.append(float(loss))
         if loop.step % a.log_every == 0:
@@ -163,7 +164,3 @@ def stage_decoder(run: Run, tick) -> None:
             loop.save()
             tick()
     save_atomic({"spatial": sdec.state_dict(), "temporal": tdec.state_dict()}, run.path(DECODER_FILE))
-
-
-#: latent frames per temporal-decoder chunk (17 frames)
-T_CHUNK = 5

@@ -34,6 +34,12 @@ def frame_weights(clip: W.Clip, f: int, dilate=2) -> np.ndarray:
     return 1.0 + FG_WEIGHT * F.max_pool2d(m, 2 * dilate + 1, stride=1, padding=dilate)[0, 0].numpy()
 
 
+def pixel_loss(pred: torch.Tensor, target: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """The autoencoders' pixel loss: L1 + L2 per pixel, weighted (:func:`fg_weights`), over the mean weight."""
+    err = pred - target
+    return (weights * (err.abs() + err ** 2)).mean() / weights.mean()
+
+
 def clip_from_row(row) -> W.Clip:
     ci, si, di, spi, bi, x0, y0, r = row[:8]
     travel = float(row[8]) if len(row) > 8 else 0.0
@@ -65,8 +71,7 @@ def stage_spatial(run: Run, tick) -> None:
         wts = torch.from_numpy(np.stack([frame_weights(c, int(f)) for c, f in zip(clips, fidx)], 0))[:, None]
         raw = enc(x)
         rec = M.spatial_decode(vae, raw + NOISE_SIGMA * torch.randn(raw.shape, generator=gen))
-        err = rec - x
-        loss = (wts * (err.abs() + err ** 2)).mean() / wts.mean() + 1e-4 * (raw ** 2).mean()
+        loss = pixel_loss(rec, x, wts) + 1e-4 * (raw ** 2).mean()
         loop.update(loss)
         acc.append(float(loss))
         if loop.step % a.log_every == 0:
@@ -137,8 +142,7 @@ def stage_temporal(run: Run, tick) -> None:
         target = torch.from_numpy(np.stack([W.to_model(W.render_frame(clips[int(b)], int(f))[None])[:, 0]
                                             for b, f in zip(b_ix, f_ix)], 0))
         wp = wpix[b_ix, f_ix][:, None]
-        err = pix - target
-        loss_pix = (wp * (err.abs() + err ** 2)).mean() / wp.mean()
+        loss_pix = pixel_loss(pix, target, wp)
         loss = loss_lat + loss_pix + 1e-4 * (z ** 2).mean()
         loop.update(loss)
         acc.append((float(loss_lat), float(loss_pix)))
