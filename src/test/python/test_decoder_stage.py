@@ -138,6 +138,27 @@ class DecoderStageTest(unittest.TestCase):
             self.assertFalse((out / DECODER_FILE).exists())
             self.assertIn("--decoder-steps 0", (out / "log.txt").read_text())
 
+    def test_the_sampler_started_at_a_later_step_runs_only_the_rest_and_refuses_steps_outside(self):
+        from sora4j_export import reference as ref
+        from sora4j_export.demo import world as W
+        from sora4j_export.demo.train import build_trained
+        from sora4j_export.stdit3 import null_embedding
+
+        t5, stdit, _, vocab = build_trained(self.whole, 0, hidden=32, depth=1)
+        from sora4j_export.tokenizer import WordLevelTokenizer
+
+        y, mask, _ = ref.encode_prompt(t5, WordLevelTokenizer(vocab), "a red circle", 300)
+        sampler, null = ref.Sampler(stdit), null_embedding(stdit)
+        kw = dict(height=W.HEIGHT, width=W.WIDTH, num_frames=W.FRAMES, steps=6, record=True)
+        z0 = torch.randn(1, 4, 15, 8, 8, generator=torch.Generator().manual_seed(1))
+        whole = sampler.sample(z0, y, mask, null, **kw)
+        rest = sampler.sample(whole.latents[3], y, mask, null, first_step=4, **kw)
+        self.assertEqual(rest.timesteps, whole.timesteps[4:])
+        self.assertTrue(torch.equal(rest.z, whole.z))  # from step 4's input, the same steps give the same latent
+        for bad in (-1, 6):
+            with self.assertRaisesRegex(ValueError, f"first_step must be in 0..5 \\(steps 6\\) but was {bad}"):
+                sampler.sample(z0, y, mask, null, first_step=bad, **kw)
+
     def test_the_pack_declares_the_guidance_it_was_written_with(self):
         import json
 

@@ -423,8 +423,10 @@ class Sampler:
                height: int, width: int, num_frames: int, steps: int = 30, guidance: float = 7.0, fps: float = 24,
                lpl: Optional[LplConfig] = None, tdtm_steps: int = 0, record: bool = True, transform: bool = True,
                scale: float = 1.0, num_timesteps: int = 1000, upstream_nf: bool = False,
-               tdtm_rule: str = TDTM_SORA4J, cache=None, residual_hook=None) -> SampleResult:
-        """Sample a latent from ``z0`` [1, 4, T, H', W'] (the initial noise).
+               tdtm_rule: str = TDTM_SORA4J, cache=None, residual_hook=None, first_step: int = 0) -> SampleResult:
+        """Sample a latent from ``z0`` [1, 4, T, H', W'] (the initial noise; with ``first_step`` k > 0, a latent at
+        the schedule's timestep t'_k, from which steps k..K-1 run: SDEdit-style, as the demo's decoder stage draws
+        its pairs).
 
         ``y_cond`` [1, Lt, D] and ``mask`` [1, Lt] from :func:`encode_prompt`; ``null_emb`` [Lt, D] the STDiT null
         caption. With L = sum(mask), the CFG caption batch is ``cat(y_cond[:, :L], null_emb[None, :L])`` [2, L, D].
@@ -435,6 +437,8 @@ class Sampler:
         ``cache``: a :class:`stepcache.CacheConfig` (skipped steps reuse the last computed residual or velocity; the
         leap step always computes); ``residual_hook``: told each computed step's block-stack residual.
         """
+        if not 0 <= first_step < steps:
+            raise ValueError(f"first_step must be in 0..{steps - 1} (steps {steps}) but was {first_step}")
         ts = timesteps(steps, num_frames, height, width, transform=transform, scale=scale, num_timesteps=num_timesteps,
                        upstream_nf=upstream_nf)
         z = z0.detach().to(torch.float32).clone()
@@ -446,7 +450,7 @@ class Sampler:
         state = LplState(lpl, steps)
         res = SampleResult(z=z, timesteps=[], dts=[], schedule=list(ts))
         session = cache.session(steps, _forced_steps(lpl, steps)) if cache is not None else None
-        for i in range(steps):
+        for i in range(first_step, steps):
             t_in = torch.tensor([ts[i], ts[i]], dtype=torch.float32)
             computed = session is None or session.compute(i, z)
             if not computed and cache.reuse == "velocity":

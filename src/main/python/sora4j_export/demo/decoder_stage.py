@@ -34,7 +34,8 @@ from .runloop import Loop, Run, save_atomic, step_rng
 
 DECODER_FILE = "decoder.pt"
 PAIRS_FILE = "decoder_pairs.npz"
-#: sampler steps (of 30) a pair starts at: late enough that the sample keeps the clip's layout
+SAMPLER_STEPS = 30
+#: sampler steps (of SAMPLER_STEPS) a pair starts at: late enough that the sample keeps the clip's layout
 PAIR_FIRST_STEP = (9, 18)
 PAIR_SHARE = 0.6
 DECODER_BATCH = 4
@@ -71,8 +72,7 @@ def draw_pairs(run: Run, t5, stdit, lat, tok, n: int, tick=None) -> None:
                                                       "i0": np.zeros(0, np.int64)}
     z_all, rows = lat["z"], lat["clips"]
     sampler, null = ref.Sampler(stdit), null_embedding(stdit)
-    T, Hl, Wl = z_all.shape[2:]
-    ts = ref.timesteps(30, W.FRAMES, W.HEIGHT, W.WIDTH)
+    ts = ref.timesteps(SAMPLER_STEPS, W.FRAMES, W.HEIGHT, W.WIDTH)
     zs, cl, i0s = list(have["z"]), list(have["clips"]), list(have["i0"])
     t0 = time.time()
     from .vae_stages import clip_from_row
@@ -82,18 +82,12 @@ def draw_pairs(run: Run, t5, stdit, lat, tok, n: int, tick=None) -> None:
         rng, gen = step_rng(run.args.seed, "decoder", PAIR_STREAM + j)
         i = int(_pick(rng, rows, 1)[0])
         y, mask, _ = ref.encode_prompt(t5, tok, W.caption(clip_from_row(rows[i])), 300)
-        L = int(mask.reshape(-1).sum())
-        y = torch.cat([y.reshape(1, -1, y.shape[-1])[:, :L], null.reshape(1, -1, null.shape[-1])[:, :L]], 0).float()
         i0 = int(rng.integers(PAIR_FIRST_STEP[0], PAIR_FIRST_STEP[1]))
         s = ts[i0] / 1000.0
         x0 = torch.from_numpy(z_all[i])[None].float()
-        z = (1 - s) * x0 + s * torch.randn(x0.shape, generator=gen)
-        for k in range(i0, len(ts)):
-            out = sampler.model_output(torch.cat([z, z], 0), torch.tensor([ts[k], ts[k]], dtype=torch.float32), y,
-                                       W.FPS, W.HEIGHT, W.WIDTH)
-            v_c, v_u = out[:, :4].chunk(2, dim=0)
-            dt = torch.tensor(ref.step_dt(ts, k) / 1000.0, dtype=torch.float32)
-            z = z + (v_u + PAIR_GUIDANCE * (v_c - v_u)) * dt
+        z = sampler.sample((1 - s) * x0 + s * torch.randn(x0.shape, generator=gen), y, mask, null, height=W.HEIGHT,
+                           width=W.WIDTH, num_frames=W.FRAMES, steps=SAMPLER_STEPS, guidance=PAIR_GUIDANCE,
+                           fps=W.FPS, record=False, first_step=i0).z
         zs.append(z[0].numpy().astype(np.float16))
         cl.append(rows[i])
         i0s.append(i0)

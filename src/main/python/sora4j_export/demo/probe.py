@@ -91,7 +91,7 @@ def main(argv=None) -> int:
     ap.add_argument("--work", type=Path, default=None,
                     help="where the pack is written (default: a new temporary folder)")
     ap.add_argument("--guidance", default=None,
-                    help="comma-separated guidance scales to probe (default: the pack's, 7.0 for the demo packs)")
+                    help="comma-separated guidance scales to probe (default: the pack's, 5.0 for the demo pack)")
     a = ap.parse_args(argv)
     if (a.run is None) == (a.pack is None):
         ap.error("give a training directory or --pack DIR (one of them)")
